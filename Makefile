@@ -1,0 +1,58 @@
+# mini-apiserver: `make run` starts the server, `make test` proves it.
+SHELL := /usr/bin/env bash
+GO ?= go
+BIN := $(CURDIR)/bin
+
+# The Kubernetes API level served is the version of k8s.io/api we build
+# against: k8s.io/api v0.37.2 -> v1.37.2.
+KUBE_API_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/api | sed 's/^v0\./v1./')
+GIT_COMMIT := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
+GIT_TREE_STATE := $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo clean || echo dirty)
+BUILD_DATE := $(shell date -u +'%Y-%m-%dT%H:%M:%SZ')
+VERSION_PKG := k8s.io/component-base/version
+LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_API_VERSION) \
+	-X $(VERSION_PKG).gitMajor=$(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_API_VERSION)))) \
+	-X $(VERSION_PKG).gitMinor=$(word 2,$(subst ., ,$(KUBE_API_VERSION))) \
+	-X $(VERSION_PKG).gitCommit=$(GIT_COMMIT) \
+	-X $(VERSION_PKG).gitTreeState=$(GIT_TREE_STATE) \
+	-X $(VERSION_PKG).buildDate=$(BUILD_DATE)
+
+# go test timeout for the whole suite (the budget is 20 minutes cold).
+TEST_TIMEOUT ?= 15m
+
+.PHONY: all build run test test-unit test-e2e generate verify tools clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/mini-apiserver ./cmd/mini-apiserver
+
+run: build
+	$(BIN)/mini-apiserver $(ARGS)
+
+# kubectl and etcd, built from their Go modules at the versions pinned in
+# hack/tools/go.mod.
+tools: $(BIN)/kubectl $(BIN)/etcd
+
+KUBECTL_VERSION := $(shell cd hack/tools && $(GO) list -m -f '{{.Version}}' k8s.io/kubectl | sed 's/^v0\./v1./')
+KUBECTL_LDFLAGS := $(foreach pkg,k8s.io/client-go/pkg/version k8s.io/component-base/version,\
+	-X $(pkg).gitVersion=$(KUBECTL_VERSION) -X $(pkg).gitTreeState=clean)
+
+$(BIN)/kubectl: hack/tools/go.mod hack/tools/go.sum hack/tools/kubectl/main.go
+	cd hack/tools && $(GO) build -ldflags "$(KUBECTL_LDFLAGS)" -o $(BIN)/kubectl ./kubectl
+
+$(BIN)/etcd: hack/tools/go.mod hack/tools/go.sum hack/tools/etcd/main.go
+	cd hack/tools && $(GO) build -o $(BIN)/etcd ./etcd
+
+generate:
+	./hack/update-openapi.sh
+
+verify:
+	./hack/verify.sh
+
+test: verify build tools
+	MINI_APISERVER_BIN=$(BIN)/mini-apiserver KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
+		$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,14 @@
+// Command mini-apiserver is a small, real Kubernetes API server.
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/server"
+)
+
+func main() {
+	os.Exit(cli.Run(server.NewCommand()))
+}

@@ -1,0 +1,194 @@
+package namespace
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
+)
+
+// REST serves /api/v1/namespaces. It embeds the store for everything but
+// Delete, which starts termination instead of removing the object.
+type REST struct {
+	*genericregistry.Store
+}
+
+// Storage holds the namespace resource and its subresources.
+type Storage struct {
+	Namespace *REST
+	Status    *SubresourceREST
+	Finalize  *SubresourceREST
+}
+
+// SubresourceREST serves namespaces/status and namespaces/finalize: get and
+// update through a store with its own update strategy.
+type SubresourceREST struct {
+	store *genericregistry.Store
+}
+
+// NewStorage returns namespace storage backed by optsGetter (etcd).
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (Storage, error) {
+	strategy := NewStrategy(scheme)
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &corev1.Namespace{} },
+		NewListFunc:               func() runtime.Object { return &corev1.NamespaceList{} },
+		PredicateFunc:             Match,
+		DefaultQualifiedResource:  corev1.Resource("namespaces"),
+		SingularQualifiedResource: corev1.Resource("namespace"),
+
+		CreateStrategy:      strategy,
+		UpdateStrategy:      strategy,
+		DeleteStrategy:      strategy,
+		ResetFieldsStrategy: strategy,
+		ReturnDeletedObject: true,
+
+		TableConvertor: TableConvertor{},
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return Storage{}, err
+	}
+	statusStore, finalizeStore := *store, *store
+	statusStore.UpdateStrategy = namespaceStatusStrategy{strategy}
+	statusStore.ResetFieldsStrategy = namespaceStatusStrategy{strategy}
+	finalizeStore.UpdateStrategy = namespaceFinalizeStrategy{strategy}
+	finalizeStore.ResetFieldsStrategy = namespaceFinalizeStrategy{strategy}
+	return Storage{
+		Namespace: &REST{store},
+		Status:    &SubresourceREST{&statusStore},
+		Finalize:  &SubresourceREST{&finalizeStore},
+	}, nil
+}
+
+var (
+	_ rest.ShortNamesProvider = &REST{}
+	_ rest.GracefulDeleter    = &REST{}
+)
+
+// ShortNames implements rest.ShortNamesProvider.
+func (*REST) ShortNames() []string { return []string{"ns"} }
+
+// Delete marks an active namespace Terminating; once the namespace
+// controller has removed the "kubernetes" finalizer, it deletes it.
+func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	obj, err := r.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, false, err
+	}
+	ns := obj.(*corev1.Namespace)
+	if options == nil {
+		options = metav1.NewDeleteOptions(0)
+	}
+	if options.Preconditions == nil {
+		options.Preconditions = &metav1.Preconditions{}
+	}
+	if options.Preconditions.UID == nil {
+		options.Preconditions.UID = &ns.UID
+	} else if *options.Preconditions.UID != ns.UID {
+		return nil, false, apierrors.NewConflict(corev1.Resource("namespaces"), name,
+			fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *options.Preconditions.UID, ns.UID))
+	}
+	if rv := options.Preconditions.ResourceVersion; rv != nil && *rv != ns.ResourceVersion {
+		return nil, false, apierrors.NewConflict(corev1.Resource("namespaces"), name,
+			fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *rv, ns.ResourceVersion))
+	}
+
+	if ns.DeletionTimestamp.IsZero() {
+		if err := deleteValidation(ctx, ns); err != nil {
+			return nil, false, err
+		}
+		key, err := r.KeyFunc(ctx, name)
+		if err != nil {
+			return nil, false, err
+		}
+		out := r.NewFunc()
+		preconditions := storage.Preconditions{UID: options.Preconditions.UID, ResourceVersion: options.Preconditions.ResourceVersion}
+		err = r.Storage.GuaranteedUpdate(ctx, key, out, false, &preconditions,
+			storage.SimpleUpdate(func(existing runtime.Object) (runtime.Object, error) {
+				existingNs := existing.(*corev1.Namespace)
+				if existingNs.DeletionTimestamp.IsZero() {
+					now := metav1.Now()
+					existingNs.DeletionTimestamp = &now
+				}
+				existingNs.Status.Phase = corev1.NamespaceTerminating
+				return existingNs, nil
+			}), len(options.DryRun) > 0, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(ns.Spec.Finalizers) != 0 {
+			return out, false, nil
+		}
+	}
+	if len(ns.Spec.Finalizers) != 0 {
+		return nil, false, apierrors.NewConflict(corev1.Resource("namespaces"), name,
+			fmt.Errorf("The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."))
+	}
+	return r.Store.Delete(ctx, name, deleteValidation, options)
+}
+
+func (r *SubresourceREST) New() runtime.Object { return &corev1.Namespace{} }
+
+// Destroy is a no-op: the main store owns the storage.
+func (r *SubresourceREST) Destroy() {}
+
+func (r *SubresourceREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+func (r *SubresourceREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+func (r *SubresourceREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+func (r *SubresourceREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}
+
+// TableConvertor prints namespaces as NAME STATUS AGE.
+type TableConvertor struct{}
+
+var columns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]},
+	{Name: "Status", Type: "string", Description: "The status of the namespace"},
+	{Name: "Age", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
+}
+
+func (TableConvertor) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	table := &metav1.Table{}
+	if opt, ok := tableOptions.(*metav1.TableOptions); !ok || !opt.NoHeaders {
+		table.ColumnDefinitions = columns
+	}
+	row := func(ns *corev1.Namespace) metav1.TableRow {
+		return metav1.TableRow{
+			Object: runtime.RawExtension{Object: ns},
+			Cells:  []interface{}{ns.Name, string(ns.Status.Phase), pod.Age(ns.CreationTimestamp)},
+		}
+	}
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		table.ResourceVersion = o.ResourceVersion
+		table.Rows = []metav1.TableRow{row(o)}
+	case *corev1.NamespaceList:
+		table.ResourceVersion, table.Continue, table.RemainingItemCount = o.ResourceVersion, o.Continue, o.RemainingItemCount
+		table.Rows = make([]metav1.TableRow, 0, len(o.Items))
+		for i := range o.Items {
+			table.Rows = append(table.Rows, row(&o.Items[i]))
+		}
+	default:
+		return nil, fmt.Errorf("cannot print %T as a namespace table", obj)
+	}
+	return table, nil
+}

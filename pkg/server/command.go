@@ -1,0 +1,99 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/component-base/cli/globalflag"
+	"k8s.io/component-base/logs"
+	logsapi "k8s.io/component-base/logs/api/v1"
+	"k8s.io/component-base/term"
+	"k8s.io/component-base/version/verflag"
+	"k8s.io/klog/v2"
+)
+
+// NewCommand returns the mini-apiserver command, with kube-apiserver's flag
+// sections, --version and logging flags.
+func NewCommand() *cobra.Command {
+	o := NewOptions()
+	cmd := &cobra.Command{
+		Use:   "mini-apiserver",
+		Short: "A small, real Kubernetes API server for Pods and Namespaces with the complete audit pipeline",
+		Long: `mini-apiserver serves core/v1 Pods and Namespaces over HTTPS at the same URLs as kube-apiserver,
+stores them in etcd (embedded unless --etcd-servers is given) and takes kube-apiserver's flags.
+
+With no certificates and no authentication flags it generates a CA, a serving certificate and an
+admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig for kubectl.`,
+		SilenceUsage: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			// Apply --feature-gates and --emulated-version before anything reads them.
+			return compatibility.DefaultComponentGlobalsRegistry.Set()
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			verflag.PrintAndExitIfRequested()
+			if err := logsapi.ValidateAndApply(o.Logs, utilfeature.DefaultFeatureGate); err != nil {
+				return err
+			}
+			cliflag.PrintFlags(cmd.Flags())
+			if len(args) > 0 {
+				return fmt.Errorf("%q does not take any arguments, got %q", cmd.CommandPath(), args)
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			ctx := genericapiserver.SetupSignalContext()
+			return Run(ctx, o, cmd.OutOrStdout())
+		},
+	}
+	fss := o.Flags()
+	global := fss.FlagSet("global")
+	verflag.AddFlags(global)
+	globalflag.AddGlobalFlags(global, cmd.Name(), logs.SkipLoggingConfigurationFlags())
+	compatibility.DefaultComponentGlobalsRegistry.AddFlags(global)
+	for _, f := range fss.FlagSets {
+		cmd.Flags().AddFlagSet(f)
+	}
+	cols, _, _ := term.TerminalSize(cmd.OutOrStdout())
+	cliflag.SetUsageAndHelpFunc(cmd, fss, cols)
+	return cmd
+}
+
+// Run builds the server from completed, validated options and serves until
+// ctx is done. out receives the kubeconfig line.
+func Run(ctx context.Context, o *Options, out io.Writer) error {
+	if ignored := o.IgnoredFlagsSet(); len(ignored) > 0 {
+		klog.Warningf("These kube-apiserver flags have no effect in mini-apiserver and are ignored: %s", strings.Join(ignored, ", "))
+	}
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	s, err := cfg.New()
+	if err != nil {
+		return err
+	}
+	klog.InfoS("Serving", "url", s.ServingURL, "dataDir", cfg.DataDir, "kubeconfig", cfg.KubeconfigPath)
+	fmt.Fprintf(out, "export KUBECONFIG=%s\n", cfg.KubeconfigPath)
+	if f, ok := out.(*os.File); ok {
+		_ = f.Sync()
+	}
+	return s.Run(ctx)
+}
+
+func init() {
+	// Logging's feature gates (ContextualLogging, ...) live in the shared
+	// kube feature gate, as in kube-apiserver.
+	utilruntime.Must(logsapi.AddFeatureGates(utilfeature.DefaultMutableFeatureGate))
+}

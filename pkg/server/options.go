@@ -1,0 +1,231 @@
+// Package server assembles mini-apiserver from k8s.io/apiserver parts:
+// Options (flags) -> Complete -> Validate -> Config -> New -> Run.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/component-base/logs"
+	logsapi "k8s.io/component-base/logs/api/v1"
+	netutils "k8s.io/utils/net"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
+)
+
+// Options are mini-apiserver's flags. Every group but DataDir and the
+// ignored kube-apiserver flags is k8s.io/apiserver's own option struct, so
+// names, defaults and validation are kube-apiserver's.
+type Options struct {
+	// DataDir holds the embedded etcd, generated certificates and the admin
+	// kubeconfig.
+	DataDir string
+
+	GenericServerRun *genericoptions.ServerRunOptions
+	SecureServing    *genericoptions.SecureServingOptionsWithLoopback
+	Etcd             *genericoptions.EtcdOptions
+	Features         *genericoptions.FeatureOptions
+	Logs             *logs.Options
+
+	// ClientCAFile adds a CA whose client certificates authenticate users.
+	ClientCAFile string
+	// AuthorizationModes is --authorization-mode.
+	AuthorizationModes []string
+
+	ignored *ignoredFlags
+}
+
+// defaultEtcdPrefix is kube-apiserver's --etcd-prefix default.
+const defaultEtcdPrefix = "/registry"
+
+// NewOptions returns the defaults of mini-apiserver.
+func NewOptions() *Options {
+	o := &Options{
+		GenericServerRun:   genericoptions.NewServerRunOptions(),
+		SecureServing:      genericoptions.NewSecureServingOptions().WithLoopback(),
+		Etcd:               genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig(defaultEtcdPrefix, nil)),
+		Features:           genericoptions.NewFeatureOptions(),
+		Logs:               logs.NewOptions(),
+		AuthorizationModes: []string{auth.ModeAlwaysAllow},
+		ignored:            newIgnoredFlags(),
+	}
+	// kube-apiserver's defaults, where the library's differ from them.
+	o.SecureServing.BindPort = 6443
+	o.SecureServing.ServerCert.PairName = "apiserver"
+	// Generated certificates live in the data directory (see Complete).
+	o.SecureServing.ServerCert.CertDirectory = ""
+	o.Etcd.DefaultStorageMediaType = "application/vnd.kubernetes.protobuf"
+	// The one deliberate difference: a local tool listens on loopback only
+	// unless asked otherwise.
+	o.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
+	// There is no garbage collector: objects must not get GC finalizers.
+	o.Etcd.EnableGarbageCollection = false
+	// There is no flowcontrol.apiserver.k8s.io API to configure API Priority
+	// and Fairness; the max-in-flight limits apply instead.
+	o.Features.EnablePriorityAndFairness = false
+	return o
+}
+
+// Flags returns the flags in kube-apiserver's named sections.
+func (o *Options) Flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	gfs := fss.FlagSet("generic")
+	o.GenericServerRun.AddUniversalFlags(gfs)
+	gfs.StringVar(&o.DataDir, "data-dir", o.DataDir, ""+
+		"Directory for the embedded etcd, generated certificates and admin.kubeconfig (created 0700). "+
+		"Default: $XDG_STATE_HOME/mini-apiserver, or ~/.local/state/mini-apiserver.")
+	o.Etcd.AddFlags(fss.FlagSet("etcd"))
+	o.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	o.Features.AddFlags(fss.FlagSet("features"))
+	fss.FlagSet("authentication").StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, ""+
+		"If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "+
+		"is authenticated with an identity corresponding to the CommonName of the client certificate.")
+	fss.FlagSet("authorization").StringSliceVar(&o.AuthorizationModes, "authorization-mode", o.AuthorizationModes, ""+
+		"Ordered list of plug-ins to do authorization on secure port. Allowed values: "+strings.Join(auth.SupportedModes, ", ")+".")
+	logsapi.AddFlags(o.Logs, fss.FlagSet("logs"))
+	o.ignored.addFlags(fss.FlagSet("ignored kube-apiserver"))
+	return fss
+}
+
+// Complete fills in defaults that depend on other flags or the environment.
+func (o *Options) Complete() error {
+	if o.DataDir == "" {
+		dir, err := DefaultDataDir()
+		if err != nil {
+			return err
+		}
+		o.DataDir = dir
+	}
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir %s: %w", o.DataDir, err)
+	}
+	o.DataDir = abs
+	if o.SecureServing.ServerCert.CertDirectory == "" {
+		o.SecureServing.ServerCert.CertDirectory = filepath.Join(o.DataDir, "pki")
+	}
+	return o.GenericServerRun.Complete()
+}
+
+// DefaultDataDir is $XDG_STATE_HOME/mini-apiserver or
+// ~/.local/state/mini-apiserver.
+func DefaultDataDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "mini-apiserver"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no --data-dir given and no home directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "mini-apiserver"), nil
+}
+
+// Validate checks every flag group and names the flag at fault.
+func (o *Options) Validate() error {
+	var errs []error
+	errs = append(errs, o.GenericServerRun.Validate()...)
+	errs = append(errs, o.SecureServing.Validate()...)
+	errs = append(errs, o.Features.Validate()...)
+	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
+		errs = append(errs, o.Etcd.Validate()...)
+	} else if o.Etcd.StorageConfig.Transport.CertFile != "" || o.Etcd.StorageConfig.Transport.KeyFile != "" || o.Etcd.StorageConfig.Transport.TrustedCAFile != "" {
+		errs = append(errs, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-servers"))
+	}
+	if o.Etcd.EnableGarbageCollection {
+		errs = append(errs, errors.New("--enable-garbage-collector: mini-apiserver runs no garbage collector; the flag must be false"))
+	}
+	if o.Features.EnablePriorityAndFairness {
+		errs = append(errs, errors.New("--enable-priority-and-fairness: mini-apiserver serves no flowcontrol.apiserver.k8s.io API; the flag must be false (--max-requests-inflight and --max-mutating-requests-inflight limit load)"))
+	}
+	if err := logsapi.Validate(o.Logs, nil, nil); len(err) > 0 {
+		errs = append(errs, err.ToAggregate())
+	}
+	if err := auth.ValidateModes(o.AuthorizationModes); err != nil {
+		errs = append(errs, err)
+	}
+	if o.ClientCAFile != "" {
+		if _, err := os.Stat(o.ClientCAFile); err != nil {
+			errs = append(errs, fmt.Errorf("--client-ca-file: %w", err))
+		}
+	}
+	cert := o.SecureServing.ServerCert.CertKey
+	if (cert.CertFile == "") != (cert.KeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file must be given together"))
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// IgnoredFlagsSet returns the kube-apiserver flags given on the command line
+// that have no effect here, sorted.
+func (o *Options) IgnoredFlagsSet() []string { return o.ignored.set() }
+
+// ignoredFlags are kube-apiserver flags that name things mini-apiserver does
+// not have (service accounts, kubelets, service IPs, the aggregation layer,
+// admission plugin lists). They are accepted so that a kube-apiserver command
+// line starts, and named in one start-up warning.
+type ignoredFlags struct {
+	fs *pflag.FlagSet
+}
+
+var ignoredBoolFlags = []string{
+	"allow-privileged", "enable-bootstrap-token-auth", "enable-aggregator-routing", "service-account-lookup",
+	"enable-logs-handler", "endpoint-reconciler-type-lease",
+}
+
+var ignoredStringFlags = []string{
+	"admission-control-config-file", "api-audiences", "apiserver-count", "disable-admission-plugins",
+	"enable-admission-plugins", "endpoint-reconciler-type", "event-ttl", "kubelet-certificate-authority",
+	"kubelet-client-certificate", "kubelet-client-key", "kubelet-preferred-address-types", "kubelet-timeout",
+	"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names", "requestheader-client-ca-file",
+	"requestheader-extra-headers-prefix", "requestheader-group-headers", "requestheader-uid-headers",
+	"requestheader-username-headers", "runtime-config", "service-account-issuer", "service-account-jwks-uri",
+	"service-account-key-file", "service-account-max-token-expiration", "service-account-signing-key-file",
+	"service-cluster-ip-range", "service-node-port-range",
+}
+
+func newIgnoredFlags() *ignoredFlags { return &ignoredFlags{} }
+
+func (f *ignoredFlags) addFlags(fs *pflag.FlagSet) {
+	f.fs = fs
+	for _, name := range ignoredBoolFlags {
+		fs.Bool(name, false, "Accepted for kube-apiserver compatibility; has no effect in mini-apiserver.")
+	}
+	for _, name := range ignoredStringFlags {
+		// StringArray: several of these may be repeated on a kube command line.
+		fs.StringArray(name, nil, "Accepted for kube-apiserver compatibility; has no effect in mini-apiserver.")
+	}
+}
+
+func (f *ignoredFlags) set() []string {
+	if f.fs == nil {
+		return nil
+	}
+	var names []string
+	f.fs.Visit(func(fl *pflag.Flag) { names = append(names, "--"+fl.Name) })
+	sort.Strings(names)
+	return names
+}
+
+// servingHosts are the names the generated serving certificate covers.
+func (o *Options) servingHosts() ([]string, []net.IP) {
+	hosts := []string{"localhost"}
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
+	if b := o.SecureServing.BindAddress; b != nil && !b.IsUnspecified() && !b.IsLoopback() {
+		ips = append(ips, b)
+	}
+	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
+		hosts = append(hosts, h)
+	}
+	return hosts, ips
+}
+

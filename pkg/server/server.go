@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/api"
+	nscontroller "github.com/mini-apiserver/mini-apiserver/pkg/controller/namespace"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/namespace"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
+)
+
+// Server is a mini-apiserver ready to run.
+type Server struct {
+	Generic *genericapiserver.GenericAPIServer
+	config  *Config
+	// ServingURL is where clients reach the server.
+	ServingURL string
+}
+
+// New installs the API and the server's post-start hooks. On error the
+// config's resources are released.
+func (c *Config) New() (s *Server, err error) {
+	defer func() {
+		if err != nil {
+			if c.Generic.SecureServing != nil && c.Generic.SecureServing.Listener != nil {
+				c.Generic.SecureServing.Listener.Close()
+			}
+			c.Close()
+		}
+	}()
+	generic, err := c.Generic.Complete().New("mini-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	podStorage, err := pod.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter)
+	if err != nil {
+		return nil, fmt.Errorf("pod storage: %w", err)
+	}
+	nsStorage, err := namespace.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter)
+	if err != nil {
+		return nil, fmt.Errorf("namespace storage: %w", err)
+	}
+	groupInfo := genericapiserver.NewDefaultAPIGroupInfo("", api.Scheme, api.ParameterCodec, api.Codecs)
+	groupInfo.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{
+		"pods":                podStorage.Pod,
+		"pods/status":         podStorage.Status,
+		"namespaces":          nsStorage.Namespace,
+		"namespaces/status":   nsStorage.Status,
+		"namespaces/finalize": nsStorage.Finalize,
+	}
+	if err := generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &groupInfo); err != nil {
+		return nil, err
+	}
+
+	s = &Server{Generic: generic, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing)}
+	hooks := []struct {
+		name string
+		hook genericapiserver.PostStartHookFunc
+	}{
+		{"storage-readiness", generic.StorageReadinessHook.Hook},
+		{"start-informers", func(ctx genericapiserver.PostStartHookContext) error {
+			c.Generic.SharedInformerFactory.Start(ctx.Done())
+			return nil
+		}},
+		{"bootstrap-namespaces", s.bootstrapNamespaces},
+		{"start-namespace-controller", s.startNamespaceController},
+		{"report-ready", s.reportReady},
+	}
+	for _, h := range hooks {
+		if err := generic.AddPostStartHook(h.name, h.hook); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Run serves until ctx is done, then shuts down gracefully and stops the
+// embedded etcd.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.config.Close()
+	return s.Generic.PrepareRun().RunWithContext(ctx)
+}
+
+// bootstrapNamespaces creates the system namespaces. It blocks /readyz until
+// they exist, so a ready server always has them.
+func (s *Server) bootstrapNamespaces(ctx genericapiserver.PostStartHookContext) error {
+	client, err := kubernetes.NewForConfig(ctx.LoopbackClientConfig)
+	if err != nil {
+		return err
+	}
+	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		for _, name := range SystemNamespaces {
+			_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				klog.V(2).InfoS("Creating system namespace, will retry", "namespace", name, "err", err)
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookContext) error {
+	client, err := kubernetes.NewForConfig(s.config.NamespaceControllerConfig)
+	if err != nil {
+		return err
+	}
+	go nscontroller.New(client).Run(ctx)
+	return nil
+}
+
+// reportReady logs once how long the process took to answer /readyz with 200.
+func (s *Server) reportReady(ctx genericapiserver.PostStartHookContext) error {
+	client, err := kubernetes.NewForConfig(ctx.LoopbackClientConfig)
+	if err != nil {
+		return err
+	}
+	go func() {
+		_ = wait.PollUntilContextCancel(ctx, 5*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			var code int
+			client.CoreV1().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
+			if code != http.StatusOK {
+				return false, nil
+			}
+			klog.InfoS(fmt.Sprintf("ready in %dms", time.Since(processStart).Milliseconds()), "url", s.ServingURL)
+			return true, nil
+		})
+	}()
+	return nil
+}
