@@ -19,7 +19,7 @@ type Config struct {
 	Dir string
 	// ReadyTimeout bounds how long Start waits for the member to serve.
 	ReadyTimeout time.Duration
-	// Logger receives etcd's own logs; nil keeps only errors on stderr.
+	// Logger receives etcd's own logs; nil logs only real errors to stderr.
 	Logger *zap.Logger
 }
 
@@ -60,11 +60,14 @@ func Start(cfg Config) (*Server, error) {
 	ec.AdvertisePeerUrls = []url.URL{advertisedPeer}
 	ec.InitialCluster = ec.Name + "=" + advertisedPeer.String()
 	ec.ListenMetricsUrls = nil
-	if cfg.Logger != nil {
-		ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(cfg.Logger)
-	} else {
-		ec.LogLevel = "error"
+	logger := cfg.Logger
+	if logger == nil {
+		var err error
+		if logger, err = newQuietLogger(); err != nil {
+			return nil, fmt.Errorf("embedded etcd: %w", err)
+		}
 	}
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(logger)
 
 	e, err := embed.StartEtcd(ec)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -75,20 +76,17 @@ const etcdPreflightTimeout = 10 * time.Second
 
 // Config builds the server configuration. On error nothing it started is
 // left running.
-func (o *Options) Config() (cfg *Config, err error) {
+func (o *Options) Config() (_ *Config, err error) {
 	if err := ensureDataDir(o.DataDir); err != nil {
 		return nil, err
 	}
-	cfg = &Config{DataDir: o.DataDir, IgnoredFlags: o.IgnoredFlagsSet()}
+	cfg := &Config{DataDir: o.DataDir, IgnoredFlags: o.IgnoredFlagsSet()}
 	defer func() {
 		if err != nil {
 			cfg.Close()
 		}
 	}()
 
-	if err := o.configureEtcd(cfg); err != nil {
-		return nil, err
-	}
 	certDir := o.SecureServing.ServerCert.CertDirectory
 	userServingCert := o.SecureServing.ServerCert.CertKey.CertFile != ""
 	var servingCAPEM []byte
@@ -173,6 +171,11 @@ func (o *Options) Config() (cfg *Config, err error) {
 		return nil, err
 	}
 
+	// Storage comes after the port is bound, so a port in use fails before
+	// any etcd is started.
+	if err := o.configureEtcd(cfg); err != nil {
+		return nil, err
+	}
 	resourceConfig := serverstorage.NewResourceConfig()
 	resourceConfig.EnableVersions(corev1.SchemeGroupVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(o.Etcd.StorageConfig, o.Etcd.DefaultStorageMediaType,
@@ -246,7 +249,7 @@ func (o *Options) configureEtcd(cfg *Config) error {
 func checkEtcd(sc storagebackend.Config, timeout time.Duration) error {
 	prober, err := storagefactory.CreateProber(sc)
 	if err != nil {
-		return fmt.Errorf("--etcd-servers %v: %w", sc.Transport.ServerList, err)
+		return fmt.Errorf("cannot reach etcd at --etcd-servers=%s: %w", strings.Join(sc.Transport.ServerList, ","), err)
 	}
 	defer prober.Close()
 	var lastErr error
@@ -265,7 +268,7 @@ func checkEtcd(sc storagebackend.Config, timeout time.Duration) error {
 		if lastErr == nil {
 			lastErr = err
 		}
-		return fmt.Errorf("cannot reach etcd at --etcd-servers=%v within %s: %w", sc.Transport.ServerList, timeout, lastErr)
+		return fmt.Errorf("cannot reach etcd at --etcd-servers=%s within %s: %w", strings.Join(sc.Transport.ServerList, ","), timeout, lastErr)
 	}
 	return nil
 }

@@ -61,6 +61,7 @@ func NewOptions() *Options {
 	}
 	// kube-apiserver's defaults, where the library's differ from them.
 	o.SecureServing.BindPort = 6443
+	o.SecureServing.Required = true
 	o.SecureServing.ServerCert.PairName = "apiserver"
 	// Generated certificates live in the data directory (see Complete).
 	o.SecureServing.ServerCert.CertDirectory = ""
