@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,3 +283,5 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 		t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
 	}
 }
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
