@@ -124,7 +124,7 @@ func launch(t *testing.T, dataDir string, port int, args []string) *apiServer {
 		t: t, DataDir: dataDir, Port: port,
 		Kubeconfig: filepath.Join(dataDir, "admin.kubeconfig"),
 		Stdout:     &syncBuffer{}, Stderr: &syncBuffer{},
-		exited:     make(chan struct{}),
+		exited: make(chan struct{}),
 	}
 	s.cmd = exec.Command(serverBin, append([]string{fmt.Sprintf("--secure-port=%d", port)}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.Stdout, s.Stderr
