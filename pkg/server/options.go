@@ -212,7 +212,12 @@ func (f *ignoredFlags) set() []string {
 		return nil
 	}
 	var names []string
-	f.fs.Visit(func(fl *pflag.Flag) { names = append(names, "--"+fl.Name) })
+	// The command parses a merged flag set; Changed is shared with ours.
+	f.fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed {
+			names = append(names, "--"+fl.Name)
+		}
+	})
 	sort.Strings(names)
 	return names
 }

@@ -285,3 +285,13 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 }
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// runStdout runs mini-apiserver with args that make it exit, returning stdout.
+func runStdout(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(serverBin, args...).Output()
+	if err != nil {
+		t.Fatalf("mini-apiserver %v: %v", args, err)
+	}
+	return string(out)
+}
