@@ -309,4 +309,3 @@ func hostForURL(host string) string {
 	}
 	return host
 }
-

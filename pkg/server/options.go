@@ -234,4 +234,3 @@ func (o *Options) servingHosts() ([]string, []net.IP) {
 	}
 	return hosts, ips
 }
-

@@ -72,7 +72,9 @@ func validateFinalizers(finalizers []corev1.FinalizerName) field.ErrorList {
 	return allErrs
 }
 
-func (namespaceStrategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
+func (namespaceStrategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string {
+	return nil
+}
 
 // Canonicalize keeps the name label kube guarantees on every namespace.
 func (namespaceStrategy) Canonicalize(obj runtime.Object) {

@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/resource"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -240,13 +239,11 @@ func validateResources(r *corev1.ResourceRequirements, fldPath *field.Path) fiel
 	for name, req := range r.Requests {
 		if lim, ok := r.Limits[name]; ok && req.Cmp(lim) > 0 {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("requests").Key(string(name)), req.String(),
-				fmt.Sprintf("must be less than or equal to %s limit of %s", name, quantityString(lim))))
+				fmt.Sprintf("must be less than or equal to %s limit of %s", name, lim.String())))
 		}
 	}
 	return allErrs
 }
-
-func quantityString(q resource.Quantity) string { return q.String() }
 
 func validateTolerations(tolerations []corev1.Toleration, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList

@@ -1,0 +1,120 @@
+package auth
+
+import (
+	"context"
+	"crypto/x509"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+func TestLoadOrCreateReusesFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := LoadOrCreateCA(dir, "ca", "test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := LoadOrCreateLeaf(dir, "server", ca, ServingTemplate("s", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadOrCreateLeaf(dir, "server", ca, ServingTemplate("other", nil, nil))
+	if err != nil || string(again.CertPEM) != string(leaf.CertPEM) {
+		t.Fatalf("existing certificate not reused: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	if _, err := leaf.Cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: "localhost"}); err != nil {
+		t.Errorf("leaf does not verify against its CA: %v", err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "server.key")); st.Mode().Perm() != 0o600 {
+		t.Errorf("key mode %o", st.Mode().Perm())
+	}
+	if err := os.Remove(filepath.Join(dir, "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateLeaf(dir, "server", ca, ServingTemplate("s", nil, nil)); err == nil {
+		t.Errorf("a certificate without its key was accepted")
+	}
+}
+
+func TestClientCertAuthenticatorIdentity(t *testing.T) {
+	ca, err := NewCA("client-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := NewSigned(ca, ClientTemplate("alice", "devs", "ops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cred.Cert.Subject.CommonName != "alice" || len(cred.Cert.Subject.Organization) != 2 {
+		t.Errorf("subject %v", cred.Cert.Subject)
+	}
+	if _, _, err := NewClientCertAuthenticator([]byte("not a certificate")); err == nil {
+		t.Errorf("garbage CA accepted")
+	}
+}
+
+func TestAuthorizer(t *testing.T) {
+	ctx := context.Background()
+	alice := &user.DefaultInfo{Name: "alice", Groups: []string{user.AllAuthenticated}}
+	admin := &user.DefaultInfo{Name: "root", Groups: []string{user.SystemPrivilegedGroup}}
+	controller := &user.DefaultInfo{Name: "ctrl"}
+	pods := func(u user.Info) authorizer.Attributes {
+		return authorizer.AttributesRecord{User: u, Verb: "create", Resource: "pods", Namespace: "default", ResourceRequest: true}
+	}
+	discovery := authorizer.AttributesRecord{User: alice, Verb: "get", Path: "/apis/apps/v1"}
+
+	deny, err := NewAuthorizer([]string{ModeAlwaysDeny}, "ctrl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		attrs authorizer.Attributes
+		want  authorizer.Decision
+	}{
+		// kube's AlwaysDeny answers NoOpinion ("Everything is forbidden."): nothing allows the request, so it is refused with 403.
+		"user denied":        {pods(alice), authorizer.DecisionNoOpinion},
+		"system:masters":     {pods(admin), authorizer.DecisionAllow},
+		"controller":         {pods(controller), authorizer.DecisionAllow},
+		"discovery":          {discovery, authorizer.DecisionAllow},
+		"other non-resource": {authorizer.AttributesRecord{User: alice, Verb: "get", Path: "/metrics"}, authorizer.DecisionNoOpinion},
+	} {
+		if got, _, _ := deny.Authorize(ctx, tc.attrs); got != tc.want {
+			t.Errorf("AlwaysDeny, %s: %v, want %v", name, got, tc.want)
+		}
+	}
+	allow, err := NewAuthorizer([]string{ModeAlwaysAllow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := allow.Authorize(ctx, pods(alice)); got != authorizer.DecisionAllow {
+		t.Errorf("AlwaysAllow: %v", got)
+	}
+}
+
+func TestValidateModes(t *testing.T) {
+	for modes, want := range map[string]string{
+		"":                        "--authorization-mode: at least one authorization mode must be given; supported modes: AlwaysAllow,AlwaysDeny",
+		"RBAC":                    `--authorization-mode: unsupported authorization mode "RBAC"; supported modes: AlwaysAllow,AlwaysDeny`,
+		"AlwaysAllow,AlwaysAllow": `--authorization-mode: authorization mode "AlwaysAllow" specified more than once`,
+	} {
+		var list []string
+		if modes != "" {
+			list = splitComma(modes)
+		}
+		if err := ValidateModes(list); err == nil || err.Error() != want {
+			t.Errorf("%q: %v, want %q", modes, err, want)
+		}
+	}
+	if err := ValidateModes([]string{ModeAlwaysDeny, ModeAlwaysAllow}); err != nil {
+		t.Errorf("valid modes: %v", err)
+	}
+}
+
+func splitComma(s string) []string { return strings.Split(s, ",") }
