@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and tests need, if missing. Go itself
+# comes with the machine (see go.mod for the version); kubectl and etcd are
+# built from Go modules by `make tools`.
+set -euo pipefail
+need=()
+for cmd in make git diff; do
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
+done
+if ((${#need[@]} > 0)); then
+  pkgs=()
+  for cmd in "${need[@]}"; do
+    case "$cmd" in
+      diff) pkgs+=(diffutils) ;;
+      *) pkgs+=("$cmd") ;;
+    esac
+  done
+  echo "install-deps: installing ${pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
+fi
+go version >/dev/null
