@@ -143,6 +143,12 @@ func (o *Options) Config() (_ *Config, err error) {
 		}
 	}()
 
+	// The audit pipeline is the library's: policy, log and webhook backends,
+	// batching, truncation and the audit filter of the handler chain.
+	if err := o.Audit.ApplyTo(&c.Config); err != nil {
+		return nil, err
+	}
+
 	authn, clientCAProvider, err := auth.NewClientCertAuthenticator(clientCABundle)
 	if err != nil {
 		if o.ClientCAFile != "" {

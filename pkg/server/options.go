@@ -35,6 +35,7 @@ type Options struct {
 	SecureServing    *genericoptions.SecureServingOptionsWithLoopback
 	Etcd             *genericoptions.EtcdOptions
 	Features         *genericoptions.FeatureOptions
+	Audit            *genericoptions.AuditOptions
 	Logs             *logs.Options
 
 	// ClientCAFile adds a CA whose client certificates authenticate users.
@@ -55,6 +56,7 @@ func NewOptions() *Options {
 		SecureServing:      genericoptions.NewSecureServingOptions().WithLoopback(),
 		Etcd:               genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig(defaultEtcdPrefix, nil)),
 		Features:           genericoptions.NewFeatureOptions(),
+		Audit:              genericoptions.NewAuditOptions(),
 		Logs:               logs.NewOptions(),
 		AuthorizationModes: []string{auth.ModeAlwaysAllow},
 		ignored:            newIgnoredFlags(),
@@ -87,6 +89,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Default: $XDG_STATE_HOME/mini-apiserver, or ~/.local/state/mini-apiserver.")
 	o.Etcd.AddFlags(fss.FlagSet("etcd"))
 	o.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	o.Audit.AddFlags(fss.FlagSet("auditing"))
 	o.Features.AddFlags(fss.FlagSet("features"))
 	fss.FlagSet("authentication").StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, ""+
 		"If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "+
@@ -137,6 +140,7 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.GenericServerRun.Validate()...)
 	errs = append(errs, o.SecureServing.Validate()...)
 	errs = append(errs, o.Features.Validate()...)
+	errs = append(errs, o.Audit.Validate()...)
 	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
 		errs = append(errs, o.Etcd.Validate()...)
 	} else if o.Etcd.StorageConfig.Transport.CertFile != "" || o.Etcd.StorageConfig.Transport.KeyFile != "" || o.Etcd.StorageConfig.Transport.TrustedCAFile != "" {
