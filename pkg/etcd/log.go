@@ -10,7 +10,7 @@ import (
 // newQuietLogger logs etcd's errors to stderr, less two that are not errors
 // for a single embedded member: the storage-version probe that fails until
 // the first raft term is written on a fresh data directory, and the
-// listeners' "use of closed network connection" at shutdown.
+// listeners' "closed" errors at shutdown.
 func newQuietLogger() (*zap.Logger, error) {
 	cfg := zap.NewProductionConfig()
 	cfg.Level = zap.NewAtomicLevelAt(zap.ErrorLevel)
@@ -35,9 +35,14 @@ func (q quietCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 		return nil
 	}
 	for _, f := range fields {
-		if err, ok := f.Interface.(error); ok && strings.Contains(err.Error(), "use of closed network connection") {
+		if err, ok := f.Interface.(error); ok && isShutdownNoise(err.Error()) {
 			return nil
 		}
 	}
 	return q.Core.Write(e, fields)
+}
+
+func isShutdownNoise(msg string) bool {
+	return strings.Contains(msg, "use of closed network connection") || strings.HasSuffix(msg, "server closed") ||
+		strings.HasSuffix(msg, "Server closed")
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,10 @@ type Config struct {
 	NamespaceControllerConfig *rest.Config
 	// IgnoredFlags are kube-apiserver flags that were given but do nothing.
 	IgnoredFlags []string
+	// WrapAPIHandler, when set, wraps the API handler inside the default
+	// handler chain (inside audit, authentication and authorization). The
+	// in-process harness uses it to inject handlers, e.g. one that panics.
+	WrapAPIHandler func(http.Handler) http.Handler
 
 	embeddedEtcd *etcd.Server
 }

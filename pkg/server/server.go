@@ -40,6 +40,11 @@ func (c *Config) New() (s *Server, err error) {
 			c.Close()
 		}
 	}()
+	if wrap := c.WrapAPIHandler; wrap != nil {
+		c.Generic.BuildHandlerChainFunc = func(apiHandler http.Handler, gc *genericapiserver.Config) http.Handler {
+			return genericapiserver.DefaultBuildHandlerChain(wrap(apiHandler), gc)
+		}
+	}
 	generic, err := c.Generic.Complete().New("mini-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
