@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -177,3 +178,5 @@ func fileMode(t *testing.T, path string) os.FileMode {
 }
 
 var _ = tls.VersionTLS12
+
+func restTransport(cfg *rest.Config) (http.RoundTripper, error) { return rest.TransportFor(cfg) }
