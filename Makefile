@@ -26,6 +26,7 @@ all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/mini-apiserver ./cmd/mini-apiserver
+	$(GO) build -o $(BIN)/audit-sink ./cmd/audit-sink
 
 run: build
 	$(BIN)/mini-apiserver $(ARGS)
@@ -51,7 +52,7 @@ verify:
 	./hack/verify.sh
 
 test: verify build tools
-	MINI_APISERVER_BIN=$(BIN)/mini-apiserver KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
+	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
 		$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 clean:

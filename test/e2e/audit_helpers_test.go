@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -180,3 +181,5 @@ func fileMode(t *testing.T, path string) os.FileMode {
 var _ = tls.VersionTLS12
 
 func restTransport(cfg *rest.Config) (http.RoundTripper, error) { return rest.TransportFor(cfg) }
+
+func listOpts() metav1.ListOptions { return metav1.ListOptions{} }

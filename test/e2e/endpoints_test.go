@@ -152,7 +152,7 @@ func TestHelp(t *testing.T) {
 	}
 	out := runStdout(t, "--help")
 	for _, section := range []string{"Generic flags:", "Etcd flags:", "Secure serving flags:", "Features flags:",
-		"Authentication flags:", "Authorization flags:", "Logs flags:", "Ignored kube-apiserver flags:", "Global flags:"} {
+		"Auditing flags:", "Authentication flags:", "Authorization flags:", "Logs flags:", "Ignored kube-apiserver flags:", "Global flags:"} {
 		if !strings.Contains(out, "\n"+section+"\n") {
 			t.Errorf("--help lacks section %q", section)
 		}

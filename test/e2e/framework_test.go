@@ -25,10 +25,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-var serverBin, kubectlBin, etcdBin string
+var serverBin, sinkBin, kubectlBin, etcdBin string
 
 func TestMain(m *testing.M) {
 	serverBin = binary("MINI_APISERVER_BIN", "mini-apiserver")
+	sinkBin = binary("AUDIT_SINK_BIN", "audit-sink")
 	kubectlBin = binary("KUBECTL_BIN", "kubectl")
 	etcdBin = binary("ETCD_BIN", "etcd")
 	os.Exit(m.Run())

@@ -34,6 +34,8 @@ type Options struct {
 	// <user>.log per user (the authenticated user's name) with PerUser.
 	OutputDir string
 	PerUser   bool
+	// Writer, when set, also receives every event as a JSON line.
+	Writer io.Writer
 	// DiscardInMemory stops the sink from keeping events in memory (for
 	// long-running use with OutputDir).
 	DiscardInMemory bool
@@ -314,6 +316,24 @@ func (s *Sink) store(events []auditv1.Event) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return errors.New("audit sink closed")
+	}
+	// Items of an EventList carry no type; written out alone, each is an
+	// Event exactly as the log backend writes it.
+	for i := range events {
+		if events[i].Kind == "" {
+			events[i].APIVersion, events[i].Kind = auditv1.SchemeGroupVersion.String(), "Event"
+		}
+	}
+	if s.opts.Writer != nil {
+		for i := range events {
+			line, err := json.Marshal(&events[i])
+			if err != nil {
+				return err
+			}
+			if _, err := s.opts.Writer.Write(append(line, '\n')); err != nil {
+				return fmt.Errorf("audit sink output: %w", err)
+			}
+		}
 	}
 	if s.opts.OutputDir != "" {
 		for i := range events {
