@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
@@ -103,6 +105,10 @@ func TestHarnessPanicStage(t *testing.T) {
 
 // BenchmarkStart measures Start to ready (fresh data dir, embedded etcd).
 func BenchmarkStart(b *testing.B) {
+	// Keep the server's logs out of the benchmark's output.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	defer klog.LogToStderr(true)
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		srv, err := harness.Start(ctx, harness.Options{})
