@@ -18,7 +18,7 @@ package harness
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -106,8 +106,8 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		s.auditLog = v
 	}
 	if opts.Webhook {
-		cfgPath, err := s.startSink()
-		if err != nil {
+		var cfgPath string
+		if s.sink, cfgPath, err = StartTLSSink(s.dataDir, false); err != nil {
 			return nil, err
 		}
 		flags = append(flags, "--audit-webhook-config-file="+cfgPath)
@@ -183,31 +183,53 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	})
 }
 
-// startSink starts an HTTPS sink with a generated CA and writes the
-// kubeconfig-format webhook configuration that trusts it.
-func (s *Server) startSink() (string, error) {
+// StartTLSSink starts an HTTPS audit sink with a CA generated for it and
+// writes, in dir, the kubeconfig-format file --audit-webhook-config-file
+// takes to reach it. With clientCert the sink requires a client certificate,
+// which the file carries. It returns the sink and the file's path.
+func StartTLSSink(dir string, clientCert bool) (*sink.Sink, string, error) {
 	ca, err := auth.NewCA("audit-sink-ca")
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	serving, err := auth.NewSigned(ca, auth.ServingTemplate("audit-sink", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	cert, err := serving.TLSCertificate()
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	if s.sink, err = sink.Start(sink.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}); err != nil {
-		return "", err
+	var clientCAs *x509.CertPool
+	authInfo := &clientcmdapi.AuthInfo{}
+	if clientCert {
+		clientCA, err := auth.NewCA("audit-sink-client-ca")
+		if err != nil {
+			return nil, "", err
+		}
+		cred, err := auth.NewSigned(clientCA, auth.ClientTemplate("mini-apiserver"))
+		if err != nil {
+			return nil, "", err
+		}
+		clientCAs = x509.NewCertPool()
+		clientCAs.AddCert(clientCA.Cert)
+		authInfo.ClientCertificateData, authInfo.ClientKeyData = cred.CertPEM, cred.KeyPEM
+	}
+	s, err := sink.Start(sink.Options{TLS: sink.ClientCATLS(cert, clientCAs)})
+	if err != nil {
+		return nil, "", err
 	}
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["sink"] = &clientcmdapi.Cluster{Server: s.sink.URL() + "/audit", CertificateAuthorityData: ca.CertPEM}
-	cfg.AuthInfos["apiserver"] = &clientcmdapi.AuthInfo{}
+	cfg.Clusters["sink"] = &clientcmdapi.Cluster{Server: s.URL() + "/audit", CertificateAuthorityData: ca.CertPEM}
+	cfg.AuthInfos["apiserver"] = authInfo
 	cfg.Contexts["sink"] = &clientcmdapi.Context{Cluster: "sink", AuthInfo: "apiserver"}
 	cfg.CurrentContext = "sink"
-	path := filepath.Join(s.dataDir, "audit-webhook.kubeconfig")
-	return path, clientcmd.WriteToFile(*cfg, path)
+	path := filepath.Join(dir, "audit-webhook.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		s.Close()
+		return nil, "", err
+	}
+	return s, path, nil
 }
 
 // RESTConfig is an admin (system:masters) client configuration.

@@ -3,9 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,12 +15,11 @@ import (
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
 	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
 func writePolicy(t *testing.T, policy string) string {
@@ -42,48 +38,12 @@ type auditSink struct {
 // sink requires a client certificate, which the configuration carries.
 func startSink(t *testing.T, clientCert bool) *auditSink {
 	t.Helper()
-	ca, err := auth.NewCA("sink-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serving, err := auth.NewSigned(ca, auth.ServingTemplate("sink", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := serving.TLSCertificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var clientCAs *x509.CertPool
-	authInfo := &clientcmdapi.AuthInfo{}
-	if clientCert {
-		clientCA, err := auth.NewCA("sink-client-ca")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cred, err := auth.NewSigned(clientCA, auth.ClientTemplate("mini-apiserver"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		clientCAs = x509.NewCertPool()
-		clientCAs.AddCert(clientCA.Cert)
-		authInfo.ClientCertificateData, authInfo.ClientKeyData = cred.CertPEM, cred.KeyPEM
-	}
-	s, err := sink.Start(sink.Options{TLS: sink.ClientCATLS(cert, clientCAs)})
+	s, cfg, err := harness.StartTLSSink(t.TempDir(), clientCert)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["sink"] = &clientcmdapi.Cluster{Server: s.URL() + "/audit", CertificateAuthorityData: ca.CertPEM}
-	cfg.AuthInfos["apiserver"] = authInfo
-	cfg.Contexts["sink"] = &clientcmdapi.Context{Cluster: "sink", AuthInfo: "apiserver"}
-	cfg.CurrentContext = "sink"
-	path := filepath.Join(t.TempDir(), "webhook.kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return &auditSink{Sink: s, Config: path}
+	return &auditSink{Sink: s, Config: cfg}
 }
 
 // waitForEvents polls read until every expectation is met.
@@ -177,8 +137,6 @@ func fileMode(t *testing.T, path string) os.FileMode {
 	}
 	return st.Mode().Perm()
 }
-
-var _ = tls.VersionTLS12
 
 func restTransport(cfg *rest.Config) (http.RoundTripper, error) { return rest.TransportFor(cfg) }
 
