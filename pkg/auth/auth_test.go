@@ -55,7 +55,7 @@ func TestClientCertAuthenticatorIdentity(t *testing.T) {
 	if cred.Cert.Subject.CommonName != "alice" || len(cred.Cert.Subject.Organization) != 2 {
 		t.Errorf("subject %v", cred.Cert.Subject)
 	}
-	if _, _, err := NewClientCertAuthenticator([]byte("not a certificate")); err == nil {
+	if _, _, err := NewAuthenticationOptions().New([]byte("not a certificate")); err == nil {
 		t.Errorf("garbage CA accepted")
 	}
 }
@@ -70,7 +70,7 @@ func TestAuthorizer(t *testing.T) {
 	}
 	discovery := authorizer.AttributesRecord{User: alice, Verb: "get", Path: "/apis/apps/v1"}
 
-	deny, err := NewAuthorizer([]string{ModeAlwaysDeny}, "ctrl")
+	deny, err := (&AuthorizationOptions{Modes: []string{ModeAlwaysDeny}}).New("ctrl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestAuthorizer(t *testing.T) {
 			t.Errorf("AlwaysDeny, %s: %v, want %v", name, got, tc.want)
 		}
 	}
-	allow, err := NewAuthorizer([]string{ModeAlwaysAllow})
+	allow, err := NewAuthorizationOptions().New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +100,8 @@ func TestAuthorizer(t *testing.T) {
 
 func TestValidateModes(t *testing.T) {
 	for modes, want := range map[string]string{
-		"":                        "--authorization-mode: at least one authorization mode must be given; supported modes: AlwaysAllow,AlwaysDeny",
-		"RBAC":                    `--authorization-mode: unsupported authorization mode "RBAC"; supported modes: AlwaysAllow,AlwaysDeny`,
+		"":                        "--authorization-mode: at least one authorization mode must be given; supported modes: AlwaysAllow,AlwaysDeny,ABAC",
+		"RBAC":                    `--authorization-mode: unsupported authorization mode "RBAC"; supported modes: AlwaysAllow,AlwaysDeny,ABAC`,
 		"AlwaysAllow,AlwaysAllow": `--authorization-mode: authorization mode "AlwaysAllow" specified more than once`,
 	} {
 		var list []string
@@ -118,3 +118,32 @@ func TestValidateModes(t *testing.T) {
 }
 
 func splitComma(s string) []string { return strings.Split(s, ",") }
+
+func TestTokenFileErrorsNameTheLine(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ content, want string }{
+		"too few columns": {"t1,alice,1\nt2,bob\n", "line 2: want at least 3 columns"},
+		"bad quoting":     {"t1,alice,1,\"a,b\nt2\n", "extraneous or missing \" in quoted-field"},
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if err := os.WriteFile(p, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		errs := (&AuthenticationOptions{TokenAuthFile: p}).Validate()
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), p) {
+			t.Errorf("%s: %v", name, errs)
+		}
+	}
+}
+
+func TestAnonymousIsOffWithAlwaysAllow(t *testing.T) {
+	o := NewAuthenticationOptions()
+	o.ApplyAuthorization([]string{ModeABAC})
+	if !o.Anonymous {
+		t.Errorf("anonymous turned off for ABAC")
+	}
+	o.ApplyAuthorization([]string{ModeABAC, ModeAlwaysAllow})
+	if o.Anonymous {
+		t.Errorf("anonymous left on with AlwaysAllow")
+	}
+}

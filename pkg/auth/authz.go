@@ -2,24 +2,69 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/authorization/union"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/auth/abac"
 )
 
 // Authorization modes, named as kube-apiserver's --authorization-mode values.
 const (
 	ModeAlwaysAllow = "AlwaysAllow"
 	ModeAlwaysDeny  = "AlwaysDeny"
+	ModeABAC        = "ABAC"
 )
 
 // SupportedModes are the --authorization-mode values mini-apiserver honours.
-var SupportedModes = []string{ModeAlwaysAllow, ModeAlwaysDeny}
+var SupportedModes = []string{ModeAlwaysAllow, ModeAlwaysDeny, ModeABAC}
+
+// AuthorizationOptions are kube-apiserver's authorization flags that
+// mini-apiserver supports.
+type AuthorizationOptions struct {
+	Modes      []string
+	PolicyFile string
+}
+
+// NewAuthorizationOptions returns kube-apiserver's default: AlwaysAllow.
+func NewAuthorizationOptions() *AuthorizationOptions {
+	return &AuthorizationOptions{Modes: []string{ModeAlwaysAllow}}
+}
+
+// AddFlags adds the flags with kube-apiserver's names.
+func (o *AuthorizationOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&o.Modes, "authorization-mode", o.Modes, ""+
+		"Ordered list of plug-ins to do authorization on secure port. Allowed values: "+strings.Join(SupportedModes, ", ")+".")
+	fs.StringVar(&o.PolicyFile, "authorization-policy-file", o.PolicyFile, ""+
+		"File with authorization policy in json line by line format, used with --authorization-mode=ABAC, on the secure port.")
+}
+
+// Validate checks the modes and loads the ABAC policy file.
+func (o *AuthorizationOptions) Validate() []error {
+	if err := ValidateModes(o.Modes); err != nil {
+		return []error{err}
+	}
+	var errs []error
+	abacMode := sets.New(o.Modes...).Has(ModeABAC)
+	switch {
+	case abacMode && o.PolicyFile == "":
+		errs = append(errs, errors.New("authorization-mode ABAC's authorization policy file not passed"))
+	case !abacMode && o.PolicyFile != "":
+		errs = append(errs, errors.New("cannot specify --authorization-policy-file without mode ABAC"))
+	case abacMode:
+		if _, err := abac.NewFromFile(o.PolicyFile); err != nil {
+			errs = append(errs, fmt.Errorf("--authorization-policy-file: %w", err))
+		}
+	}
+	return errs
+}
 
 // ValidateModes checks an --authorization-mode list.
 func ValidateModes(modes []string) error {
@@ -39,25 +84,32 @@ func ValidateModes(modes []string) error {
 	return nil
 }
 
-// NewAuthorizer chains, in order: the system:masters group (always allowed,
-// as in kube), the server's own controllers, the discovery and health
-// endpoints for any authenticated user (kube's system:discovery and
-// system:public-info-viewer roles), then the configured modes.
-func NewAuthorizer(modes []string, controllerUsers ...string) (authorizer.Authorizer, error) {
-	if err := ValidateModes(modes); err != nil {
-		return nil, err
+// New chains, in order: the system:masters group (always allowed, as in
+// kube), the server's own controllers, the endpoints kube's bootstrap roles
+// open to everyone (system:public-info-viewer: health and version) and to
+// authenticated users (system:discovery: discovery and OpenAPI), then the
+// configured modes.
+func (o *AuthorizationOptions) New(controllerUsers ...string) (authorizer.Authorizer, error) {
+	if errs := o.Validate(); len(errs) > 0 {
+		return nil, errs[0]
 	}
 	chain := []union.NamedAuthorizer{
 		{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
 		{AuthorizerName: "controllers", Authorizer: authorizer.AuthorizerFunc(usersAuthorizer(sets.New(controllerUsers...)).Authorize)},
-		{AuthorizerName: "discovery", Authorizer: authorizer.AuthorizerFunc(authorizeDiscovery)},
+		{AuthorizerName: "bootstrap-roles", Authorizer: authorizer.AuthorizerFunc(authorizeBootstrapRoles)},
 	}
-	for _, m := range modes {
+	for _, m := range o.Modes {
 		switch m {
 		case ModeAlwaysAllow:
 			chain = append(chain, union.NamedAuthorizer{AuthorizerName: m, Authorizer: authorizerfactory.NewAlwaysAllowAuthorizer()})
 		case ModeAlwaysDeny:
 			chain = append(chain, union.NamedAuthorizer{AuthorizerName: m, Authorizer: authorizerfactory.NewAlwaysDenyAuthorizer()})
+		case ModeABAC:
+			policies, err := abac.NewFromFile(o.PolicyFile)
+			if err != nil {
+				return nil, fmt.Errorf("--authorization-policy-file: %w", err)
+			}
+			chain = append(chain, union.NamedAuthorizer{AuthorizerName: m, Authorizer: authorizer.AuthorizerFunc(policies.Authorize)})
 		}
 	}
 	return union.New(chain...)
@@ -72,20 +124,21 @@ func (u usersAuthorizer) Authorize(ctx context.Context, a authorizer.Attributes)
 	return authorizer.DecisionNoOpinion, "", nil
 }
 
-// discoveryPaths are the non-resource URLs kube's bootstrap roles
-// system:discovery and system:public-info-viewer grant to every
-// authenticated user.
-var discoveryPaths = []string{
-	"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/",
-	"/healthz", "/livez", "/readyz",
-}
+// publicInfoPaths are system:public-info-viewer's, granted to everyone.
+var publicInfoPaths = []string{"/healthz", "/livez", "/readyz", "/version", "/version/"}
 
-func authorizeDiscovery(ctx context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	if a.IsResourceRequest() || a.GetVerb() != "get" || a.GetUser() == nil ||
-		!sets.New(a.GetUser().GetGroups()...).Has(user.AllAuthenticated) {
+// discoveryPaths are system:discovery's, granted to authenticated users.
+var discoveryPaths = []string{"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"}
+
+func authorizeBootstrapRoles(ctx context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	if a.IsResourceRequest() || a.GetVerb() != "get" || a.GetUser() == nil {
 		return authorizer.DecisionNoOpinion, "", nil
 	}
-	for _, p := range discoveryPaths {
+	paths := publicInfoPaths
+	if sets.New(a.GetUser().GetGroups()...).Has(user.AllAuthenticated) {
+		paths = append(append([]string{}, publicInfoPaths...), discoveryPaths...)
+	}
+	for _, p := range paths {
 		if p == a.GetPath() || (strings.HasSuffix(p, "*") && strings.HasPrefix(a.GetPath(), strings.TrimSuffix(p, "*"))) {
 			return authorizer.DecisionAllow, "", nil
 		}

@@ -124,14 +124,6 @@ func (o *Options) Config() (_ *Config, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("namespace controller credential: %w", err)
 	}
-	clientCABundle := append([]byte{}, clientCA.CertPEM...)
-	if o.ClientCAFile != "" {
-		extra, err := os.ReadFile(o.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("--client-ca-file: %w", err)
-		}
-		clientCABundle = append(clientCABundle, extra...)
-	}
 
 	c := genericapiserver.NewRecommendedConfig(api.Codecs)
 	cfg.Generic = c
@@ -154,18 +146,15 @@ func (o *Options) Config() (_ *Config, err error) {
 		return nil, err
 	}
 
-	authn, clientCAProvider, err := auth.NewClientCertAuthenticator(clientCABundle)
+	authn, clientCAProvider, err := o.Authentication.New(clientCA.CertPEM)
 	if err != nil {
-		if o.ClientCAFile != "" {
-			return nil, fmt.Errorf("--client-ca-file %s: %w", o.ClientCAFile, err)
-		}
 		return nil, err
 	}
 	c.Authentication.Authenticator = authn
 	if err := c.Authentication.ApplyClientCert(clientCAProvider, c.SecureServing); err != nil {
 		return nil, err
 	}
-	authz, err := auth.NewAuthorizer(o.AuthorizationModes, NamespaceControllerUser)
+	authz, err := o.Authorization.New(NamespaceControllerUser)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -38,10 +37,8 @@ type Options struct {
 	Audit            *genericoptions.AuditOptions
 	Logs             *logs.Options
 
-	// ClientCAFile adds a CA whose client certificates authenticate users.
-	ClientCAFile string
-	// AuthorizationModes is --authorization-mode.
-	AuthorizationModes []string
+	Authentication *auth.AuthenticationOptions
+	Authorization  *auth.AuthorizationOptions
 
 	ignored *ignoredFlags
 }
@@ -52,14 +49,15 @@ const defaultEtcdPrefix = "/registry"
 // NewOptions returns the defaults of mini-apiserver.
 func NewOptions() *Options {
 	o := &Options{
-		GenericServerRun:   genericoptions.NewServerRunOptions(),
-		SecureServing:      genericoptions.NewSecureServingOptions().WithLoopback(),
-		Etcd:               genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig(defaultEtcdPrefix, nil)),
-		Features:           genericoptions.NewFeatureOptions(),
-		Audit:              genericoptions.NewAuditOptions(),
-		Logs:               logs.NewOptions(),
-		AuthorizationModes: []string{auth.ModeAlwaysAllow},
-		ignored:            newIgnoredFlags(),
+		GenericServerRun: genericoptions.NewServerRunOptions(),
+		SecureServing:    genericoptions.NewSecureServingOptions().WithLoopback(),
+		Etcd:             genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig(defaultEtcdPrefix, nil)),
+		Features:         genericoptions.NewFeatureOptions(),
+		Audit:            genericoptions.NewAuditOptions(),
+		Logs:             logs.NewOptions(),
+		Authentication:   auth.NewAuthenticationOptions(),
+		Authorization:    auth.NewAuthorizationOptions(),
+		ignored:          newIgnoredFlags(),
 	}
 	// kube-apiserver's defaults, where the library's differ from them.
 	o.SecureServing.BindPort = 6443
@@ -91,11 +89,8 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.SecureServing.AddFlags(fss.FlagSet("secure serving"))
 	o.Audit.AddFlags(fss.FlagSet("auditing"))
 	o.Features.AddFlags(fss.FlagSet("features"))
-	fss.FlagSet("authentication").StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, ""+
-		"If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "+
-		"is authenticated with an identity corresponding to the CommonName of the client certificate.")
-	fss.FlagSet("authorization").StringSliceVar(&o.AuthorizationModes, "authorization-mode", o.AuthorizationModes, ""+
-		"Ordered list of plug-ins to do authorization on secure port. Allowed values: "+strings.Join(auth.SupportedModes, ", ")+".")
+	o.Authentication.AddFlags(fss.FlagSet("authentication"))
+	o.Authorization.AddFlags(fss.FlagSet("authorization"))
 	logsapi.AddFlags(o.Logs, fss.FlagSet("logs"))
 	o.ignored.addFlags(fss.FlagSet("ignored kube-apiserver"))
 	return fss
@@ -115,6 +110,7 @@ func (o *Options) Complete() error {
 		return fmt.Errorf("--data-dir %s: %w", o.DataDir, err)
 	}
 	o.DataDir = abs
+	o.Authentication.ApplyAuthorization(o.Authorization.Modes)
 	if o.SecureServing.ServerCert.CertDirectory == "" {
 		o.SecureServing.ServerCert.CertDirectory = filepath.Join(o.DataDir, "pki")
 	}
@@ -155,14 +151,8 @@ func (o *Options) Validate() error {
 	if err := logsapi.Validate(o.Logs, nil, nil); len(err) > 0 {
 		errs = append(errs, err.ToAggregate())
 	}
-	if err := auth.ValidateModes(o.AuthorizationModes); err != nil {
-		errs = append(errs, err)
-	}
-	if o.ClientCAFile != "" {
-		if _, err := os.Stat(o.ClientCAFile); err != nil {
-			errs = append(errs, fmt.Errorf("--client-ca-file: %w", err))
-		}
-	}
+	errs = append(errs, o.Authentication.Validate()...)
+	errs = append(errs, o.Authorization.Validate()...)
 	cert := o.SecureServing.ServerCert.CertKey
 	if (cert.CertFile == "") != (cert.KeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file must be given together"))

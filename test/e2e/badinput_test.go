@@ -173,7 +173,7 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 		{"port zero", []string{"--secure-port=0"}, 10 * time.Second, "--secure-port 0 must be between 1 and 65535, inclusive. It cannot be turned off with 0"},
 		{"bad bind address", []string{"--bind-address=not-an-ip"}, 10 * time.Second, `invalid argument "not-an-ip" for "--bind-address" flag`},
 		{"unsupported authorization mode", []string{"--authorization-mode=Node,RBAC"}, 10 * time.Second,
-			`--authorization-mode: unsupported authorization mode "Node"; supported modes: AlwaysAllow,AlwaysDeny`},
+			`--authorization-mode: unsupported authorization mode "Node"; supported modes: AlwaysAllow,AlwaysDeny,ABAC`},
 		{"garbage collector", []string{"--enable-garbage-collector=true"}, 10 * time.Second, "--enable-garbage-collector: mini-apiserver runs no garbage collector"},
 		{"positional argument", []string{"serve"}, 10 * time.Second, `"mini-apiserver" does not take any arguments, got ["serve"]`},
 		{"unwritable data dir", []string{"--data-dir=" + filepath.Join(file, "sub")}, 10 * time.Second,
