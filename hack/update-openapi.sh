@@ -20,6 +20,8 @@ go tool openapi-gen \
   --go-header-file hack/boilerplate.go.txt \
   --report-filename "$report" \
   k8s.io/api/core/v1 \
+  k8s.io/api/authentication/v1 \
+  k8s.io/api/authorization/v1 \
   k8s.io/apimachinery/pkg/apis/meta/v1 \
   k8s.io/apimachinery/pkg/runtime \
   k8s.io/apimachinery/pkg/version \

@@ -5,6 +5,8 @@
 package api
 
 import (
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,16 +31,23 @@ func init() {
 	utilruntime.Must(AddToScheme(Scheme))
 }
 
-// AddToScheme registers core/v1, the internal aliases of Pod and Namespace,
-// defaulting and field-label conversions.
+// AddToScheme registers core/v1, authentication.k8s.io/v1 and
+// authorization.k8s.io/v1 (for the self reviews), the internal aliases of
+// the types served, defaulting and field-label conversions.
 func AddToScheme(s *runtime.Scheme) error {
-	if err := corev1.AddToScheme(s); err != nil {
-		return err
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return err
+		}
 	}
 	s.AddKnownTypes(InternalVersion,
 		&corev1.Pod{}, &corev1.PodList{},
 		&corev1.Namespace{}, &corev1.NamespaceList{},
 	)
+	s.AddKnownTypes(schema.GroupVersion{Group: authenticationv1.GroupName, Version: runtime.APIVersionInternal},
+		&authenticationv1.SelfSubjectReview{})
+	s.AddKnownTypes(schema.GroupVersion{Group: authorizationv1.GroupName, Version: runtime.APIVersionInternal},
+		&authorizationv1.SelfSubjectAccessReview{})
 	// The generic server decodes list/get/delete options in the empty group.
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	s.AddUnversionedTypes(schema.GroupVersion{Group: "", Version: "v1"},

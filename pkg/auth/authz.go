@@ -85,10 +85,10 @@ func ValidateModes(modes []string) error {
 }
 
 // New chains, in order: the system:masters group (always allowed, as in
-// kube), the server's own controllers, the endpoints kube's bootstrap roles
-// open to everyone (system:public-info-viewer: health and version) and to
-// authenticated users (system:discovery: discovery and OpenAPI), then the
-// configured modes.
+// kube), the server's own controllers, what kube's bootstrap roles grant
+// everyone (system:public-info-viewer: health and version) and every
+// authenticated user (system:discovery: discovery and OpenAPI;
+// system:basic-user: self reviews), then the configured modes.
 func (o *AuthorizationOptions) New(controllerUsers ...string) (authorizer.Authorizer, error) {
 	if errs := o.Validate(); len(errs) > 0 {
 		return nil, errs[0]
@@ -130,12 +130,29 @@ var publicInfoPaths = []string{"/healthz", "/livez", "/readyz", "/version", "/ve
 // discoveryPaths are system:discovery's, granted to authenticated users.
 var discoveryPaths = []string{"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"}
 
+// selfReviews are system:basic-user's: every authenticated user may ask who
+// they are and what they may do.
+var selfReviews = map[string]sets.Set[string]{
+	"authentication.k8s.io": sets.New("selfsubjectreviews"),
+	"authorization.k8s.io":  sets.New("selfsubjectaccessreviews", "selfsubjectrulesreviews"),
+}
+
 func authorizeBootstrapRoles(ctx context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	if a.IsResourceRequest() || a.GetVerb() != "get" || a.GetUser() == nil {
+	if a.GetUser() == nil {
+		return authorizer.DecisionNoOpinion, "", nil
+	}
+	authenticated := sets.New(a.GetUser().GetGroups()...).Has(user.AllAuthenticated)
+	if a.IsResourceRequest() {
+		if authenticated && a.GetVerb() == "create" && selfReviews[a.GetAPIGroup()].Has(a.GetResource()) {
+			return authorizer.DecisionAllow, "", nil
+		}
+		return authorizer.DecisionNoOpinion, "", nil
+	}
+	if a.GetVerb() != "get" {
 		return authorizer.DecisionNoOpinion, "", nil
 	}
 	paths := publicInfoPaths
-	if sets.New(a.GetUser().GetGroups()...).Has(user.AllAuthenticated) {
+	if authenticated {
 		paths = append(append([]string{}, publicInfoPaths...), discoveryPaths...)
 	}
 	for _, p := range paths {

@@ -31,6 +31,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/wait"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+	"k8s.io/apiserver/pkg/util/compatibility"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -120,6 +121,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	if err := fs.Parse(flags); err != nil {
 		return nil, fmt.Errorf("harness flags: %w", err)
+	}
+	if err := compatibility.DefaultComponentGlobalsRegistry.Set(); err != nil {
+		return nil, err
 	}
 	if !hasFlag(opts.Flags, "--secure-port") {
 		// A kernel-chosen port: parallel servers never collide.

@@ -24,9 +24,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/admission/podsecurity"
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
 	"github.com/mini-apiserver/mini-apiserver/pkg/etcd"
@@ -177,7 +180,7 @@ func (o *Options) Config() (_ *Config, err error) {
 		return nil, err
 	}
 	resourceConfig := serverstorage.NewResourceConfig()
-	resourceConfig.EnableVersions(corev1.SchemeGroupVersion)
+	resourceConfig.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(o.Etcd.StorageConfig, o.Etcd.DefaultStorageMediaType,
 		api.Codecs, serverstorage.NewDefaultResourceEncodingConfig(api.Scheme), resourceConfig, nil)
 	if err := o.Etcd.ApplyWithStorageFactoryTo(storageFactory, &c.Config); err != nil {
@@ -275,19 +278,31 @@ func checkEtcd(sc storagebackend.Config, timeout time.Duration) error {
 
 // newAdmission builds kube's NamespaceLifecycle admission plugin, which
 // rejects objects in missing or terminating namespaces and the deletion of
-// system namespaces. (kube-node-lease is protected too: nothing here would
-// recreate it.)
+// system namespaces (kube-node-lease is protected too: nothing here would
+// recreate it), followed by PodSecurity.
 func newAdmission(c *genericapiserver.RecommendedConfig, client kubernetes.Interface) (admission.Interface, error) {
-	plugin, err := lifecycle.NewLifecycle(sets.New(SystemNamespaces...))
+	nsLifecycle, err := lifecycle.NewLifecycle(sets.New(SystemNamespaces...))
+	if err != nil {
+		return nil, err
+	}
+	podSecurity, err := podsecurity.New()
 	if err != nil {
 		return nil, err
 	}
 	init := initializer.New(client, nil, c.SharedInformerFactory, c.Authorization.Authorizer, c.FeatureGate, c.EffectiveVersion, c.DrainedNotify(), nil)
-	init.Initialize(plugin)
-	if err := admission.ValidateInitialization(plugin); err != nil {
-		return nil, fmt.Errorf("admission plugin %s: %w", lifecycle.PluginName, err)
+	plugins := []struct {
+		name   string
+		plugin admission.Interface
+	}{{lifecycle.PluginName, nsLifecycle}, {podsecurity.PluginName, podSecurity}}
+	var chain []admission.Interface
+	for _, p := range plugins {
+		init.Initialize(p.plugin)
+		if err := admission.ValidateInitialization(p.plugin); err != nil {
+			return nil, fmt.Errorf("admission plugin %s: %w", p.name, err)
+		}
+		chain = append(chain, p.plugin)
 	}
-	return plugin, nil
+	return admission.NewChainHandler(chain...), nil
 }
 
 func loopbackHostPort(s *genericapiserver.SecureServingInfo) string {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +21,8 @@ import (
 	nscontroller "github.com/mini-apiserver/mini-apiserver/pkg/controller/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/selfsubjectaccessreview"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/selfsubjectreview"
 )
 
 // Server is a mini-apiserver ready to run.
@@ -66,6 +70,15 @@ func (c *Config) New() (s *Server, err error) {
 		"namespaces/finalize": nsStorage.Finalize,
 	}
 	if err := generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &groupInfo); err != nil {
+		return nil, err
+	}
+	authnGroup := genericapiserver.NewDefaultAPIGroupInfo(authenticationv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
+	authnGroup.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{"selfsubjectreviews": &selfsubjectreview.REST{}}
+	authzGroup := genericapiserver.NewDefaultAPIGroupInfo(authorizationv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
+	authzGroup.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{
+		"selfsubjectaccessreviews": &selfsubjectaccessreview.REST{Authorizer: c.Generic.Authorization.Authorizer},
+	}
+	if err := generic.InstallAPIGroups(&authnGroup, &authzGroup); err != nil {
 		return nil, err
 	}
 

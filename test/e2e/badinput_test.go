@@ -182,7 +182,7 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 			"--bind-address/--secure-port: failed to create listener: failed to listen on 127.0.0.1:" + itoa(busy.Port)},
 		{"unreachable etcd", []string{"--etcd-servers=http://127.0.0.1:1"}, 60 * time.Second, "cannot reach etcd at --etcd-servers=http://127.0.0.1:1"},
 		{"etcd TLS without servers", []string{"--etcd-cafile=/nonexistent"}, 10 * time.Second, "--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-servers"},
-		{"missing client CA file", []string{"--client-ca-file=/nonexistent/ca.crt"}, 10 * time.Second, "--client-ca-file: stat /nonexistent/ca.crt: no such file or directory"},
+		{"missing client CA file", []string{"--client-ca-file=/nonexistent/ca.crt"}, 10 * time.Second, "--client-ca-file: open /nonexistent/ca.crt: no such file or directory"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
