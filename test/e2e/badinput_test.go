@@ -159,6 +159,18 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badTokens := filepath.Join(dir, "tokens.csv")
+	badABAC := filepath.Join(dir, "abac.jsonl")
+	garbageCA := filepath.Join(dir, "ca.crt")
+	for path, content := range map[string]string{
+		badTokens: "t1,alice,uid1\nt2,bob\n",
+		badABAC:   "# ok\n{\"apiVersion\": \"abac.authorization.kubernetes.io/v1beta1\", \"kind\": \"Policy\", \"spec\": {\"user\": \"a\"}}\n{\"user\": \"b\",\n",
+		garbageCA: "not a certificate\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	busy := startServer(t)
 
 	cases := []struct {
@@ -183,6 +195,17 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 		{"unreachable etcd", []string{"--etcd-servers=http://127.0.0.1:1"}, 60 * time.Second, "cannot reach etcd at --etcd-servers=http://127.0.0.1:1"},
 		{"etcd TLS without servers", []string{"--etcd-cafile=/nonexistent"}, 10 * time.Second, "--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-servers"},
 		{"missing client CA file", []string{"--client-ca-file=/nonexistent/ca.crt"}, 10 * time.Second, "--client-ca-file: open /nonexistent/ca.crt: no such file or directory"},
+		{"unreadable client CA file", []string{"--client-ca-file=" + dir}, 10 * time.Second, "--client-ca-file: read " + dir + ": is a directory"},
+		{"client CA file without certificates", []string{"--client-ca-file=" + garbageCA}, 10 * time.Second, "--client-ca-file " + garbageCA + `: error loading CA bundle for "client-ca": data does not contain any valid RSA or ECDSA certificates`},
+		{"malformed token file", []string{"--token-auth-file=" + badTokens}, 10 * time.Second,
+			"--token-auth-file: " + badTokens + ", line 2: want at least 3 columns (token, user name, user uid[, \"group1,group2\"]), found 2"},
+		{"missing token file", []string{"--token-auth-file=/nonexistent/tokens.csv"}, 10 * time.Second, "--token-auth-file: open /nonexistent/tokens.csv: no such file or directory"},
+		{"malformed ABAC line", []string{"--authorization-mode=ABAC", "--authorization-policy-file=" + badABAC}, 10 * time.Second,
+			"--authorization-policy-file: error reading policy file " + badABAC + ", line 3: {\"user\": \"b\",: unexpected end of JSON input"},
+		{"ABAC without a policy file", []string{"--authorization-mode=ABAC"}, 10 * time.Second, "authorization-mode ABAC's authorization policy file not passed"},
+		{"policy file without ABAC", []string{"--authorization-policy-file=" + badABAC}, 10 * time.Second, "cannot specify --authorization-policy-file without mode ABAC"},
+		{"RBAC", []string{"--authorization-mode=RBAC"}, 10 * time.Second,
+			`--authorization-mode: unsupported authorization mode "RBAC"; supported modes: AlwaysAllow,AlwaysDeny,ABAC`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
