@@ -27,6 +27,7 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/mini-apiserver ./cmd/mini-apiserver
 	$(GO) build -o $(BIN)/audit-sink ./cmd/audit-sink
+	$(GO) build -o $(BIN)/auditctl ./cmd/auditctl
 
 run: build
 	$(BIN)/mini-apiserver $(ARGS)

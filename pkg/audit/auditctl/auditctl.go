@@ -1,0 +1,310 @@
+// Package auditctl is the auditctl command: explain, lint, view, verify.
+package auditctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	auditinternal "k8s.io/apiserver/pkg/apis/audit"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logview"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/policytool"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFindings = 1 // lint warnings, verify problems
+	ExitError    = 2 // bad input, invalid policy
+)
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func badInput(format string, args ...interface{}) error {
+	return &exitError{ExitError, fmt.Errorf(format, args...)}
+}
+
+// Run executes auditctl with args and returns the exit code.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := &cobra.Command{
+		Use:           "auditctl",
+		Short:         "Explain and lint Kubernetes audit policies; view and verify audit logs",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(explainCommand(), lintCommand(), viewCommand(), verifyCommand())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return badInput("%v", err) })
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err.Error() != "" {
+			fmt.Fprintf(stderr, "auditctl: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "auditctl: %v\n", err)
+	return ExitError
+}
+
+func loadPolicy(path string) (*policytool.Policy, error) {
+	if path == "" {
+		return nil, badInput("--policy is required")
+	}
+	p, err := policytool.Load(path)
+	if err != nil {
+		return nil, badInput("%v", err)
+	}
+	return p, nil
+}
+
+func explainCommand() *cobra.Command {
+	var policyPath string
+	var r policytool.Request
+	cmd := &cobra.Command{
+		Use:   "explain --policy P --user U [--group G ...] --verb V (--resource R [--subresource S] [--namespace N] [--name X] [--api-group G] | --path /url)",
+		Short: "Show which rule of a policy decides a request, its level and omitted stages",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if r.User == "" || r.Verb == "" {
+				return badInput("explain: --user and --verb are required")
+			}
+			if (r.Resource == "") == (r.Path == "") {
+				return badInput("explain: give exactly one of --resource and --path")
+			}
+			if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
+				return badInput("explain: --path must start with /")
+			}
+			p, err := loadPolicy(policyPath)
+			if err != nil {
+				return err
+			}
+			e := p.Explain(r)
+			out := cmd.OutOrStdout()
+			if e.Rule < 0 {
+				fmt.Fprintf(out, "rule:           none matches\n")
+			} else {
+				fmt.Fprintf(out, "rule:           rules[%d] (%s line %d)\n", e.Rule, p.Path, p.RuleLines[e.Rule])
+				for _, l := range strings.Split(p.RuleTexts[e.Rule], "\n") {
+					fmt.Fprintf(out, "                %s\n", l)
+				}
+			}
+			fmt.Fprintf(out, "level:          %s\n", e.Level)
+			omitted := "none"
+			if len(e.OmitStages) > 0 {
+				var s []string
+				for _, st := range e.OmitStages {
+					s = append(s, string(st))
+				}
+				omitted = strings.Join(s, ", ")
+			}
+			fmt.Fprintf(out, "omitted stages: %s\n", omitted)
+			if e.Level.GreaterOrEqual(auditinternal.LevelRequest) {
+				fmt.Fprintf(out, "managedFields:  %s\n", map[bool]string{true: "omitted", false: "kept"}[e.OmitManagedFields])
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&policyPath, "policy", "", "audit policy file")
+	f.StringVar(&r.User, "user", "", "user name")
+	f.StringArrayVar(&r.Groups, "group", nil, "a group of the user (repeatable); system:authenticated is implied")
+	f.StringVar(&r.Verb, "verb", "", "request verb: get, list, watch, create, update, patch, delete, deletecollection, ...")
+	f.StringVar(&r.APIGroup, "api-group", "", "API group of the resource (empty: core)")
+	f.StringVar(&r.Resource, "resource", "", "resource, e.g. pods")
+	f.StringVar(&r.Subresource, "subresource", "", "subresource, e.g. status")
+	f.StringVar(&r.Namespace, "namespace", "", "namespace of the resource")
+	f.StringVar(&r.Name, "name", "", "name of the object")
+	f.StringVar(&r.Path, "path", "", "a non-resource URL, e.g. /healthz")
+	return cmd
+}
+
+func lintCommand() *cobra.Command {
+	var policyPath, mode string
+	cmd := &cobra.Command{
+		Use:   "lint --policy P [--mode blocking-strict]",
+		Short: "Report policy errors and the warnings a careful reviewer would give (exit 1: warnings, 2: errors)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if policyPath == "" {
+				return badInput("--policy is required")
+			}
+			if !slices.Contains([]string{"", "batch", "blocking", "blocking-strict"}, mode) {
+				return badInput("lint: --mode %q: want batch, blocking or blocking-strict", mode)
+			}
+			findings, err := policytool.Lint(policyPath, policytool.LintOptions{BlockingStrict: mode == "blocking-strict"})
+			if err != nil {
+				return badInput("%v", err)
+			}
+			code := ExitOK
+			for _, f := range findings {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s:%d: %s\n", policyPath, f.Line, f)
+				if f.Severity == policytool.Error {
+					code = ExitError
+				} else if code == ExitOK {
+					code = ExitFindings
+				}
+			}
+			if code == ExitOK {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: no problems found\n", policyPath)
+				return nil
+			}
+			return &exitError{code, errors.New("")}
+		},
+	}
+	cmd.Flags().StringVar(&policyPath, "policy", "", "audit policy file")
+	cmd.Flags().StringVar(&mode, "mode", "", "the backend mode the policy serves (blocking-strict adds checks)")
+	return cmd
+}
+
+func viewCommand() *cobra.Command {
+	var f logview.Filter
+	var follow, group bool
+	cmd := &cobra.Command{
+		Use:   "view [FILES|-] [--user U] [--verb V] [--resource R] [--namespace N] [--level L] [--stage S] [--code C] [--follow]",
+		Short: "Print audit events one line each, in time order, from logs, rotated backups and .gz copies",
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if len(files) == 0 {
+				files = []string{"-"}
+			}
+			if f.Level != "" && !slices.Contains(logview.Levels, f.Level) {
+				return badInput("view: unknown level %q (want one of %s)", f.Level, strings.Join(logview.Levels, ", "))
+			}
+			if f.Stage != "" && !slices.Contains(logview.Stages, f.Stage) {
+				return badInput("view: unknown stage %q (want one of %s)", f.Stage, strings.Join(logview.Stages, ", "))
+			}
+			if follow && (len(files) != 1 || files[0] == "-") {
+				return badInput("view: --follow takes exactly one file")
+			}
+			events, problems, err := logview.ReadFiles(files, cmd.InOrStdin())
+			if err != nil {
+				return badInput("view: %v", err)
+			}
+			out := cmd.OutOrStdout()
+			print := func(evs []logview.Located) {
+				last := ""
+				for i := range evs {
+					e := &evs[i].Event
+					if !f.Match(e) {
+						continue
+					}
+					if group && string(e.AuditID) != last {
+						fmt.Fprintf(out, "--- %s %s %s\n", logview.ShortID(string(e.AuditID)), e.Verb, e.RequestURI)
+						last = string(e.AuditID)
+					}
+					fmt.Fprintln(out, logview.Format(e))
+				}
+			}
+			if group {
+				events = groupByID(events)
+			}
+			print(events)
+			for _, p := range problems {
+				fmt.Fprintf(cmd.ErrOrStderr(), "auditctl: %s\n", p)
+			}
+			if follow {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+				defer stop()
+				return logview.Follow(ctx, files[0], 200*time.Millisecond, func(evs []logview.Located, probs []logview.Problem) {
+					print(evs)
+					for _, p := range probs {
+						fmt.Fprintf(cmd.ErrOrStderr(), "auditctl: %s\n", p)
+					}
+				})
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.User, "user", "", "only events of this user (or impersonated user)")
+	fl.StringVar(&f.Verb, "verb", "", "only this verb")
+	fl.StringVar(&f.Resource, "resource", "", "only this resource (or resource/subresource)")
+	fl.StringVar(&f.Namespace, "namespace", "", "only this namespace")
+	fl.StringVar(&f.Level, "level", "", "only this level")
+	fl.StringVar(&f.Stage, "stage", "", "only this stage")
+	fl.Int32Var(&f.Code, "code", 0, "only this response code")
+	fl.BoolVar(&follow, "follow", false, "keep reading as the file grows (and across rotation)")
+	fl.BoolVar(&group, "group", false, "group the events of each request under a header")
+	return cmd
+}
+
+// groupByID keeps time order of first appearance but puts each request's
+// events together.
+func groupByID(events []logview.Located) []logview.Located {
+	index := map[string]int{}
+	var groups [][]logview.Located
+	for _, e := range events {
+		i, ok := index[string(e.AuditID)]
+		if !ok {
+			i = len(groups)
+			index[string(e.AuditID)] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], e)
+	}
+	var out []logview.Located
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+func verifyCommand() *cobra.Command {
+	var policyPath string
+	cmd := &cobra.Command{
+		Use:   "verify FILES [--policy P]",
+		Short: "Check audit logs: every line parses, every request has its final event, watches their ResponseStarted",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			var omitted []auditv1.Stage
+			if policyPath != "" {
+				p, err := loadPolicy(policyPath)
+				if err != nil {
+					return err
+				}
+				for _, s := range p.Policy.OmitStages {
+					omitted = append(omitted, auditv1.Stage(s))
+				}
+			}
+			events, problems, err := logview.ReadFiles(files, cmd.InOrStdin())
+			if err != nil {
+				return badInput("verify: %v", err)
+			}
+			report := logview.Verify(events, problems, omitted)
+			out := cmd.OutOrStdout()
+			for _, p := range report.Problems {
+				fmt.Fprintln(out, p)
+			}
+			if report.OK() {
+				fmt.Fprintf(out, "%d events in %d files: ok\n", report.Events, len(files))
+				return nil
+			}
+			fmt.Fprintf(out, "%d events in %d files: %d problems\n", report.Events, len(files), len(report.Problems))
+			return &exitError{ExitFindings, errors.New("")}
+		},
+	}
+	cmd.Flags().StringVar(&policyPath, "policy", "", "the policy that wrote the logs (stages it omits are not required)")
+	return cmd
+}
+
+var _ = context.Background

@@ -1,0 +1,138 @@
+// Package logview reads audit logs (JSON lines, rotated backups and their
+// .gz copies) in time order, filters events and prints them one line each,
+// and verifies a set of log files for integrity.
+package logview
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+)
+
+// Located is an event with where it was read.
+type Located struct {
+	auditv1.Event
+	File string
+	Line int
+}
+
+// Problem is a line that is not an audit event.
+type Problem struct {
+	File    string
+	Line    int
+	Message string
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message) }
+
+var backupStamp = regexp.MustCompile(`-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3})\.[^/]*$`)
+
+// OrderFiles puts rotated backups (name-TIMESTAMP.log[.gz]) first, oldest
+// first, then the other files in the order given (the active log).
+func OrderFiles(files []string) []string {
+	var backups, active []string
+	for _, f := range files {
+		if backupStamp.MatchString(filepath.Base(f)) {
+			backups = append(backups, f)
+		} else {
+			active = append(active, f)
+		}
+	}
+	sort.SliceStable(backups, func(i, j int) bool {
+		return backupStamp.FindStringSubmatch(filepath.Base(backups[i]))[1] < backupStamp.FindStringSubmatch(filepath.Base(backups[j]))[1]
+	})
+	return append(backups, active...)
+}
+
+// ReadFiles reads every file ("-" is standard input), gunzipping .gz ones.
+// Events come back in time order (stage timestamp, then file order); lines
+// that are not events are returned as problems. An unreadable or binary
+// file is an error.
+func ReadFiles(files []string, stdin io.Reader) ([]Located, []Problem, error) {
+	var events []Located
+	var problems []Problem
+	for _, f := range OrderFiles(files) {
+		data, err := readAll(f, stdin)
+		if err != nil {
+			return nil, nil, err
+		}
+		ev, pr := ParseLines(f, data)
+		events = append(events, ev...)
+		problems = append(problems, pr...)
+	}
+	sort.SliceStable(events, func(i, j int) bool {
+		return events[i].StageTimestamp.Time.Before(events[j].StageTimestamp.Time)
+	})
+	return events, problems, nil
+}
+
+func readAll(f string, stdin io.Reader) ([]byte, error) {
+	var data []byte
+	var err error
+	if f == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(f, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+		return nil, fmt.Errorf("%s is not a text audit log (binary content)", f)
+	}
+	return data, nil
+}
+
+// ParseLines parses JSON lines, keeping line numbers.
+func ParseLines(file string, data []byte) ([]Located, []Problem) {
+	var events []Located
+	var problems []Problem
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var e auditv1.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			msg := "not valid JSON (torn or foreign line): " + err.Error()
+			if !bytes.HasSuffix(data, []byte("\n")) && n == bytes.Count(data, []byte("\n"))+1 {
+				msg = "torn last line (no newline, " + err.Error() + ")"
+			}
+			problems = append(problems, Problem{File: file, Line: n, Message: msg})
+			continue
+		}
+		if e.Kind != "Event" || e.APIVersion != auditv1.SchemeGroupVersion.String() || e.AuditID == "" || e.Stage == "" {
+			problems = append(problems, Problem{File: file, Line: n, Message: fmt.Sprintf("not an audit.k8s.io/v1 Event (apiVersion %q kind %q)", e.APIVersion, e.Kind)})
+			continue
+		}
+		events = append(events, Located{Event: e, File: file, Line: n})
+	}
+	if err := sc.Err(); err != nil {
+		problems = append(problems, Problem{File: file, Line: n + 1, Message: err.Error()})
+	}
+	return events, problems
+}
