@@ -53,7 +53,7 @@ verify:
 	./hack/verify.sh
 
 test: verify build tools
-	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
+	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
 		$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 clean:

@@ -25,11 +25,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-var serverBin, sinkBin, kubectlBin, etcdBin string
+var serverBin, sinkBin, auditctlBin, kubectlBin, etcdBin string
 
 func TestMain(m *testing.M) {
 	serverBin = binary("MINI_APISERVER_BIN", "mini-apiserver")
 	sinkBin = binary("AUDIT_SINK_BIN", "audit-sink")
+	auditctlBin = binary("AUDITCTL_BIN", "auditctl")
 	kubectlBin = binary("KUBECTL_BIN", "kubectl")
 	etcdBin = binary("ETCD_BIN", "etcd")
 	os.Exit(m.Run())
