@@ -20,7 +20,7 @@ LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_API_VERSION) \
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run test test-unit test-e2e generate verify tools clean
+.PHONY: all build run test generate verify tools clean demo
 
 all: build
 
@@ -58,3 +58,7 @@ test: verify build tools
 
 clean:
 	rm -rf $(BIN)
+
+# A narrated, self-checking tour of the audit pipeline (DEMO_PAUSE=1 to step through it).
+demo: build tools
+	./hack/demo.sh

@@ -4,7 +4,7 @@
 # built from Go modules by `make tools`.
 set -euo pipefail
 need=()
-for cmd in make git diff; do
+for cmd in make git diff curl; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 if ((${#need[@]} > 0)); then
