@@ -2,7 +2,6 @@
 package auditctl
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -196,10 +195,6 @@ func viewCommand() *cobra.Command {
 			if follow && (len(files) != 1 || files[0] == "-") {
 				return badInput("view: --follow takes exactly one file")
 			}
-			events, problems, err := logview.ReadFiles(files, cmd.InOrStdin())
-			if err != nil {
-				return badInput("view: %v", err)
-			}
 			out := cmd.OutOrStdout()
 			print := func(evs []logview.Located) {
 				last := ""
@@ -215,14 +210,10 @@ func viewCommand() *cobra.Command {
 					fmt.Fprintln(out, logview.Format(e))
 				}
 			}
-			if group {
-				events = groupByID(events)
-			}
-			print(events)
-			for _, p := range problems {
-				fmt.Fprintf(cmd.ErrOrStderr(), "auditctl: %s\n", p)
-			}
 			if follow {
+				if _, err := os.Stat(files[0]); err != nil {
+					return badInput("view: %v", err)
+				}
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 				defer stop()
 				return logview.Follow(ctx, files[0], 200*time.Millisecond, func(evs []logview.Located, probs []logview.Problem) {
@@ -231,6 +222,17 @@ func viewCommand() *cobra.Command {
 						fmt.Fprintf(cmd.ErrOrStderr(), "auditctl: %s\n", p)
 					}
 				})
+			}
+			events, problems, err := logview.ReadFiles(files, cmd.InOrStdin())
+			if err != nil {
+				return badInput("view: %v", err)
+			}
+			if group {
+				events = groupByID(events)
+			}
+			print(events)
+			for _, p := range problems {
+				fmt.Fprintf(cmd.ErrOrStderr(), "auditctl: %s\n", p)
 			}
 			return nil
 		},
@@ -306,5 +308,3 @@ func verifyCommand() *cobra.Command {
 	cmd.Flags().StringVar(&policyPath, "policy", "", "the policy that wrote the logs (stages it omits are not required)")
 	return cmd
 }
-
-var _ = context.Background

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Follow calls emit with the events appended to path from its current end,
-// polling every interval until ctx is done. When the file is rotated (its
+// Follow calls emit with the events of path from its beginning and then as
+// they are appended, polling every interval until ctx is done. When the file is rotated (its
 // identity changes or it shrinks), it continues from the start of the new
 // file.
 func Follow(ctx context.Context, path string, interval time.Duration, emit func([]Located, []Problem)) error {
@@ -17,11 +17,11 @@ func Follow(ctx context.Context, path string, interval time.Duration, emit func(
 		return err
 	}
 	defer func() { f.Close() }()
-	offset, err := f.Seek(0, io.SeekEnd)
+	var offset int64
+	info, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	info, _ := f.Stat()
 	var partial []byte
 	line := 0
 	ticker := time.NewTicker(interval)

@@ -3,11 +3,13 @@ package logview
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
@@ -108,5 +110,48 @@ func TestVerify(t *testing.T) {
 	}
 	if r := Verify(byID("w"), nil, []auditv1.Stage{auditv1.StageResponseStarted}); !r.OK() {
 		t.Errorf("watch with ResponseStarted omitted by policy: %v", r.Problems)
+	}
+}
+
+func TestFollowAcrossRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "audit.log", event("old", "ResponseComplete", "get", "2026-01-01T00:00:00.000000Z", "")+"\n", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan string, 10)
+	done := make(chan error)
+	go func() {
+		done <- Follow(ctx, path, 10*time.Millisecond, func(evs []Located, _ []Problem) {
+			for _, e := range evs {
+				got <- string(e.AuditID)
+			}
+		})
+	}()
+	next := func() string {
+		select {
+		case id := <-got:
+			return id
+		case <-time.After(5 * time.Second):
+			return "(nothing)"
+		}
+	}
+	if id := next(); id != "old" {
+		t.Fatalf("existing content: %s", id)
+	}
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	f.WriteString(event("new1", "ResponseComplete", "get", "2026-01-01T00:00:01.000000Z", "") + "\n")
+	f.Close()
+	if id := next(); id != "new1" {
+		t.Fatalf("after append: %s", id)
+	}
+	// Rotation: the file is renamed and a new one started.
+	os.Rename(path, filepath.Join(dir, "audit-2026-01-01T00-00-02.000.log"))
+	write(t, dir, "audit.log", event("new2", "ResponseComplete", "get", "2026-01-01T00:00:02.000000Z", "")+"\n", false)
+	if id := next(); id != "new2" {
+		t.Fatalf("after rotation: %s", id)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
