@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logview"
 )
 
 // nsPolicy audits pods in one namespace at level, and nothing else, so
@@ -90,31 +88,22 @@ func logFiles(t *testing.T, dir string) (active string, backups []string) {
 	return active, backups
 }
 
-// readAllEvents parses the active log and every backup (gunzipping .gz).
+// readAllEvents parses the active log and every backup (gunzipping .gz);
+// any line that is not an event fails the test.
 func readAllEvents(t *testing.T, files []string) []auditv1.Event {
 	t.Helper()
-	var all []auditv1.Event
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasSuffix(f, ".gz") {
-			zr, err := gzip.NewReader(bytes.NewReader(data))
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if data, err = io.ReadAll(zr); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-		}
-		events, err := expect.ReadLines(bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("%s: torn or foreign line: %v", f, err)
-		}
-		all = append(all, events...)
+	located, problems, err := logview.ReadFiles(files, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return all
+	for _, p := range problems {
+		t.Errorf("torn or foreign line: %s", p)
+	}
+	events := make([]auditv1.Event, len(located))
+	for i := range located {
+		events[i] = located[i].Event
+	}
+	return events
 }
 
 func TestAuditLogRotationUnderLoad(t *testing.T) {
