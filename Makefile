@@ -20,7 +20,7 @@ LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_API_VERSION) \
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run test generate verify tools clean demo
+.PHONY: all build run test test-faults generate verify tools clean demo
 
 all: build
 
@@ -55,6 +55,11 @@ verify:
 test: verify build tools
 	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
 		$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+# The fault suite alone (it is also part of `make test`).
+test-faults: build tools
+	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
+		$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -run 'TestFault' -v ./test/e2e
 
 clean:
 	rm -rf $(BIN)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -142,6 +143,9 @@ func TestAuditLogRotationUnderLoad(t *testing.T) {
 				if fileMode(t, b) != 0o600 {
 					t.Errorf("backup %s mode %o", b, fileMode(t, b))
 				}
+			}
+			if out, err := exec.Command(auditctlBin, append([]string{"verify"}, append(backups, active)...)...).CombinedOutput(); err != nil {
+				t.Errorf("auditctl verify after %d rotations: %v\n%s", len(backups), err, out)
 			}
 			events := readAllEvents(t, append(backups, active))
 			seen := map[string]bool{}
