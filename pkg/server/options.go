@@ -3,17 +3,22 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/component-base/logs"
 	logsapi "k8s.io/component-base/logs/api/v1"
@@ -137,6 +142,7 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.SecureServing.Validate()...)
 	errs = append(errs, o.Features.Validate()...)
 	errs = append(errs, o.Audit.Validate()...)
+	errs = append(errs, o.validateAuditExtras()...)
 	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
 		errs = append(errs, o.Etcd.Validate()...)
 	} else if o.Etcd.StorageConfig.Transport.CertFile != "" || o.Etcd.StorageConfig.Transport.KeyFile != "" || o.Etcd.StorageConfig.Transport.TrustedCAFile != "" {
@@ -156,8 +162,46 @@ func (o *Options) Validate() error {
 	cert := o.SecureServing.ServerCert.CertKey
 	if (cert.CertFile == "") != (cert.KeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file must be given together"))
+	} else if cert.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("--tls-cert-file %s / --tls-private-key-file %s: %w", cert.CertFile, cert.KeyFile, err))
+		}
 	}
 	return utilerrors.NewAggregate(errs)
+}
+
+// validateAuditExtras catches what the library lets pass: a backend mode
+// is only checked when its backend is on (a typo would surface later), and a
+// webhook kubeconfig without a server only fails with a message about
+// KUBERNETES_MASTER.
+func (o *Options) validateAuditExtras() []error {
+	var errs []error
+	for flag, mode := range map[string]string{
+		"--audit-log-mode": o.Audit.LogOptions.BatchOptions.Mode, "--audit-webhook-mode": o.Audit.WebhookOptions.BatchOptions.Mode,
+	} {
+		if !slices.Contains(genericoptions.AllowedModes, mode) {
+			errs = append(errs, fmt.Errorf("%s %q: allowed modes are %s", flag, mode, strings.Join(genericoptions.AllowedModes, ", ")))
+		}
+	}
+	if path := o.Audit.WebhookOptions.ConfigFile; path != "" {
+		cfg, err := clientcmd.LoadFromFile(path)
+		switch {
+		case os.IsNotExist(err):
+			errs = append(errs, fmt.Errorf("--audit-webhook-config-file: %w", err))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--audit-webhook-config-file %s: not a kubeconfig: %w", path, err))
+		default:
+			ctx, ok := cfg.Contexts[cfg.CurrentContext]
+			var cluster *clientcmdapi.Cluster
+			if ok {
+				cluster = cfg.Clusters[ctx.Cluster]
+			}
+			if cluster == nil || cluster.Server == "" {
+				errs = append(errs, fmt.Errorf("--audit-webhook-config-file %s: no receiver: the current context must name a cluster with a server URL", path))
+			}
+		}
+	}
+	return errs
 }
 
 // IgnoredFlagsSet returns the kube-apiserver flags given on the command line

@@ -162,7 +162,11 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 	badTokens := filepath.Join(dir, "tokens.csv")
 	badABAC := filepath.Join(dir, "abac.jsonl")
 	garbageCA := filepath.Join(dir, "ca.crt")
+	badWebhookYAML := filepath.Join(dir, "webhook-bad.yaml")
+	emptyWebhook := filepath.Join(dir, "webhook-empty.yaml")
 	for path, content := range map[string]string{
+		badWebhookYAML: "not: [yaml",
+		emptyWebhook:   "apiVersion: v1\nkind: Config\nclusters: []\n",
 		badTokens: "t1,alice,uid1\nt2,bob\n",
 		badABAC:   "# ok\n{\"apiVersion\": \"abac.authorization.kubernetes.io/v1beta1\", \"kind\": \"Policy\", \"spec\": {\"user\": \"a\"}}\n{\"user\": \"b\",\n",
 		garbageCA: "not a certificate\n",
@@ -204,6 +208,19 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 			"--authorization-policy-file: error reading policy file " + badABAC + ", line 3: {\"user\": \"b\",: unexpected end of JSON input"},
 		{"ABAC without a policy file", []string{"--authorization-mode=ABAC"}, 10 * time.Second, "authorization-mode ABAC's authorization policy file not passed"},
 		{"policy file without ABAC", []string{"--authorization-policy-file=" + badABAC}, 10 * time.Second, "cannot specify --authorization-policy-file without mode ABAC"},
+		{"missing webhook kubeconfig", []string{"--audit-webhook-config-file=/nonexistent/webhook"}, 10 * time.Second,
+			"--audit-webhook-config-file: open /nonexistent/webhook: no such file or directory"},
+		{"webhook kubeconfig not YAML", []string{"--audit-webhook-config-file=" + badWebhookYAML}, 10 * time.Second,
+			"--audit-webhook-config-file " + badWebhookYAML + ": not a kubeconfig: yaml: line 1: did not find expected ',' or ']'"},
+		{"webhook kubeconfig without a receiver", []string{"--audit-webhook-config-file=" + emptyWebhook}, 10 * time.Second,
+			"--audit-webhook-config-file " + emptyWebhook + ": no receiver: the current context must name a cluster with a server URL"},
+		{"unknown webhook mode", []string{"--audit-webhook-mode=sometimes"}, 10 * time.Second, `--audit-webhook-mode "sometimes": allowed modes are batch, blocking, blocking-strict`},
+		{"unknown log mode", []string{"--audit-log-mode=eventually"}, 10 * time.Second, `--audit-log-mode "eventually": allowed modes are batch, blocking, blocking-strict`},
+		{"negative log maxsize", []string{"--audit-log-path=" + filepath.Join(dir, "audit.log"), "--audit-log-maxsize=-1"}, 10 * time.Second, "--audit-log-maxsize -1 can't be a negative number"},
+		{"unknown log format", []string{"--audit-log-path=" + filepath.Join(dir, "audit.log"), "--audit-log-format=xml"}, 10 * time.Second, "invalid audit log format xml"},
+		{"missing TLS certificate", []string{"--tls-cert-file=/nonexistent.crt", "--tls-private-key-file=/nonexistent.key"}, 10 * time.Second,
+			"--tls-cert-file /nonexistent.crt / --tls-private-key-file /nonexistent.key: open /nonexistent.crt: no such file or directory"},
+		{"TLS certificate without key", []string{"--tls-cert-file=" + garbageCA}, 10 * time.Second, "--tls-cert-file and --tls-private-key-file must be given together"},
 		{"RBAC", []string{"--authorization-mode=RBAC"}, 10 * time.Second,
 			`--authorization-mode: unsupported authorization mode "RBAC"; supported modes: AlwaysAllow,AlwaysDeny,ABAC`},
 	}
