@@ -20,7 +20,7 @@ LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_API_VERSION) \
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run test test-faults generate verify tools clean demo
+.PHONY: all build run test test-faults fuzz generate verify tools clean demo
 
 all: build
 
@@ -60,6 +60,16 @@ test: verify build tools
 test-faults: build tools
 	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
 		$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -run 'TestFault' -v ./test/e2e
+
+# Each fuzz target for FUZZTIME (its seeds also run in `make test`).
+FUZZTIME ?= 15s
+FUZZ_TARGETS := ./pkg/registry/pod:FuzzPodDecodeDefaultValidate ./pkg/auth/abac:FuzzPolicyLine ./pkg/auth:FuzzTokenFile \
+	./pkg/audit/sink:FuzzDecodeEventList ./pkg/audit/sink:FuzzFileName ./pkg/audit/logview:FuzzParseLines
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 clean:
 	rm -rf $(BIN)

@@ -167,9 +167,9 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 	for path, content := range map[string]string{
 		badWebhookYAML: "not: [yaml",
 		emptyWebhook:   "apiVersion: v1\nkind: Config\nclusters: []\n",
-		badTokens: "t1,alice,uid1\nt2,bob\n",
-		badABAC:   "# ok\n{\"apiVersion\": \"abac.authorization.kubernetes.io/v1beta1\", \"kind\": \"Policy\", \"spec\": {\"user\": \"a\"}}\n{\"user\": \"b\",\n",
-		garbageCA: "not a certificate\n",
+		badTokens:      "t1,alice,uid1\nt2,bob\n",
+		badABAC:        "# ok\n{\"apiVersion\": \"abac.authorization.kubernetes.io/v1beta1\", \"kind\": \"Policy\", \"spec\": {\"user\": \"a\"}}\n{\"user\": \"b\",\n",
+		garbageCA:      "not a certificate\n",
 	} {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,46 @@
+package sink
+
+import "testing"
+
+// Any body is either a valid EventList or an error, never a panic.
+func FuzzDecodeEventList(f *testing.F) {
+	f.Add(eventList("alice", "bob"))
+	f.Add([]byte(`{"apiVersion":"audit.k8s.io/v1","kind":"EventList","items":[{}]}`))
+	f.Add([]byte(`{"apiVersion":"v1","kind":"Pod"}`))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		list, err := DecodeEventList(body)
+		if err != nil {
+			return
+		}
+		for _, e := range list.Items {
+			if e.AuditID == "" || e.Stage == "" || e.Level == "" {
+				t.Fatalf("accepted an incomplete event: %+v", e)
+			}
+		}
+		for _, e := range list.Items {
+			_ = fileName(e.User.Username)
+		}
+	})
+}
+
+// Per-user file names never leave the output directory.
+func FuzzFileName(f *testing.F) {
+	for _, s := range []string{"alice", "../x", "a/b", "..", ".", "", "system:serviceaccount:ns:sa"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, user string) {
+		name := fileName(user)
+		for _, c := range name {
+			if c == '/' || c == 0 {
+				t.Fatalf("file name %q from %q", name, user)
+			}
+		}
+		if name == ".log" || name == "..log" {
+			return
+		}
+		if name == "." || name == ".." {
+			t.Fatalf("file name %q from %q", name, user)
+		}
+	})
+}
