@@ -143,6 +143,14 @@ func ServingTemplate(commonName string, hosts []string, ips []net.IP) *x509.Cert
 	}
 }
 
+// PeerTemplate is a certificate for both ends of TLS connections (etcd's
+// members serve and dial with one certificate).
+func PeerTemplate(commonName string, hosts []string, ips []net.IP) *x509.Certificate {
+	t := ServingTemplate(commonName, hosts, ips)
+	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	return t
+}
+
 // ClientTemplate is a client certificate whose CN is the user name and whose
 // O entries are the groups, as kube's x509 authenticator reads them.
 func ClientTemplate(user string, groups ...string) *x509.Certificate {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -21,12 +22,21 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// Logger receives etcd's own logs; nil logs only real errors to stderr.
 	Logger *zap.Logger
+	// TLS, when set, serves clients (and the unused peer port) over TLS and
+	// accepts only client certificates signed by CAFile: the member's data
+	// is then reachable only with a key from the data directory.
+	TLS *TLSFiles
+}
+
+// TLSFiles are the PEM files of the member's TLS.
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
 }
 
 // Server is a running embedded etcd.
 type Server struct {
 	etcd *embed.Etcd
-	// ClientURL is the http://127.0.0.1:port address clients dial.
+	// ClientURL is the http(s)://127.0.0.1:port address clients dial.
 	ClientURL string
 }
 
@@ -49,14 +59,20 @@ func Start(cfg Config) (*Server, error) {
 	// member elect itself within tens of milliseconds.
 	ec.TickMs = 10
 	ec.ElectionMs = 100
-	client := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
-	peer := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	scheme := "http"
+	if cfg.TLS != nil {
+		scheme = "https"
+		info := transport.TLSInfo{CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, TrustedCAFile: cfg.TLS.CAFile, ClientCertAuth: true}
+		ec.ClientTLSInfo, ec.PeerTLSInfo = info, info
+	}
+	client := url.URL{Scheme: scheme, Host: "127.0.0.1:0"}
+	peer := url.URL{Scheme: scheme, Host: "127.0.0.1:0"}
 	ec.ListenClientUrls = []url.URL{client}
 	ec.AdvertiseClientUrls = []url.URL{client}
 	ec.ListenPeerUrls = []url.URL{peer}
 	// The advertised peer URL is never dialled by a single member; it only
 	// has to agree with InitialCluster across restarts.
-	advertisedPeer := url.URL{Scheme: "http", Host: "127.0.0.1:2380"}
+	advertisedPeer := url.URL{Scheme: scheme, Host: "127.0.0.1:2380"}
 	ec.AdvertisePeerUrls = []url.URL{advertisedPeer}
 	ec.InitialCluster = ec.Name + "=" + advertisedPeer.String()
 	ec.ListenMetricsUrls = nil
@@ -83,7 +99,7 @@ func Start(cfg Config) (*Server, error) {
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd in %s: not ready after %s", cfg.Dir, cfg.ReadyTimeout)
 	}
-	return &Server{etcd: e, ClientURL: "http://" + e.Clients[0].Addr().String()}, nil
+	return &Server{etcd: e, ClientURL: scheme + "://" + e.Clients[0].Addr().String()}, nil
 }
 
 // Err reports a fatal error of the running member.

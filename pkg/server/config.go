@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -238,15 +239,43 @@ func ensureDataDir(dir string) error {
 func (o *Options) configureEtcd(cfg *Config) error {
 	transport := &o.Etcd.StorageConfig.Transport
 	if len(transport.ServerList) == 0 {
-		srv, err := etcd.Start(etcd.Config{Dir: filepath.Join(o.DataDir, "etcd")})
+		files, err := embeddedEtcdPKI(filepath.Join(o.DataDir, "pki"))
 		if err != nil {
 			return err
 		}
+		srv, err := etcd.Start(etcd.Config{Dir: filepath.Join(o.DataDir, "etcd"), TLS: &files.server})
+		if err != nil {
+			return err
+		}
+		transport.CertFile, transport.KeyFile, transport.TrustedCAFile = files.client.CertFile, files.client.KeyFile, files.client.CAFile
 		cfg.embeddedEtcd = srv
 		transport.ServerList = []string{srv.ClientURL}
 		return nil
 	}
 	return checkEtcd(o.Etcd.StorageConfig, etcdPreflightTimeout)
+}
+
+type etcdPKI struct{ server, client etcd.TLSFiles }
+
+// embeddedEtcdPKI creates (once) the embedded etcd's own CA, serving and
+// client certificates: no port of the process answers without TLS, and only
+// the holder of a key in the data directory reaches the data.
+func embeddedEtcdPKI(dir string) (etcdPKI, error) {
+	ca, err := auth.LoadOrCreateCA(dir, "etcd-ca", "mini-apiserver-etcd-ca")
+	if err != nil {
+		return etcdPKI{}, fmt.Errorf("embedded etcd CA in %s: %w", dir, err)
+	}
+	loopback := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
+	if _, err := auth.LoadOrCreateLeaf(dir, "etcd-server", ca, auth.PeerTemplate("etcd", []string{"localhost"}, loopback)); err != nil {
+		return etcdPKI{}, fmt.Errorf("embedded etcd certificate in %s: %w", dir, err)
+	}
+	if _, err := auth.LoadOrCreateLeaf(dir, "etcd-client", ca, auth.ClientTemplate("mini-apiserver")); err != nil {
+		return etcdPKI{}, fmt.Errorf("embedded etcd client certificate in %s: %w", dir, err)
+	}
+	f := func(name string) etcd.TLSFiles {
+		return etcd.TLSFiles{CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key"), CAFile: filepath.Join(dir, "etcd-ca.crt")}
+	}
+	return etcdPKI{server: f("etcd-server"), client: f("etcd-client")}, nil
 }
 
 func checkEtcd(sc storagebackend.Config, timeout time.Duration) error {

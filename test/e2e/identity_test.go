@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -311,4 +312,14 @@ func TestPodSecurityAdmission(t *testing.T) {
 	waitForEvents(t, logReader(log), want)
 }
 
-var _ = rest.CopyConfig
+func restConfigFor(t *testing.T, kubeconfig string) (*rest.Config, error) {
+	t.Helper()
+	return clientcmd.BuildConfigFromFlags("", kubeconfig)
+}
+
+func clientForConfig(t *testing.T, cfg *rest.Config) *kubernetes.Clientset {
+	t.Helper()
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }
