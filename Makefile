@@ -20,7 +20,7 @@ LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_API_VERSION) \
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run test test-faults fuzz generate verify tools clean demo
+.PHONY: all build run test test-faults soak fuzz generate verify tools clean demo
 
 all: build
 
@@ -60,6 +60,12 @@ test: verify build tools
 test-faults: build tools
 	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
 		$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -run 'TestFault' -v ./test/e2e
+
+# Thirty minutes of mixed load with audit on both backends (not in CI).
+SOAK_DURATION ?= 30m
+soak: build tools
+	SOAK_DURATION=$(SOAK_DURATION) MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
+		$(GO) test -timeout 60m -count=1 -run '^TestSoak$$' -v ./test/e2e
 
 # Each fuzz target for FUZZTIME (its seeds also run in `make test`).
 FUZZTIME ?= 15s
