@@ -20,7 +20,7 @@ LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_API_VERSION) \
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run test test-faults soak fuzz generate verify tools clean demo
+.PHONY: all build run test test-faults soak fuzz bench generate verify tools clean demo
 
 all: build
 
@@ -28,6 +28,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/mini-apiserver ./cmd/mini-apiserver
 	$(GO) build -o $(BIN)/audit-sink ./cmd/audit-sink
 	$(GO) build -o $(BIN)/auditctl ./cmd/auditctl
+	$(GO) build -o $(BIN)/loadgen ./cmd/loadgen
 
 run: build
 	$(BIN)/mini-apiserver $(ARGS)
@@ -66,6 +67,10 @@ SOAK_DURATION ?= 30m
 soak: build tools
 	SOAK_DURATION=$(SOAK_DURATION) MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
 		$(GO) test -timeout 60m -count=1 -run '^TestSoak$$' -v ./test/e2e
+
+# Start-up, memory, throughput per audit configuration, storage limit; writes docs/performance.md.
+bench: build tools
+	$(GO) run ./hack/bench -bin $(BIN) -out docs/performance.md
 
 # Each fuzz target for FUZZTIME (its seeds also run in `make test`).
 FUZZTIME ?= 15s

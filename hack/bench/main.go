@@ -1,0 +1,419 @@
+// Command bench measures mini-apiserver (make bench): start-up, memory,
+// throughput and latency with each audit configuration compared with audit
+// off in the same run, and the raw etcd rate. It prints a report and writes
+// it to docs/performance.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
+	"github.com/mini-apiserver/mini-apiserver/pkg/loadgen"
+)
+
+var (
+	binDir      = flag.String("bin", "bin", "directory with mini-apiserver and etcd")
+	out         = flag.String("out", "docs/performance.md", "report file")
+	runs        = flag.Int("runs", 5, "start-up runs per case")
+	duration    = flag.Duration("duration", 4*time.Second, "duration of each throughput measurement")
+	rounds      = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
+	concurrency = flag.Int("concurrency", 8, "client concurrency")
+	objectSize  = flag.Int("object-size", 1024, "pod padding bytes")
+)
+
+var report strings.Builder
+
+func say(format string, args ...interface{}) {
+	line := fmt.Sprintf(format, args...)
+	fmt.Println(line)
+	report.WriteString(line + "\n")
+}
+
+func main() {
+	flag.Parse()
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	work, err := os.MkdirTemp("", "mini-bench-")
+	check(err)
+	defer os.RemoveAll(work)
+
+	host, _ := os.Hostname()
+	say("# Performance\n")
+	say("Measured by `make bench` (`go run ./hack/bench -bin bin -runs %d -duration %s -rounds %d -concurrency %d -object-size %d`) on %s.",
+		*runs, *duration, *rounds, *concurrency, *objectSize, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	say("Machine: %s, %d cores (%s), %s memory; server, etcd and load generator share the cores.\n", host, runtime.NumCPU(), cpuModel(), memTotal())
+
+	startup(work)
+	memory(work)
+	throughput(work)
+	storage(work)
+
+	say("\nNot measured yet: webhook delivery limit (events/s to a local sink before drops), list/update/watch fan-out in the comparison.")
+	check(os.WriteFile(*out, []byte(report.String()), 0o644))
+	fmt.Printf("\nwritten to %s\n", *out)
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type server struct {
+	cmd        *exec.Cmd
+	dataDir    string
+	kubeconfig string
+	client     *kubernetes.Clientset
+	cfg        *rest.Config
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// start execs the binary and returns once /readyz is 200, with the time
+// from exec to that first 200.
+func start(dataDir string, args ...string) (*server, time.Duration) {
+	s := &server{dataDir: dataDir, kubeconfig: filepath.Join(dataDir, "admin.kubeconfig")}
+	port := freePort()
+	s.cmd = exec.Command(filepath.Join(*binDir, "mini-apiserver"), append([]string{"--data-dir=" + dataDir, fmt.Sprintf("--secure-port=%d", port)}, args...)...)
+	t0 := time.Now()
+	check(s.cmd.Start())
+	for {
+		if time.Since(t0) > 60*time.Second {
+			check(fmt.Errorf("server did not become ready"))
+		}
+		if s.client == nil {
+			if cfg, err := clientcmd.BuildConfigFromFlags("", s.kubeconfig); err == nil && strings.Contains(cfg.Host, strconv.Itoa(port)) {
+				s.cfg = cfg
+				s.client, _ = loadgen.Client(cfg)
+			}
+		}
+		if s.client != nil {
+			var code int
+			s.client.Discovery().RESTClient().Get().AbsPath("/readyz").Timeout(time.Second).Do(context.Background()).StatusCode(&code)
+			if code == http.StatusOK {
+				return s, time.Since(t0)
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+}
+
+func rssMiB(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return float64(n) / 1024
+		}
+	}
+	return 0
+}
+
+func stats(ds []time.Duration) string {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	ms := func(d time.Duration) string { return fmt.Sprintf("%d", d.Milliseconds()) }
+	return fmt.Sprintf("%s ms (range %s-%s)", ms(ds[len(ds)/2]), ms(ds[0]), ms(ds[len(ds)-1]))
+}
+
+func startup(work string) {
+	say("## Start-up (exec to the first 200 on /readyz)\n")
+	say("| case | median (range) over %d runs |", *runs)
+	say("|---|---|")
+	var fresh, existing, inproc []time.Duration
+	for i := 0; i < *runs; i++ {
+		s, d := start(filepath.Join(work, fmt.Sprintf("fresh-%d", i)))
+		fresh = append(fresh, d)
+		s.stop()
+	}
+	dir := filepath.Join(work, "existing")
+	s, _ := start(dir)
+	s.stop()
+	for i := 0; i < *runs; i++ {
+		s, d := start(dir)
+		existing = append(existing, d)
+		s.stop()
+	}
+	for i := 0; i < *runs; i++ {
+		t0 := time.Now()
+		h, err := harness.Start(context.Background(), harness.Options{})
+		check(err)
+		inproc = append(inproc, time.Since(t0))
+		check(h.Stop())
+	}
+	say("| binary, fresh data dir (embedded etcd, certificates generated) | %s |", stats(fresh))
+	say("| binary, existing data dir | %s |", stats(existing))
+	say("| in-process harness (`harness.Start`) | %s |", stats(inproc))
+	say("")
+}
+
+func ensureNS(c kubernetes.Interface, ns string) {
+	_, _ = c.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+}
+
+func policyFile(work, level string) string {
+	p := filepath.Join(work, "policy-"+level+".yaml")
+	check(os.WriteFile(p, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: "+level+"\n"), 0o600))
+	return p
+}
+
+func memory(work string) {
+	say("## Memory (RSS of the mini-apiserver process, embedded etcd included)\n")
+	s, _ := start(filepath.Join(work, "mem"))
+	time.Sleep(2 * time.Second) // settle: the figure is idle RSS, not a condition
+	idle := rssMiB(s.cmd.Process.Pid)
+	ensureNS(s.client, "mem")
+	t0 := time.Now()
+	check(loadgen.EnsurePool(context.Background(), s.client, "mem", 0, 0))
+	var wg sync.WaitGroup
+	var next int64 = -1
+	for w := 0; w < *concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := atomic.AddInt64(&next, 1)
+				if i >= 10000 {
+					return
+				}
+				_, _ = s.client.CoreV1().Pods("mem").Create(context.Background(), loadgen.Pod("mem", fmt.Sprintf("p-%05d", i), *objectSize), metav1.CreateOptions{})
+			}
+		}()
+	}
+	wg.Wait()
+	after := rssMiB(s.cmd.Process.Pid)
+	s.stop()
+	say("| state | RSS |")
+	say("|---|---|")
+	say("| idle after start-up | %.0f MiB |", idle)
+	say("| after 10,000 pods of %d B (created in %s) | %.0f MiB |", *objectSize, time.Since(t0).Round(time.Second), after)
+	for _, level := range []string{"None", "Metadata", "Request", "RequestResponse"} {
+		dir := filepath.Join(work, "mem-"+level)
+		s, _ := start(dir, "--audit-policy-file="+policyFile(work, level), "--audit-log-path="+filepath.Join(dir, "audit.log"))
+		ensureNS(s.client, "load")
+		var peak float64
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(100 * time.Millisecond):
+					if r := rssMiB(s.cmd.Process.Pid); r > peak {
+						peak = r
+					}
+				}
+			}
+		}()
+		_, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
+		check(err)
+		close(done)
+		s.stop()
+		say("| peak under %s of creates, audit level %s (log backend) | %.0f MiB |", *duration, level, peak)
+	}
+	say("")
+}
+
+type config struct {
+	name string
+	args func(dir string) []string
+}
+
+func throughput(work string) {
+	snk, err := sink.Start(sink.Options{DiscardInMemory: true})
+	check(err)
+	defer snk.Close()
+	wh := filepath.Join(work, "webhook.kubeconfig")
+	check(os.WriteFile(wh, []byte(fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {server: %q}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: s\n  context: {cluster: s, user: u}\ncurrent-context: s\n", snk.URL()+"/audit")), 0o600))
+	meta, rr := policyFile(work, "Metadata"), policyFile(work, "RequestResponse")
+	configs := []config{
+		{"audit off", func(string) []string { return nil }},
+		{"Metadata to the log (blocking)", func(d string) []string {
+			return []string{"--audit-policy-file=" + meta, "--audit-log-path=" + filepath.Join(d, "audit.log"), "--audit-log-maxsize=0"}
+		}},
+		{"RequestResponse to the log (blocking)", func(d string) []string {
+			return []string{"--audit-policy-file=" + rr, "--audit-log-path=" + filepath.Join(d, "audit.log"), "--audit-log-maxsize=0"}
+		}},
+		{"Metadata to a batch webhook", func(string) []string {
+			return []string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + wh}
+		}},
+		{"Metadata to a blocking webhook", func(string) []string {
+			return []string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + wh, "--audit-webhook-mode=blocking"}
+		}},
+	}
+	servers := make([]*server, len(configs))
+	for i, c := range configs {
+		dir := filepath.Join(work, fmt.Sprintf("tp-%d", i))
+		servers[i], _ = start(dir, c.args(dir)...)
+		ensureNS(servers[i].client, "load")
+		check(loadgen.EnsurePool(context.Background(), servers[i].client, "load", 100, *objectSize))
+	}
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	say("## Throughput and latency (concurrency %d, %d B pods, %s per measurement)\n", *concurrency, *objectSize, *duration)
+	say("Each round measures every configuration in turn; a ratio is a configuration's rate over audit off's in the same")
+	say("round. The table gives medians over %d rounds, and the spread of the audit-off rate (noise).\n", *rounds)
+	for _, op := range []string{"get", "create"} {
+		results := make([][]loadgen.Result, len(configs))
+		for r := 0; r < *rounds; r++ {
+			for i, s := range servers {
+				res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: op, Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
+				check(err)
+				results[i] = append(results[i], res)
+				fmt.Printf("  round %d %-40s %s\n", r+1, configs[i].name, res)
+			}
+		}
+		say("| %s | req/s | ratio to audit off | p50 | p99 | errors |", op)
+		say("|---|---|---|---|---|---|")
+		for i, c := range configs {
+			var rates, ratios []float64
+			var p50, p99 []time.Duration
+			var errs int64
+			for r, res := range results[i] {
+				rates = append(rates, res.Rate())
+				ratios = append(ratios, res.Rate()/results[0][r].Rate())
+				p50, p99 = append(p50, res.P50), append(p99, res.P99)
+				errs += res.Errors
+			}
+			say("| %s | %.0f | %.2f | %s | %s | %d |", c.name, median(rates), median(ratios), medianD(p50), medianD(p99), errs)
+		}
+		var off []float64
+		for _, res := range results[0] {
+			off = append(off, res.Rate())
+		}
+		sort.Float64s(off)
+		say("\nNoise: audit-off %s rate ranged %.0f-%.0f req/s over the rounds (%.0f%%).\n", op, off[0], off[len(off)-1], 100*(off[len(off)-1]-off[0])/median(off))
+	}
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func medianD(v []time.Duration) string {
+	s := append([]time.Duration(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2].Round(10 * time.Microsecond).String()
+}
+
+func storage(work string) {
+	client := fmt.Sprintf("http://127.0.0.1:%d", freePort())
+	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort())
+	cmd := exec.Command(filepath.Join(*binDir, "etcd"), "--name=bench", "--data-dir="+filepath.Join(work, "etcd"),
+		"--listen-client-urls="+client, "--advertise-client-urls="+client, "--listen-peer-urls="+peer,
+		"--initial-advertise-peer-urls="+peer, "--initial-cluster=bench="+peer, "--log-level=error")
+	check(cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: 5 * time.Second})
+	check(err)
+	defer c.Close()
+	for t0 := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.Get(ctx, "x")
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Since(t0) > 30*time.Second {
+			check(err)
+		}
+	}
+	value := strings.Repeat("x", *objectSize+600) // about a stored 1 KiB pod
+	rate := func(op func(i int64) error) float64 {
+		var n int64
+		ctx, cancel := context.WithTimeout(context.Background(), *duration)
+		defer cancel()
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for w := 0; w < *concurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					if op(atomic.AddInt64(&n, 1)) != nil {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return float64(n) / time.Since(t0).Seconds()
+	}
+	put := rate(func(i int64) error {
+		_, err := c.Put(context.Background(), fmt.Sprintf("/registry/pods/bench/p-%d", i), value)
+		return err
+	})
+	get := rate(func(i int64) error {
+		_, err := c.Get(context.Background(), fmt.Sprintf("/registry/pods/bench/p-%d", i%1000+1))
+		return err
+	})
+	say("## Storage limit (bin/etcd on loopback, plain etcd client, concurrency %d)\n", *concurrency)
+	say("| op | req/s |")
+	say("|---|---|")
+	say("| put (%d B values) | %.0f |", len(value), put)
+	say("| range (one key, linearizable) | %.0f |", get)
+}
+
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	data, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return fmt.Sprintf("%.0f GiB", float64(kb)/1024/1024)
+		}
+	}
+	return "?"
+}
