@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/admission"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	storagefactory "k8s.io/apiserver/pkg/storage/storagebackend/factory"
@@ -134,8 +136,11 @@ func (o *Options) Config() (_ *Config, err error) {
 	if err := o.GenericServerRun.ApplyTo(&c.Config); err != nil {
 		return nil, err
 	}
-	if err := o.SecureServing.ApplyTo(&c.SecureServing, &c.LoopbackClientConfig); err != nil {
+	if err := o.SecureServing.SecureServingOptions.ApplyTo(&c.SecureServing); err != nil {
 		return nil, fmt.Errorf("--bind-address/--secure-port: %w", err)
+	}
+	if c.LoopbackClientConfig, err = loopbackClientConfig(c.SecureServing); err != nil {
+		return nil, err
 	}
 	// A failed start must release the port it bound.
 	defer func() {
@@ -217,6 +222,28 @@ func (o *Options) Config() (_ *Config, err error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// loopbackClientConfig does what SecureServingOptionsWithLoopback does, with
+// an ECDSA key instead of RSA-2048: generating that key was the largest
+// single cost of start-up.
+func loopbackClientConfig(s *genericapiserver.SecureServingInfo) (*rest.Config, error) {
+	kp, err := auth.NewCA(genericapiserver.LoopbackClientServerNameOverride)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := auth.NewSigned(kp, auth.ServingTemplate(genericapiserver.LoopbackClientServerNameOverride,
+		[]string{genericapiserver.LoopbackClientServerNameOverride}, nil))
+	if err != nil {
+		return nil, err
+	}
+	sni, err := dynamiccertificates.NewStaticSNICertKeyContent("self-signed loopback", leaf.CertPEM, leaf.KeyPEM, genericapiserver.LoopbackClientServerNameOverride)
+	if err != nil {
+		return nil, fmt.Errorf("loopback certificate: %w", err)
+	}
+	// First, so it wins over any other certificate for that name.
+	s.SNICerts = append([]dynamiccertificates.SNICertKeyContentProvider{sni}, s.SNICerts...)
+	return s.NewLoopbackClientConfig(uuid.New().String(), kp.CertPEM)
 }
 
 func ensureDataDir(dir string) error {
