@@ -53,11 +53,18 @@ for b in mini-apiserver audit-sink auditctl kubectl; do
 done
 
 log=$work/audit/audit.log
-sink_port=$(free_port) control_port=$(free_port) api_port=$(free_port)
 mkdir -p "$work/by-user"
-"$bin/audit-sink" --listen="127.0.0.1:$sink_port" --control-listen="127.0.0.1:$control_port" \
-  --output-dir="$work/by-user" --per-user >"$work/sink.log" 2>&1 &
-pids+=($!)
+# Ports are picked at random; another program may take one first, so each
+# start is retried on new ports.
+for attempt in 1 2 3 4 5; do
+  sink_port=$(free_port) control_port=$(free_port)
+  "$bin/audit-sink" --listen="127.0.0.1:$sink_port" --control-listen="127.0.0.1:$control_port" \
+    --output-dir="$work/by-user" --per-user >"$work/sink.log" 2>&1 &
+  sink_pid=$!
+  if wait_for 10 grep -q "control API on" "$work/sink.log"; then break; fi
+  kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
+done
+pids+=("$sink_pid")
 cat >"$work/webhook.kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -74,15 +81,30 @@ current-context: sink
 EOF
 
 start_server() { # start_server EXTRA_FLAGS...: (re)start mini-apiserver on the demo data dir
-  "$bin/mini-apiserver" --data-dir="$work/data" --secure-port="$api_port" \
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    start_server_once "$@" && return 0
+    grep -q "address already in use" "$work/server.log" || return 1
+    api_port=$(free_port)
+  done
+  return 1
+}
+api_port=$(free_port)
+start_server_once() {
+    "$bin/mini-apiserver" --data-dir="$work/data" --secure-port="$api_port" \
     --token-auth-file="$demo/tokens.csv" --authorization-mode=ABAC --authorization-policy-file="$demo/abac.jsonl" \
     --audit-policy-file="$demo/policy.yaml" \
     --audit-log-path="$log" --audit-log-maxsize=1 --audit-log-maxbackup=3 \
     --audit-webhook-config-file="$work/webhook.kubeconfig" --audit-webhook-initial-backoff=300ms \
-    "$@" >>"$work/server.log" 2>&1 &
+    "$@" >"$work/server.log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
-  wait_for 60 "$bin/kubectl" --kubeconfig="$work/data/admin.kubeconfig" get --raw /readyz
+  local deadline=$((SECONDS + 60))
+  until "$bin/kubectl" --kubeconfig="$work/data/admin.kubeconfig" --server="https://127.0.0.1:$api_port" get --raw /readyz >/dev/null 2>&1; do
+    kill -0 "$server_pid" 2>/dev/null || return 1
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
 }
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null; }
 
