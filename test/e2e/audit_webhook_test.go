@@ -172,7 +172,7 @@ func TestAuditWebhookBackoff(t *testing.T) {
 	d := initial
 	for i := 1; i <= failures; i++ {
 		gap := attempts[i].Time.Sub(attempts[i-1].Time)
-		lo, hi := d-20*time.Millisecond, time.Duration(float64(d)*1.2)+100*time.Millisecond
+		lo, hi := d-20*time.Millisecond, time.Duration(float64(d)*1.2)+250*time.Millisecond
 		if gap < lo || gap > hi {
 			t.Errorf("gap %d = %s, want within [%s, %s]", i, gap, lo, hi)
 		}
