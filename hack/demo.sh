@@ -139,7 +139,8 @@ after() { # after: wait for the step's events to reach the log, then show them
   sleep 0.3
   events_since_last_step
 }
-trail_has() { "$bin/auditctl" view "$work/step.jsonl" | grep -Eq "$1"; }
+# grep without -q reads all its input: with pipefail, an early exit would fail the pipe.
+trail_has() { "$bin/auditctl" view "$work/step.jsonl" | grep -E "$1" >/dev/null; }
 
 step "the admin creates namespace demo (level Request: the body is kept)"
 ka create namespace demo

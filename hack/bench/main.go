@@ -202,7 +202,6 @@ func memory(work string) {
 	idle := rssMiB(s.cmd.Process.Pid)
 	ensureNS(s.client, "mem")
 	t0 := time.Now()
-	check(loadgen.EnsurePool(context.Background(), s.client, "mem", 0, 0))
 	var wg sync.WaitGroup
 	var next int64 = -1
 	for w := 0; w < *concurrency; w++ {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -369,14 +370,5 @@ func loopbackHostPort(s *genericapiserver.SecureServingInfo) string {
 	if port == 0 {
 		return host
 	}
-	return fmt.Sprintf("%s:%d", hostForURL(host), port)
-}
-
-func hostForURL(host string) string {
-	for _, ch := range host {
-		if ch == ':' {
-			return "[" + host + "]"
-		}
-	}
-	return host
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

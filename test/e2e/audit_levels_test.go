@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -177,5 +176,3 @@ func withoutWatchURI(want []expect.Event) []expect.Event {
 	}
 	return out
 }
-
-var _ = fmt.Sprint

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -54,7 +55,7 @@ func TestAuditSinkBinary(t *testing.T) {
 	}
 	s.Kubectl("get", "pods")
 	userClientAlice := userClient(t, s, "alice")
-	if _, err := userClientAlice.CoreV1().Pods("default").List(t.Context(), listOpts()); err != nil {
+	if _, err := userClientAlice.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	wantAdmin := []expect.Event{{Level: auditv1.LevelMetadata, Stage: auditv1.StageResponseComplete, Verb: "list", RequestURI: "/api/v1/namespaces/default/pods?limit=500",

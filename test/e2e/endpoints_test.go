@@ -146,11 +146,7 @@ func TestKubeApiserverCommandLine(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	code, _ := runBinary(t, 10e9, "--help")
-	if code != 0 {
-		t.Fatalf("--help exit %d", code)
-	}
-	out := runStdout(t, "--help")
+	out := runStdout(t, "--help") // fails the test on a non-zero exit
 	for _, section := range []string{"Generic flags:", "Etcd flags:", "Secure serving flags:", "Features flags:",
 		"Auditing flags:", "Authentication flags:", "Authorization flags:", "Logs flags:", "Ignored kube-apiserver flags:", "Global flags:"} {
 		if !strings.Contains(out, "\n"+section+"\n") {

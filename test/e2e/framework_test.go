@@ -300,6 +300,4 @@ func runStdout(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-func regexpQuoteMeta(s string) string { return regexp.QuoteMeta(s) }
-
 func ptrTo[T any](v T) *T { return &v }

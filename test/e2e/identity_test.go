@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -126,7 +127,7 @@ func TestIdentities(t *testing.T) {
 			{carol, "carol", "[qa system:authenticated]"},
 		} {
 			r := kubectlAs(t, tc.kubeconfig, "auth", "whoami")
-			if r.Err != nil || !regexpMatch(`(?m)^Username\s+`+tc.user+`$`, r.Stdout) || !regexpMatch(`(?m)^Groups\s+`+regexpQuote(tc.groups)+`$`, r.Stdout) {
+			if r.Err != nil || !regexpMatch(`(?m)^Username\s+`+tc.user+`$`, r.Stdout) || !regexpMatch(`(?m)^Groups\s+`+regexp.QuoteMeta(tc.groups)+`$`, r.Stdout) {
 				t.Errorf("whoami as %s: %v\n%s%s", tc.user, r.Err, r.Stdout, r.Stderr)
 			}
 		}
@@ -259,8 +260,6 @@ func TestIdentities(t *testing.T) {
 		}
 	})
 }
-
-func regexpQuote(s string) string { return regexpQuoteMeta(s) }
 
 func TestPodSecurityAdmission(t *testing.T) {
 	t.Parallel()

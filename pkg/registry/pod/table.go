@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -36,6 +35,7 @@ func (TableConvertor) ConvertToTable(ctx context.Context, obj runtime.Object, ta
 	}
 	switch o := obj.(type) {
 	case *corev1.Pod:
+		table.ResourceVersion = o.ResourceVersion
 		table.Rows = []metav1.TableRow{row(o)}
 	case *corev1.PodList:
 		table.Rows = make([]metav1.TableRow, 0, len(o.Items))
@@ -45,9 +45,6 @@ func (TableConvertor) ConvertToTable(ctx context.Context, obj runtime.Object, ta
 		table.ResourceVersion, table.Continue, table.RemainingItemCount = o.ResourceVersion, o.Continue, o.RemainingItemCount
 	default:
 		return nil, fmt.Errorf("cannot print %T as a pod table", obj)
-	}
-	if m, err := meta.ListAccessor(obj); err == nil && table.ResourceVersion == "" {
-		table.ResourceVersion = m.GetResourceVersion()
 	}
 	return table, nil
 }
