@@ -186,6 +186,9 @@ func TestAuditWebhookBackoff(t *testing.T) {
 		if a.Status != wantStatus {
 			t.Errorf("attempt %d status %d, want %d", i, a.Status, wantStatus)
 		}
+		if i <= failures && a.Batch != "backoff-1/RequestReceived" {
+			t.Errorf("attempt %d carried batch %q, want the retried RequestReceived event", i, a.Batch)
+		}
 	}
 	keys := eventKeys(events)
 	if keys["backoff-1/RequestReceived"] != 1 || keys["backoff-1/ResponseComplete"] != 1 || len(events) != 2 {

@@ -47,7 +47,13 @@ type Options struct {
 type Attempt struct {
 	Time   time.Time
 	Status int
+	// Events is the number of events in the body; they were delivered only
+	// when Status is 200.
 	Events int
+	// Batch is "<auditID>/<stage>" of the body's first event: the webhook
+	// resends the same batch on retry, so this follows one batch through its
+	// retries when several are in flight.
+	Batch string
 }
 
 // Sink is a running audit webhook receiver.
@@ -233,37 +239,45 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(latency)
 	}
 	if r.Method != http.MethodPost {
-		s.record(http.StatusMethodNotAllowed, 0)
+		s.record(http.StatusMethodNotAllowed, nil)
 		http.Error(w, "POST an audit.k8s.io/v1 EventList", http.StatusMethodNotAllowed)
 		return
 	}
+	list, err := decode(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1), s.opts.MaxBodyBytes)
 	if fail {
-		s.record(status, 0)
+		// The body is read first so that a failed attempt still names its batch.
+		s.record(status, list)
 		http.Error(w, "failure injected by the audit sink", status)
 		return
 	}
-	list, err := decode(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1), s.opts.MaxBodyBytes)
 	if err != nil {
 		s.mu.Lock()
 		s.badRequests++
 		s.mu.Unlock()
-		s.record(http.StatusBadRequest, 0)
+		s.record(http.StatusBadRequest, nil)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	if err := s.store(list.Items); err != nil {
-		s.record(http.StatusInternalServerError, 0)
+		s.record(http.StatusInternalServerError, list)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	s.record(http.StatusOK, len(list.Items))
+	s.record(http.StatusOK, list)
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Sink) record(status, events int) {
+func (s *Sink) record(status int, list *auditv1.EventList) {
+	a := Attempt{Time: time.Now(), Status: status}
+	if list != nil {
+		a.Events = len(list.Items)
+		if len(list.Items) > 0 {
+			a.Batch = string(list.Items[0].AuditID) + "/" + string(list.Items[0].Stage)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.attempts = append(s.attempts, Attempt{Time: time.Now(), Status: status, Events: events})
+	s.attempts = append(s.attempts, a)
 }
 
 // decode reads one EventList of audit.k8s.io/v1.

@@ -106,8 +106,13 @@ func TestSinkFaultsAndAttempts(t *testing.T) {
 		t.Errorf("codes %v", codes)
 	}
 	attempts := s.Attempts()
-	if len(attempts) != 3 || attempts[2].Events != 1 || attempts[0].Events != 0 {
-		t.Errorf("attempts %+v", attempts)
+	if len(attempts) != 3 {
+		t.Fatalf("attempts %+v", attempts)
+	}
+	for i, a := range attempts {
+		if a.Events != 1 || a.Batch != "a/ResponseComplete" {
+			t.Errorf("attempt %d: %+v, want the one event of batch a/ResponseComplete", i, a)
+		}
 	}
 
 	if err := s.Down(); err != nil {
