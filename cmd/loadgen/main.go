@@ -27,6 +27,7 @@ func main() {
 	flag.IntVar(&o.ObjectSize, "object-size", 1024, "bytes of padding per pod")
 	flag.StringVar(&o.Namespace, "namespace", "loadgen", "namespace (created if missing)")
 	flag.IntVar(&o.Pool, "pool", 100, "pods get, update, list and watch work on")
+	flag.Float64Var(&o.Rate, "rate", 0, "requests per second of all workers together (0: as fast as they go)")
 	flag.Parse()
 	if !slices.Contains(loadgen.Ops, o.Op) {
 		fmt.Fprintf(os.Stderr, "loadgen: --op %q: want one of %s\n", o.Op, strings.Join(loadgen.Ops, ", "))
