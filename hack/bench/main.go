@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,13 +38,15 @@ import (
 )
 
 var (
-	binDir      = flag.String("bin", "bin", "directory with mini-apiserver and etcd")
-	out         = flag.String("out", "docs/performance.md", "report file")
-	runs        = flag.Int("runs", 5, "start-up runs per case")
-	duration    = flag.Duration("duration", 4*time.Second, "duration of each throughput measurement")
-	rounds      = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
-	concurrency = flag.Int("concurrency", 8, "client concurrency")
-	objectSize  = flag.Int("object-size", 1024, "pod padding bytes")
+	binDir       = flag.String("bin", "bin", "directory with mini-apiserver and etcd")
+	out          = flag.String("out", "docs/performance.md", "report file")
+	runs         = flag.Int("runs", 5, "start-up runs per case")
+	duration     = flag.Duration("duration", 4*time.Second, "duration of each throughput measurement")
+	rounds       = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
+	concurrency  = flag.Int("concurrency", 8, "client concurrency")
+	objectSize   = flag.Int("object-size", 1024, "pod padding bytes")
+	sections     = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, delivery (the report is written only for all)")
+	deliveryStep = flag.Duration("delivery-step", 10*time.Second, "duration of each step of the webhook delivery measurement")
 )
 
 var report strings.Builder
@@ -68,14 +71,20 @@ func main() {
 		*runs, *duration, *rounds, *concurrency, *objectSize, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	say("Machine: %s, %d cores (%s), %s memory; server, etcd and load generator share the cores.\n", host, runtime.NumCPU(), cpuModel(), memTotal())
 
-	startup(work)
-	memory(work)
-	throughput(work)
-	storage(work)
+	for _, sec := range []struct {
+		name string
+		run  func(string)
+	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"delivery", webhookDelivery}} {
+		if *sections == "all" || slices.Contains(strings.Split(*sections, ","), sec.name) {
+			sec.run(work)
+		}
+	}
 
 	say("\nNot measured yet: webhook delivery limit (events/s to a local sink before drops), list/update/watch fan-out in the comparison.")
-	check(os.WriteFile(*out, []byte(report.String()), 0o644))
-	fmt.Printf("\nwritten to %s\n", *out)
+	if *sections == "all" {
+		check(os.WriteFile(*out, []byte(report.String()), 0o644))
+		fmt.Printf("\nwritten to %s\n", *out)
+	}
 }
 
 func check(err error) {
@@ -134,19 +143,22 @@ func (s *server) stop() {
 	_ = s.cmd.Wait()
 }
 
-func rssMiB(pid int) float64 {
+// procStatusMiB reads a size field (VmRSS, RssAnon, RssFile) of /proc/<pid>/status.
+func procStatusMiB(pid int, field string) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 			return float64(n) / 1024
 		}
 	}
 	return 0
 }
+
+func rssMiB(pid int) float64 { return procStatusMiB(pid, "VmRSS") }
 
 func stats(ds []time.Duration) string {
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
@@ -197,9 +209,14 @@ func policyFile(work, level string) string {
 
 func memory(work string) {
 	say("## Memory (RSS of the mini-apiserver process, embedded etcd included)\n")
+	version := exec.Command(filepath.Join(*binDir, "mini-apiserver"), "--version")
+	check(version.Run())
+	floor := float64(version.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
 	s, _ := start(filepath.Join(work, "mem"))
 	time.Sleep(2 * time.Second) // settle: the figure is idle RSS, not a condition
-	idle := rssMiB(s.cmd.Process.Pid)
+	pid := s.cmd.Process.Pid
+	idle, anon, file := rssMiB(pid), procStatusMiB(pid, "RssAnon"), procStatusMiB(pid, "RssFile")
+	heap := s.metric("go_memstats_heap_inuse_bytes") / (1 << 20)
 	ensureNS(s.client, "mem")
 	t0 := time.Now()
 	var wg sync.WaitGroup
@@ -218,35 +235,44 @@ func memory(work string) {
 		}()
 	}
 	wg.Wait()
-	after := rssMiB(s.cmd.Process.Pid)
+	after := rssMiB(pid)
 	s.stop()
 	say("| state | RSS |")
 	say("|---|---|")
-	say("| idle after start-up | %.0f MiB |", idle)
+	say("| idle after start-up | %.0f MiB: %.0f MiB file-backed (the binary's code and data), %.0f MiB anonymous (Go heap in use %.0f MiB) |", idle, file, anon, heap)
+	say("| `mini-apiserver --version` (package initialisation only, no server) | %.0f MiB (peak) |", floor)
 	say("| after 10,000 pods of %d B (created in %s) | %.0f MiB |", *objectSize, time.Since(t0).Round(time.Second), after)
+	say("")
+	say("Audit cost per request: %s of creates at each level to the log backend; allocated bytes per request from", *duration)
+	say("`go_memstats_alloc_bytes_total`, peak RSS sampled every 100 ms.\n")
+	say("| audit level | allocated per create | peak RSS |")
+	say("|---|---|---|")
 	for _, level := range []string{"None", "Metadata", "Request", "RequestResponse"} {
 		dir := filepath.Join(work, "mem-"+level)
 		s, _ := start(dir, "--audit-policy-file="+policyFile(work, level), "--audit-log-path="+filepath.Join(dir, "audit.log"))
 		ensureNS(s.client, "load")
 		var peak float64
 		done := make(chan struct{})
+		sampled := make(chan struct{})
 		go func() {
+			defer close(sampled)
 			for {
 				select {
 				case <-done:
 					return
 				case <-time.After(100 * time.Millisecond):
-					if r := rssMiB(s.cmd.Process.Pid); r > peak {
-						peak = r
-					}
+					peak = max(peak, rssMiB(s.cmd.Process.Pid))
 				}
 			}
 		}()
-		_, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
+		alloc0 := s.metric("go_memstats_alloc_bytes_total")
+		res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
 		check(err)
+		perRequest := (s.metric("go_memstats_alloc_bytes_total") - alloc0) / float64(res.Requests)
 		close(done)
+		<-sampled
 		s.stop()
-		say("| peak under %s of creates, audit level %s (log backend) | %.0f MiB |", *duration, level, peak)
+		say("| %s | %.0f KiB | %.0f MiB |", level, perRequest/1024, peak)
 	}
 	say("")
 }
@@ -260,8 +286,7 @@ func throughput(work string) {
 	snk, err := sink.Start(sink.Options{DiscardInMemory: true})
 	check(err)
 	defer snk.Close()
-	wh := filepath.Join(work, "webhook.kubeconfig")
-	check(os.WriteFile(wh, []byte(fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {server: %q}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: s\n  context: {cluster: s, user: u}\ncurrent-context: s\n", snk.URL()+"/audit")), 0o600))
+	wh := webhookKubeconfig(work, snk)
 	meta, rr := policyFile(work, "Metadata"), policyFile(work, "RequestResponse")
 	configs := []config{
 		{"audit off", func(string) []string { return nil }},
@@ -293,7 +318,17 @@ func throughput(work string) {
 	say("## Throughput and latency (concurrency %d, %d B pods, %s per measurement)\n", *concurrency, *objectSize, *duration)
 	say("Each round measures every configuration in turn; a ratio is a configuration's rate over audit off's in the same")
 	say("round. The table gives medians over %d rounds, and the spread of the audit-off rate (noise).\n", *rounds)
-	for _, op := range []string{"get", "create"} {
+	notes := map[string]string{
+		"list":   "list: 50 pods a page from a namespace of 100+.",
+		"update": "update: a PUT of a pool pod (no resourceVersion).",
+		"delete": "delete: each operation is a create and then a delete of that pod.",
+		"watch": fmt.Sprintf("watch fan-out: %d watchers on the pool while two writers patch pool pods; a request is one event "+
+			"received by one watcher; latency is from the patch's send to the receipt.", *concurrency),
+	}
+	for _, op := range loadgen.Ops {
+		if note, ok := notes[op]; ok {
+			say("%s\n", note)
+		}
 		results := make([][]loadgen.Result, len(configs))
 		for r := 0; r < *rounds; r++ {
 			for i, s := range servers {
@@ -323,6 +358,109 @@ func throughput(work string) {
 		}
 		sort.Float64s(off)
 		say("\nNoise: audit-off %s rate ranged %.0f-%.0f req/s over the rounds (%.0f%%).\n", op, off[0], off[len(off)-1], 100*(off[len(off)-1]-off[0])/median(off))
+	}
+}
+
+func webhookKubeconfig(work string, snk *sink.Sink) string {
+	wh := filepath.Join(work, fmt.Sprintf("webhook-%s.kubeconfig", strings.ReplaceAll(snk.Addr(), ":", "-")))
+	check(os.WriteFile(wh, []byte(fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {server: %q}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: s\n  context: {cluster: s, user: u}\ncurrent-context: s\n", snk.URL()+"/audit")), 0o600))
+	return wh
+}
+
+// metric reads one sample of the server's /metrics, 0 when absent.
+func (s *server) metric(sample string) float64 {
+	body, err := s.client.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	check(err)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			check(err)
+			return f
+		}
+	}
+	return 0
+}
+
+// delivered counts the events the sink acknowledged, and those acknowledged
+// since t.
+func delivered(snk *sink.Sink, since time.Time) (all, after int) {
+	for _, a := range snk.Attempts() {
+		if a.Status == http.StatusOK {
+			all += a.Events
+			if !a.Time.Before(since) {
+				after += a.Events
+			}
+		}
+	}
+	return all, after
+}
+
+// webhookDelivery steps the event rate up against a batch webhook to a local
+// sink and reports, for each step, what was offered, delivered and dropped;
+// the events neither delivered nor counted as lost must be zero.
+func webhookDelivery(work string) {
+	say("## Webhook delivery (Metadata events of gets to a batch webhook on a local sink, %s per step)\n", *deliveryStep)
+	say("Each get makes two events (RequestReceived, ResponseComplete). After each step the bench waits for the buffer")
+	say("to drain. Dropped: `apiserver_audit_error_total{plugin=\"buffered\"}` (buffer full) and `{plugin=\"webhook\"}`")
+	say("(delivery failed); unaccounted = generated - delivered - dropped, which must be 0.\n")
+	// The bench's own /metrics scrapes stay out of the count.
+	meta := filepath.Join(work, "policy-delivery.yaml")
+	check(os.WriteFile(meta, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  nonResourceURLs: [/metrics]\n- level: Metadata\n"), 0o600))
+	for _, c := range []struct {
+		name  string
+		flags []string
+	}{
+		{"default batch settings (throttle 10 batches/s, burst 15, 400 events a batch, buffer 10000)", nil},
+		{"throttling off (`--audit-webhook-batch-throttle-enable=false`)", []string{"--audit-webhook-batch-throttle-enable=false"}},
+	} {
+		snk, err := sink.Start(sink.Options{DiscardInMemory: true})
+		check(err)
+		dir := filepath.Join(work, fmt.Sprintf("delivery-%d", len(c.flags)))
+		s, _ := start(dir, append([]string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + webhookKubeconfig(work, snk)}, c.flags...)...)
+		ensureNS(s.client, "load")
+		check(loadgen.EnsurePool(context.Background(), s.client, "load", 100, *objectSize))
+		say("%s:\n", c.name)
+		say("| offered req/s | events generated/s | delivered/s during the step | dropped (buffer full) | failed deliveries | unaccounted | drained after |")
+		say("|---|---|---|---|---|---|---|")
+		for _, rate := range []float64{1000, 2000, 3000, 0} {
+			waitDrained := func() (time.Duration, int) {
+				t0 := time.Now()
+				for {
+					generated := s.metric("apiserver_audit_event_total")
+					lost := s.metric(`apiserver_audit_error_total{plugin="buffered"}`) + s.metric(`apiserver_audit_error_total{plugin="webhook"}`)
+					all, _ := delivered(snk, t0)
+					if float64(all)+lost >= generated || time.Since(t0) > 90*time.Second {
+						return time.Since(t0), int(generated - lost - float64(all))
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+			waitDrained()
+			gen0 := s.metric("apiserver_audit_event_total")
+			drop0 := s.metric(`apiserver_audit_error_total{plugin="buffered"}`)
+			fail0 := s.metric(`apiserver_audit_error_total{plugin="webhook"}`)
+			del0, _ := delivered(snk, time.Now())
+			t0 := time.Now()
+			res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "get", Concurrency: *concurrency, Duration: *deliveryStep, Namespace: "load", Rate: rate})
+			check(err)
+			_, during := delivered(snk, t0)
+			stepped := time.Since(t0)
+			drain, unaccounted := waitDrained()
+			generated := s.metric("apiserver_audit_event_total") - gen0
+			dropped := s.metric(`apiserver_audit_error_total{plugin="buffered"}`) - drop0
+			failed := s.metric(`apiserver_audit_error_total{plugin="webhook"}`) - fail0
+			all, _ := delivered(snk, t0)
+			offered := "as fast as it goes"
+			if rate > 0 {
+				offered = fmt.Sprintf("%.0f", rate)
+			}
+			fmt.Printf("  %s %s: %.0f events, %d delivered, %.0f dropped, %.0f failed\n", c.name, offered, generated, all-del0, dropped, failed)
+			say("| %s (got %.0f) | %.0f | %.0f | %.0f | %.0f | %d | %s |", offered, res.Rate(), generated/stepped.Seconds(),
+				float64(during)/stepped.Seconds(), dropped, failed, unaccounted, drain.Round(100*time.Millisecond))
+		}
+		say("")
+		s.stop()
+		check(snk.Close())
 	}
 }
 
@@ -394,6 +532,71 @@ func storage(work string) {
 	say("|---|---|")
 	say("| put (%d B values) | %.0f |", len(value), put)
 	say("| range (one key, linearizable) | %.0f |", get)
+}
+
+// etcdHop compares the server-to-etcd hop: the embedded etcd (mutual TLS on
+// loopback TCP) with an external bin/etcd reached over plain loopback TCP and
+// over a unix socket, interleaved as in the throughput comparison.
+func etcdHop(work string) {
+	dir, err := os.MkdirTemp("", "hop-") // a short path: unix socket paths are limited to 108 bytes
+	check(err)
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "etcd.sock")
+	tcp := fmt.Sprintf("http://127.0.0.1:%d", freePort())
+	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort())
+	cmd := exec.Command(filepath.Join(*binDir, "etcd"), "--name=hop", "--data-dir="+filepath.Join(work, "hop-etcd"),
+		"--listen-client-urls="+tcp+",unix://"+sock, "--advertise-client-urls="+tcp, "--listen-peer-urls="+peer,
+		"--initial-advertise-peer-urls="+peer, "--initial-cluster=hop="+peer, "--log-level=error")
+	check(cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	configs := []struct {
+		name string
+		args []string
+	}{
+		{"embedded etcd, mutual TLS on loopback TCP (the default)", nil},
+		{"bin/etcd, plain loopback TCP", []string{"--etcd-servers=" + tcp, "--etcd-prefix=/tcp"}},
+		{"bin/etcd, unix socket", []string{"--etcd-servers=unix://" + sock, "--etcd-prefix=/unix"}},
+	}
+	servers := make([]*server, len(configs))
+	for i, c := range configs {
+		servers[i], _ = start(filepath.Join(work, fmt.Sprintf("hop-%d", i)), c.args...)
+		ensureNS(servers[i].client, "load")
+		check(loadgen.EnsurePool(context.Background(), servers[i].client, "load", 100, *objectSize))
+	}
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	say("## The server-to-etcd hop (audit off, concurrency %d, medians of %d interleaved rounds of %s)\n", *concurrency, *rounds, *duration)
+	say("| etcd | get req/s | ratio | create req/s | ratio |")
+	say("|---|---|---|---|---|")
+	rates := map[string][][]float64{}
+	for _, op := range []string{"get", "create"} {
+		rates[op] = make([][]float64, len(configs))
+		for r := 0; r < *rounds; r++ {
+			for i, s := range servers {
+				res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: op, Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
+				check(err)
+				if res.Errors > 0 {
+					check(fmt.Errorf("%s via %s: %s", op, configs[i].name, res))
+				}
+				rates[op][i] = append(rates[op][i], res.Rate())
+				fmt.Printf("  round %d %-55s %s\n", r+1, configs[i].name, res)
+			}
+		}
+	}
+	ratio := func(op string, i int) float64 {
+		var v []float64
+		for r := range rates[op][i] {
+			v = append(v, rates[op][i][r]/rates[op][0][r])
+		}
+		return median(v)
+	}
+	for i, c := range configs {
+		say("| %s | %.0f | %.2f | %.0f | %.2f |", c.name, median(rates["get"][i]), ratio("get", i), median(rates["create"][i]), ratio("create", i))
+	}
+	say("")
 }
 
 func cpuModel() string {
