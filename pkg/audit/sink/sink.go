@@ -5,6 +5,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -338,34 +339,44 @@ func (s *Sink) store(events []auditv1.Event) error {
 			events[i].APIVersion, events[i].Kind = auditv1.SchemeGroupVersion.String(), "Event"
 		}
 	}
-	if s.opts.Writer != nil {
+	// Each event is encoded once and each destination written once per
+	// delivery: a system call per event would cost more than the decoding.
+	var out bytes.Buffer
+	files := map[string]*bytes.Buffer{}
+	if s.opts.Writer != nil || s.opts.OutputDir != "" {
 		for i := range events {
 			line, err := json.Marshal(&events[i])
 			if err != nil {
 				return err
 			}
-			if _, err := s.opts.Writer.Write(append(line, '\n')); err != nil {
-				return fmt.Errorf("audit sink output: %w", err)
+			line = append(line, '\n')
+			if s.opts.Writer != nil {
+				out.Write(line)
+			}
+			if s.opts.OutputDir != "" {
+				name := "events.log"
+				if s.opts.PerUser {
+					name = fileName(events[i].User.Username)
+				}
+				if files[name] == nil {
+					files[name] = new(bytes.Buffer)
+				}
+				files[name].Write(line)
 			}
 		}
 	}
-	if s.opts.OutputDir != "" {
-		for i := range events {
-			name := "events.log"
-			if s.opts.PerUser {
-				name = fileName(events[i].User.Username)
-			}
-			f, err := s.file(name)
-			if err != nil {
-				return err
-			}
-			line, err := json.Marshal(&events[i])
-			if err != nil {
-				return err
-			}
-			if _, err := f.Write(append(line, '\n')); err != nil {
-				return fmt.Errorf("audit sink %s: %w", f.Name(), err)
-			}
+	if s.opts.Writer != nil {
+		if _, err := s.opts.Writer.Write(out.Bytes()); err != nil {
+			return fmt.Errorf("audit sink output: %w", err)
+		}
+	}
+	for name, buf := range files {
+		f, err := s.file(name)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("audit sink %s: %w", f.Name(), err)
 		}
 	}
 	if !s.opts.DiscardInMemory {
