@@ -80,7 +80,6 @@ func main() {
 		}
 	}
 
-	say("\nNot measured yet: webhook delivery limit (events/s to a local sink before drops), list/update/watch fan-out in the comparison.")
 	if *sections == "all" {
 		check(os.WriteFile(*out, []byte(report.String()), 0o644))
 		fmt.Printf("\nwritten to %s\n", *out)
@@ -358,7 +357,52 @@ func throughput(work string) {
 		}
 		sort.Float64s(off)
 		say("\nNoise: audit-off %s rate ranged %.0f-%.0f req/s over the rounds (%.0f%%).\n", op, off[0], off[len(off)-1], 100*(off[len(off)-1]-off[0])/median(off))
+		if op == "get" || op == "create" {
+			cpuPerRequest(servers, configs, op, median(off)/2)
+		}
 	}
+}
+
+// cpuPerRequest separates the server's own audit cost from that of the
+// receiving side: at a fixed rate every configuration sustains, the CPU time
+// of the server process and of this process (load generator and in-process
+// sink) per request.
+func cpuPerRequest(servers []*server, configs []config, op string, rate float64) {
+	say("CPU per %s at a fixed %.0f req/s (half the audit-off rate), %s each, after the rounds above:\n", op, rate, *duration)
+	say("| %s | server CPU per request | ratio to audit off | load generator + sink CPU per request |", op)
+	say("|---|---|---|---|")
+	var base float64
+	for i, s := range servers {
+		server0, self0 := processCPU(s.cmd.Process.Pid), selfCPU()
+		res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: op, Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load", Rate: rate})
+		check(err)
+		n := float64(res.Requests)
+		server := (processCPU(s.cmd.Process.Pid) - server0) / n
+		self := (selfCPU() - self0) / n
+		if i == 0 {
+			base = server
+		}
+		say("| %s | %.0f µs | %.2f | %.0f µs |", configs[i].name, server*1e6, server/base, self*1e6)
+	}
+	say("")
+}
+
+// processCPU is a process's user+system CPU seconds from /proc/<pid>/stat.
+func processCPU(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	check(err)
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th of the whole line.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func webhookKubeconfig(work string, snk *sink.Sink) string {
