@@ -71,7 +71,6 @@ soak: build tools
 # Start-up, memory, throughput per audit configuration, storage limit; writes docs/performance.md.
 bench: build tools
 	$(GO) run ./hack/bench -bin $(BIN) -out docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/api ./pkg/registry/pod ./pkg/audit/sink ./pkg/harness
 
 # Each fuzz target for FUZZTIME (its seeds also run in `make test`).
 FUZZTIME ?= 15s
