@@ -208,9 +208,6 @@ func policyFile(work, level string) string {
 
 func memory(work string) {
 	say("## Memory (RSS of the mini-apiserver process, embedded etcd included)\n")
-	version := exec.Command(filepath.Join(*binDir, "mini-apiserver"), "--version")
-	check(version.Run())
-	floor := float64(version.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
 	s, _ := start(filepath.Join(work, "mem"))
 	time.Sleep(2 * time.Second) // settle: the figure is idle RSS, not a condition
 	pid := s.cmd.Process.Pid
@@ -239,7 +236,6 @@ func memory(work string) {
 	say("| state | RSS |")
 	say("|---|---|")
 	say("| idle after start-up | %.0f MiB: %.0f MiB file-backed (the binary's code and data), %.0f MiB anonymous (Go heap in use %.0f MiB) |", idle, file, anon, heap)
-	say("| `mini-apiserver --version` (package initialisation only, no server) | %.0f MiB (peak) |", floor)
 	say("| after 10,000 pods of %d B (created in %s) | %.0f MiB |", *objectSize, time.Since(t0).Round(time.Second), after)
 	say("")
 	say("Audit cost per request: %s of creates at each level to the log backend; allocated bytes per request from", *duration)
@@ -325,6 +321,13 @@ func throughput(work string) {
 			"received by one watcher; latency is from the patch's send to the receipt.", *concurrency),
 	}
 	for _, op := range loadgen.Ops {
+		if op == "list" {
+			l, err := servers[0].client.CoreV1().Pods("load").List(context.Background(), metav1.ListOptions{Limit: 1})
+			check(err)
+			if l.RemainingItemCount != nil {
+				notes[op] = fmt.Sprintf("list: pages of 50 pods from a namespace of %d (the pool and what the create rounds made).", *l.RemainingItemCount+1)
+			}
+		}
 		if note, ok := notes[op]; ok {
 			say("%s\n", note)
 		}
