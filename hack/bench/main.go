@@ -69,7 +69,8 @@ func main() {
 	say("# Performance\n")
 	say("Measured by `make bench` (`go run ./hack/bench -bin bin -runs %d -duration %s -rounds %d -concurrency %d -object-size %d`) on %s.",
 		*runs, *duration, *rounds, *concurrency, *objectSize, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	say("Machine: %s, %d cores (%s), %s memory; server, etcd and load generator share the cores.\n", host, runtime.NumCPU(), cpuModel(), memTotal())
+	say("Machine: %s, %d cores (%s), %s memory; server, etcd and load generator share the cores.", host, runtime.NumCPU(), cpuModel(), memTotal())
+	say("How the figures are made and what they say: [performance-notes.md](performance-notes.md).\n")
 
 	for _, sec := range []struct {
 		name string
