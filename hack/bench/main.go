@@ -45,7 +45,8 @@ var (
 	rounds       = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
 	concurrency  = flag.Int("concurrency", 8, "client concurrency")
 	objectSize   = flag.Int("object-size", 1024, "pod padding bytes")
-	sections     = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, delivery, hot (the report is written only for all)")
+	sections     = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, delivery, writes, hot (the report is written only for all)")
+	writesFor    = flag.Duration("writes-duration", 105*time.Second, "duration of each sustained-write memory measurement (past the watch cache's 75 s history)")
 	deliveryStep = flag.Duration("delivery-step", 10*time.Second, "duration of each step of the webhook delivery measurement")
 )
 
@@ -75,7 +76,7 @@ func main() {
 	for _, sec := range []struct {
 		name string
 		run  func(string)
-	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"delivery", webhookDelivery}, {"hot", hotCode}} {
+	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}} {
 		if *sections == "all" || slices.Contains(strings.Split(*sections, ","), sec.name) {
 			sec.run(work)
 		}
@@ -643,6 +644,52 @@ func etcdHop(work string) {
 	}
 	for i, c := range configs {
 		say("| %s | %.0f | %.2f | %.0f | %.2f |", c.name, median(rates["get"][i]), ratio("get", i), median(rates["create"][i]), ratio("create", i))
+	}
+	say("")
+}
+
+// memoryUnderWrites follows RSS while pods are updated as fast as the
+// workers go: the watch cache keeps at least 75 s of events (k8s.io/apiserver's
+// minimum) and etcd every revision until the next compaction.
+func memoryUnderWrites(work string) {
+	say("## Memory under sustained writes (updates of 100 pods of %d B, concurrency %d, audit off, %s)\n", *objectSize, *concurrency, *writesFor)
+	marks := []time.Duration{15 * time.Second, 30 * time.Second, 60 * time.Second, *writesFor}
+	header := "| configuration | updates/s |"
+	for _, m := range marks {
+		header += fmt.Sprintf(" RSS at %s |", m)
+	}
+	say("%s", header)
+	say("|---|---|%s", strings.Repeat("---|", len(marks)))
+	for i, c := range []struct {
+		name string
+		args []string
+	}{
+		{"kube's defaults (watch cache on, compaction every 5m)", nil},
+		{"`--etcd-compaction-interval=30s`", []string{"--etcd-compaction-interval=30s"}},
+		{"`--watch-cache=false`", []string{"--watch-cache=false"}},
+	} {
+		s, _ := start(filepath.Join(work, fmt.Sprintf("writes-%d", i)), c.args...)
+		ensureNS(s.client, "load")
+		check(loadgen.EnsurePool(context.Background(), s.client, "load", 100, *objectSize))
+		done := make(chan loadgen.Result)
+		go func() {
+			res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "update", Concurrency: *concurrency, Duration: *writesFor, ObjectSize: *objectSize, Namespace: "load"})
+			check(err)
+			done <- res
+		}()
+		t0 := time.Now()
+		var rss []float64
+		for _, m := range marks {
+			time.Sleep(time.Until(t0.Add(m)))
+			rss = append(rss, rssMiB(s.cmd.Process.Pid))
+		}
+		res := <-done
+		s.stop()
+		row := fmt.Sprintf("| %s | %.0f |", c.name, res.Rate())
+		for _, r := range rss {
+			row += fmt.Sprintf(" %.0f MiB |", r)
+		}
+		say("%s", row)
 	}
 	say("")
 }
