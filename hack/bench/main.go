@@ -202,6 +202,15 @@ func ensureNS(c kubernetes.Interface, ns string) {
 	_, _ = c.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 }
 
+// startLoaded starts a server with namespace "load" holding the pool of 100
+// pods the load generator works on.
+func startLoaded(dataDir string, args ...string) *server {
+	s, _ := start(dataDir, args...)
+	ensureNS(s.client, "load")
+	check(loadgen.EnsurePool(context.Background(), s.client, "load", 100, *objectSize))
+	return s
+}
+
 func policyFile(work, level string) string {
 	p := filepath.Join(work, "policy-"+level+".yaml")
 	check(os.WriteFile(p, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: "+level+"\n"), 0o600))
@@ -303,9 +312,7 @@ func throughput(work string) {
 	servers := make([]*server, len(configs))
 	for i, c := range configs {
 		dir := filepath.Join(work, fmt.Sprintf("tp-%d", i))
-		servers[i], _ = start(dir, c.args(dir)...)
-		ensureNS(servers[i].client, "load")
-		check(loadgen.EnsurePool(context.Background(), servers[i].client, "load", 100, *objectSize))
+		servers[i] = startLoaded(dir, c.args(dir)...)
 	}
 	defer func() {
 		for _, s := range servers {
@@ -465,9 +472,7 @@ func webhookDelivery(work string) {
 		snk, err := sink.Start(sink.Options{DiscardInMemory: true})
 		check(err)
 		dir := filepath.Join(work, fmt.Sprintf("delivery-%d", len(c.flags)))
-		s, _ := start(dir, append([]string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + webhookKubeconfig(work, snk)}, c.flags...)...)
-		ensureNS(s.client, "load")
-		check(loadgen.EnsurePool(context.Background(), s.client, "load", 100, *objectSize))
+		s := startLoaded(dir, append([]string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + webhookKubeconfig(work, snk)}, c.flags...)...)
 		say("%s:\n", c.name)
 		say("| offered req/s | events generated/s | delivered/s during the step | dropped (buffer full) | failed deliveries | unaccounted | drained after |")
 		say("|---|---|---|---|---|---|---|")
@@ -608,9 +613,7 @@ func etcdHop(work string) {
 	}
 	servers := make([]*server, len(configs))
 	for i, c := range configs {
-		servers[i], _ = start(filepath.Join(work, fmt.Sprintf("hop-%d", i)), c.args...)
-		ensureNS(servers[i].client, "load")
-		check(loadgen.EnsurePool(context.Background(), servers[i].client, "load", 100, *objectSize))
+		servers[i] = startLoaded(filepath.Join(work, fmt.Sprintf("hop-%d", i)), c.args...)
 	}
 	defer func() {
 		for _, s := range servers {
@@ -668,9 +671,7 @@ func memoryUnderWrites(work string) {
 		{"`--etcd-compaction-interval=30s`", []string{"--etcd-compaction-interval=30s"}},
 		{"`--watch-cache=false`", []string{"--watch-cache=false"}},
 	} {
-		s, _ := start(filepath.Join(work, fmt.Sprintf("writes-%d", i)), c.args...)
-		ensureNS(s.client, "load")
-		check(loadgen.EnsurePool(context.Background(), s.client, "load", 100, *objectSize))
+		s := startLoaded(filepath.Join(work, fmt.Sprintf("writes-%d", i)), c.args...)
 		done := make(chan loadgen.Result)
 		go func() {
 			res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "update", Concurrency: *concurrency, Duration: *writesFor, ObjectSize: *objectSize, Namespace: "load"})
