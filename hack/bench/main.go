@@ -45,7 +45,7 @@ var (
 	rounds       = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
 	concurrency  = flag.Int("concurrency", 8, "client concurrency")
 	objectSize   = flag.Int("object-size", 1024, "pod padding bytes")
-	sections     = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, delivery, writes, hot (the report is written only for all)")
+	sections     = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, gogc, delivery, writes, hot (the report is written only for all)")
 	writesFor    = flag.Duration("writes-duration", 105*time.Second, "duration of each sustained-write memory measurement (past the watch cache's 75 s history)")
 	deliveryStep = flag.Duration("delivery-step", 10*time.Second, "duration of each step of the webhook delivery measurement")
 )
@@ -76,7 +76,7 @@ func main() {
 	for _, sec := range []struct {
 		name string
 		run  func(string)
-	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}} {
+	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"gogc", gcTarget}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}} {
 		if *sections == "all" || slices.Contains(strings.Split(*sections, ","), sec.name) {
 			sec.run(work)
 		}
@@ -113,9 +113,17 @@ func freePort() int {
 // start execs the binary and returns once /readyz is 200, with the time
 // from exec to that first 200.
 func start(dataDir string, args ...string) (*server, time.Duration) {
+	return startEnv(nil, dataDir, args...)
+}
+
+// startEnv is start with env added to the server's environment.
+func startEnv(env []string, dataDir string, args ...string) (*server, time.Duration) {
 	s := &server{dataDir: dataDir, kubeconfig: filepath.Join(dataDir, "admin.kubeconfig")}
 	port := freePort()
 	s.cmd = exec.Command(filepath.Join(*binDir, "mini-apiserver"), append([]string{"--data-dir=" + dataDir, fmt.Sprintf("--secure-port=%d", port)}, args...)...)
+	if env != nil {
+		s.cmd.Env = append(os.Environ(), env...)
+	}
 	t0 := time.Now()
 	check(s.cmd.Start())
 	for {
@@ -202,10 +210,16 @@ func ensureNS(c kubernetes.Interface, ns string) {
 	_, _ = c.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 }
 
+// variant is a server configuration compared with others.
+type variant struct {
+	name      string
+	env, args []string
+}
+
 // startLoaded starts a server with namespace "load" holding the pool of 100
 // pods the load generator works on.
-func startLoaded(dataDir string, args ...string) *server {
-	s, _ := start(dataDir, args...)
+func startLoaded(dataDir string, v variant) *server {
+	s, _ := startEnv(v.env, dataDir, v.args...)
 	ensureNS(s.client, "load")
 	check(loadgen.EnsurePool(context.Background(), s.client, "load", 100, *objectSize))
 	return s
@@ -312,7 +326,7 @@ func throughput(work string) {
 	servers := make([]*server, len(configs))
 	for i, c := range configs {
 		dir := filepath.Join(work, fmt.Sprintf("tp-%d", i))
-		servers[i] = startLoaded(dir, c.args(dir)...)
+		servers[i] = startLoaded(dir, variant{name: c.name, args: c.args(dir)})
 	}
 	defer func() {
 		for _, s := range servers {
@@ -340,28 +354,22 @@ func throughput(work string) {
 		if note, ok := notes[op]; ok {
 			say("%s\n", note)
 		}
-		results := make([][]loadgen.Result, len(configs))
-		for r := 0; r < *rounds; r++ {
-			for i, s := range servers {
-				res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: op, Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
-				check(err)
-				results[i] = append(results[i], res)
-				fmt.Printf("  round %d %-40s %s\n", r+1, configs[i].name, res)
-			}
+		names := make([]string, len(configs))
+		for i, c := range configs {
+			names[i] = c.name
 		}
+		results := interleaved(servers, names, op)
 		say("| %s | req/s | ratio to audit off | p50 | p99 | errors |", op)
 		say("|---|---|---|---|---|---|")
 		for i, c := range configs {
-			var rates, ratios []float64
 			var p50, p99 []time.Duration
 			var errs int64
-			for r, res := range results[i] {
-				rates = append(rates, res.Rate())
-				ratios = append(ratios, res.Rate()/results[0][r].Rate())
+			for _, res := range results[i] {
 				p50, p99 = append(p50, res.P50), append(p99, res.P99)
 				errs += res.Errors
 			}
-			say("| %s | %.0f | %.2f | %s | %s | %d |", c.name, median(rates), median(ratios), medianD(p50), medianD(p99), errs)
+			rate, ratio := rateAndRatio(results, i)
+			say("| %s | %.0f | %.2f | %s | %s | %d |", c.name, rate, ratio, medianD(p50), medianD(p99), errs)
 		}
 		var off []float64
 		for _, res := range results[0] {
@@ -423,18 +431,32 @@ func webhookKubeconfig(work string, snk *sink.Sink) string {
 	return wh
 }
 
-// metric reads one sample of the server's /metrics, 0 when absent.
-func (s *server) metric(sample string) float64 {
+// metrics reads samples of the server's /metrics in one fetch, 0 for an
+// absent one.
+func (s *server) metrics(samples ...string) []float64 {
 	body, err := s.client.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	check(err)
+	values := make([]float64, len(samples))
 	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			check(err)
-			return f
+		for i, sample := range samples {
+			if v, ok := strings.CutPrefix(line, sample+" "); ok {
+				values[i], err = strconv.ParseFloat(v, 64)
+				check(err)
+			}
 		}
 	}
-	return 0
+	return values
+}
+
+func (s *server) metric(sample string) float64 { return s.metrics(sample)[0] }
+
+// auditCounts are the server's counts of audit events generated, dropped
+// (buffer full) and failed (delivery).
+type auditCounts struct{ generated, dropped, failed float64 }
+
+func (s *server) auditCounts() auditCounts {
+	v := s.metrics("apiserver_audit_event_total", `apiserver_audit_error_total{plugin="buffered"}`, `apiserver_audit_error_total{plugin="webhook"}`)
+	return auditCounts{v[0], v[1], v[2]}
 }
 
 // delivered counts the events the sink acknowledged, and those acknowledged
@@ -472,7 +494,7 @@ func webhookDelivery(work string) {
 		snk, err := sink.Start(sink.Options{DiscardInMemory: true})
 		check(err)
 		dir := filepath.Join(work, fmt.Sprintf("delivery-%d", len(c.flags)))
-		s := startLoaded(dir, append([]string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + webhookKubeconfig(work, snk)}, c.flags...)...)
+		s := startLoaded(dir, variant{args: append([]string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + webhookKubeconfig(work, snk)}, c.flags...)})
 		say("%s:\n", c.name)
 		say("| offered req/s | events generated/s | delivered/s during the step | dropped (buffer full) | failed deliveries | unaccounted | drained after |")
 		say("|---|---|---|---|---|---|---|")
@@ -480,19 +502,16 @@ func webhookDelivery(work string) {
 			waitDrained := func() (time.Duration, int) {
 				t0 := time.Now()
 				for {
-					generated := s.metric("apiserver_audit_event_total")
-					lost := s.metric(`apiserver_audit_error_total{plugin="buffered"}`) + s.metric(`apiserver_audit_error_total{plugin="webhook"}`)
+					c := s.auditCounts()
 					all, _ := delivered(snk, t0)
-					if float64(all)+lost >= generated || time.Since(t0) > 90*time.Second {
-						return time.Since(t0), int(generated - lost - float64(all))
+					if float64(all)+c.dropped+c.failed >= c.generated || time.Since(t0) > 90*time.Second {
+						return time.Since(t0), int(c.generated - c.dropped - c.failed - float64(all))
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
 			}
 			waitDrained()
-			gen0 := s.metric("apiserver_audit_event_total")
-			drop0 := s.metric(`apiserver_audit_error_total{plugin="buffered"}`)
-			fail0 := s.metric(`apiserver_audit_error_total{plugin="webhook"}`)
+			before := s.auditCounts()
 			del0, _ := delivered(snk, time.Now())
 			t0 := time.Now()
 			res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "get", Concurrency: *concurrency, Duration: *deliveryStep, Namespace: "load", Rate: rate})
@@ -500,9 +519,8 @@ func webhookDelivery(work string) {
 			_, during := delivered(snk, t0)
 			stepped := time.Since(t0)
 			drain, unaccounted := waitDrained()
-			generated := s.metric("apiserver_audit_event_total") - gen0
-			dropped := s.metric(`apiserver_audit_error_total{plugin="buffered"}`) - drop0
-			failed := s.metric(`apiserver_audit_error_total{plugin="webhook"}`) - fail0
+			after := s.auditCounts()
+			generated, dropped, failed := after.generated-before.generated, after.dropped-before.dropped, after.failed-before.failed
 			all, _ := delivered(snk, t0)
 			offered := "as fast as it goes"
 			if rate > 0 {
@@ -603,52 +621,82 @@ func etcdHop(work string) {
 		"--initial-advertise-peer-urls="+peer, "--initial-cluster=hop="+peer, "--log-level=error")
 	check(cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	configs := []struct {
-		name string
-		args []string
-	}{
-		{"embedded etcd, mutual TLS on loopback TCP (the default)", nil},
-		{"bin/etcd, plain loopback TCP", []string{"--etcd-servers=" + tcp, "--etcd-prefix=/tcp"}},
-		{"bin/etcd, unix socket", []string{"--etcd-servers=unix://" + sock, "--etcd-prefix=/unix"}},
+	variants := []variant{
+		{name: "embedded etcd, mutual TLS on loopback TCP (the default)"},
+		{name: "bin/etcd, plain loopback TCP", args: []string{"--etcd-servers=" + tcp, "--etcd-prefix=/tcp"}},
+		{name: "bin/etcd, unix socket", args: []string{"--etcd-servers=unix://" + sock, "--etcd-prefix=/unix"}},
 	}
-	servers := make([]*server, len(configs))
-	for i, c := range configs {
-		servers[i] = startLoaded(filepath.Join(work, fmt.Sprintf("hop-%d", i)), c.args...)
-	}
-	defer func() {
-		for _, s := range servers {
-			s.stop()
-		}
-	}()
 	say("## The server-to-etcd hop (audit off, concurrency %d, medians of %d interleaved rounds of %s)\n", *concurrency, *rounds, *duration)
-	say("| etcd | get req/s | ratio | create req/s | ratio |")
-	say("|---|---|---|---|---|")
-	rates := map[string][][]float64{}
+	compareGetCreate(work, "hop", "etcd", variants)
+}
+
+// gcTarget compares Go's default collector target with GOGC=200: speed
+// bought with memory, a knob every user has.
+func gcTarget(work string) {
+	say("## The garbage collector's target (audit off, concurrency %d, medians of %d interleaved rounds of %s)\n", *concurrency, *rounds, *duration)
+	rss := compareGetCreate(work, "gogc", "GOGC", []variant{{name: "Go's default (100)"}, {name: "`GOGC=200`", env: []string{"GOGC=200"}}})
+	say("RSS after the rounds: %.0f MiB with the default, %.0f MiB with `GOGC=200`.\n", rss[0], rss[1])
+}
+
+// compareGetCreate starts a server of each variant, measures get and create
+// on them interleaved, and tables rates and ratios to the first variant. It
+// returns each server's RSS after the rounds.
+func compareGetCreate(work, prefix, what string, variants []variant) []float64 {
+	servers := make([]*server, len(variants))
+	names := make([]string, len(variants))
+	for i, v := range variants {
+		servers[i] = startLoaded(filepath.Join(work, fmt.Sprintf("%s-%d", prefix, i)), v)
+		names[i] = v.name
+	}
+	results := map[string][][]loadgen.Result{}
 	for _, op := range []string{"get", "create"} {
-		rates[op] = make([][]float64, len(configs))
-		for r := 0; r < *rounds; r++ {
-			for i, s := range servers {
-				res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: op, Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
-				check(err)
-				if res.Errors > 0 {
-					check(fmt.Errorf("%s via %s: %s", op, configs[i].name, res))
-				}
-				rates[op][i] = append(rates[op][i], res.Rate())
-				fmt.Printf("  round %d %-55s %s\n", r+1, configs[i].name, res)
-			}
-		}
+		results[op] = interleaved(servers, names, op)
 	}
-	ratio := func(op string, i int) float64 {
-		var v []float64
-		for r := range rates[op][i] {
-			v = append(v, rates[op][i][r]/rates[op][0][r])
+	say("| %s | get req/s | ratio | create req/s | ratio | errors |", what)
+	say("|---|---|---|---|---|---|")
+	for i, v := range variants {
+		var errs int64
+		for _, res := range append(results["get"][i], results["create"][i]...) {
+			errs += res.Errors
 		}
-		return median(v)
-	}
-	for i, c := range configs {
-		say("| %s | %.0f | %.2f | %.0f | %.2f |", c.name, median(rates["get"][i]), ratio("get", i), median(rates["create"][i]), ratio("create", i))
+		getRate, getRatio := rateAndRatio(results["get"], i)
+		createRate, createRatio := rateAndRatio(results["create"], i)
+		say("| %s | %.0f | %.2f | %.0f | %.2f | %d |", v.name, getRate, getRatio, createRate, createRatio, errs)
 	}
 	say("")
+	rss := make([]float64, len(servers))
+	for i, s := range servers {
+		rss[i] = rssMiB(s.cmd.Process.Pid)
+		s.stop()
+	}
+	return rss
+}
+
+// interleaved runs op on each server in turn, *rounds times over, and
+// returns each server's results in round order, so that a ratio compares
+// results of one round.
+func interleaved(servers []*server, names []string, op string) [][]loadgen.Result {
+	results := make([][]loadgen.Result, len(servers))
+	for r := 0; r < *rounds; r++ {
+		for i, s := range servers {
+			res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: op, Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
+			check(err)
+			results[i] = append(results[i], res)
+			fmt.Printf("  round %d %-55s %s\n", r+1, names[i], res)
+		}
+	}
+	return results
+}
+
+// rateAndRatio are the medians over rounds of server i's rate and of its
+// rate over server 0's in the same round.
+func rateAndRatio(results [][]loadgen.Result, i int) (rate, ratio float64) {
+	var rates, ratios []float64
+	for r, res := range results[i] {
+		rates = append(rates, res.Rate())
+		ratios = append(ratios, res.Rate()/results[0][r].Rate())
+	}
+	return median(rates), median(ratios)
 }
 
 // memoryUnderWrites follows RSS while pods are updated as fast as the
@@ -663,15 +711,13 @@ func memoryUnderWrites(work string) {
 	}
 	say("%s", header)
 	say("|---|---|%s", strings.Repeat("---|", len(marks)))
-	for i, c := range []struct {
-		name string
-		args []string
-	}{
-		{"kube's defaults (watch cache on, compaction every 5m)", nil},
-		{"`--etcd-compaction-interval=30s`", []string{"--etcd-compaction-interval=30s"}},
-		{"`--watch-cache=false`", []string{"--watch-cache=false"}},
+	for i, c := range []variant{
+		{name: "kube's defaults (watch cache on, compaction every 5m)"},
+		{name: "`--etcd-compaction-interval=30s`", args: []string{"--etcd-compaction-interval=30s"}},
+		{name: "`--feature-gates=ListFromCacheSnapshot=false`", args: []string{"--feature-gates=ListFromCacheSnapshot=false"}},
+		{name: "`--watch-cache=false`", args: []string{"--watch-cache=false"}},
 	} {
-		s := startLoaded(filepath.Join(work, fmt.Sprintf("writes-%d", i)), c.args...)
+		s := startLoaded(filepath.Join(work, fmt.Sprintf("writes-%d", i)), c)
 		done := make(chan loadgen.Result)
 		go func() {
 			res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "update", Concurrency: *concurrency, Duration: *writesFor, ObjectSize: *objectSize, Namespace: "load"})

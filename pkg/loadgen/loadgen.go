@@ -5,6 +5,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,12 +86,15 @@ func Run(ctx context.Context, client kubernetes.Interface, opts Options) (Result
 	if opts.Concurrency <= 0 || opts.Duration <= 0 {
 		return Result{}, fmt.Errorf("concurrency and duration must be positive")
 	}
+	if !slices.Contains(Ops, opts.Op) {
+		return Result{}, fmt.Errorf("unknown op %q (want one of %s)", opts.Op, strings.Join(Ops, ", "))
+	}
 	pods := client.CoreV1().Pods(opts.Namespace)
 	if opts.Pool <= 0 {
 		opts.Pool = 100
 	}
-	needPool := opts.Op == "get" || opts.Op == "update" || opts.Op == "delete" || opts.Op == "list" || opts.Op == "watch"
-	if needPool {
+	// create and delete make pods of their own.
+	if opts.Op != "create" && opts.Op != "delete" {
 		if err := EnsurePool(ctx, client, opts.Namespace, opts.Pool, opts.ObjectSize); err != nil {
 			return Result{}, err
 		}
@@ -137,14 +141,13 @@ func Run(ctx context.Context, client kubernetes.Interface, opts Options) (Result
 			pod.Labels["seq"] = strconv.FormatInt(i, 10)
 			_, err := pods.Update(ctx, pod, metav1.UpdateOptions{})
 			return err
-		case "delete":
+		default: // delete
 			name := fmt.Sprintf("d-%s-%d", run, i)
 			if _, err := pods.Create(ctx, Pod(opts.Namespace, name, opts.ObjectSize), metav1.CreateOptions{}); err != nil {
 				return err
 			}
 			return pods.Delete(ctx, name, metav1.DeleteOptions{})
 		}
-		return fmt.Errorf("unknown op %q (want one of %s)", opts.Op, strings.Join(Ops, ", "))
 	}
 	var mu sync.Mutex
 	var latencies []time.Duration

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,11 @@ func TestOps(t *testing.T) {
 	}
 	if r.Requests < 15 || r.Requests > 22 {
 		t.Errorf("rate 20/s for 1s made %d requests", r.Requests)
+	}
+}
+
+func TestUnknownOp(t *testing.T) {
+	if _, err := Run(context.Background(), nil, Options{Op: "bogus", Concurrency: 1, Duration: time.Second}); err == nil || !strings.Contains(err.Error(), `unknown op "bogus"`) {
+		t.Errorf("unknown op: %v", err)
 	}
 }
