@@ -54,9 +54,9 @@ func (o *AuthenticationOptions) Validate() []error {
 		}
 	}
 	if o.TokenAuthFile != "" {
+		// Every error the library's loader (in New) can return is found
+		// here first, with its line.
 		if err := checkTokenFile(o.TokenAuthFile); err != nil {
-			errs = append(errs, fmt.Errorf("--token-auth-file: %w", err))
-		} else if _, err := tokenfile.NewCSV(o.TokenAuthFile); err != nil {
 			errs = append(errs, fmt.Errorf("--token-auth-file: %w", err))
 		}
 	}
