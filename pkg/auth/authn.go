@@ -16,15 +16,23 @@ import (
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/klog/v2"
 )
 
 // AuthenticationOptions are the kube-apiserver authentication flags
 // mini-apiserver supports. The authenticators are k8s.io/apiserver's.
 type AuthenticationOptions struct {
-	ClientCAFile  string
+	// ClientCert is the library's --client-ca-file: the file is watched and
+	// reloaded when it changes, as in kube-apiserver.
+	ClientCert    genericoptions.ClientCertAuthenticationOptions
 	TokenAuthFile string
 	Anonymous     bool
+
+	// clientCA is --client-ca-file's content, read once (by Validate or New).
+	clientCA     dynamiccertificates.CAContentProvider
+	clientCAErr  error
+	clientCARead bool
 }
 
 // NewAuthenticationOptions returns kube-apiserver's defaults.
@@ -34,9 +42,7 @@ func NewAuthenticationOptions() *AuthenticationOptions {
 
 // AddFlags adds the flags with kube-apiserver's names and help.
 func (o *AuthenticationOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, ""+
-		"If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "+
-		"is authenticated with an identity corresponding to the CommonName of the client certificate.")
+	o.ClientCert.AddFlags(fs)
 	fs.StringVar(&o.TokenAuthFile, "token-auth-file", o.TokenAuthFile, ""+
 		"If set, the file that will be used to secure the secure port of the API server via token authentication.")
 	fs.BoolVar(&o.Anonymous, "anonymous-auth", o.Anonymous, ""+
@@ -48,10 +54,8 @@ func (o *AuthenticationOptions) AddFlags(fs *pflag.FlagSet) {
 // Validate checks that the files exist and parse.
 func (o *AuthenticationOptions) Validate() []error {
 	var errs []error
-	if o.ClientCAFile != "" {
-		if _, err := readCABundle(o.ClientCAFile); err != nil {
-			errs = append(errs, err)
-		}
+	if _, err := o.clientCAFile(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.TokenAuthFile != "" {
 		// Every error the library's loader (in New) can return is found
@@ -98,15 +102,16 @@ func (o *AuthenticationOptions) ApplyAuthorization(modes []string) {
 	}
 }
 
-func readCABundle(path string) ([]byte, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--client-ca-file: %w", err)
+// clientCAFile reads --client-ca-file once; nil when it is not given.
+func (o *AuthenticationOptions) clientCAFile() (dynamiccertificates.CAContentProvider, error) {
+	if !o.clientCARead {
+		o.clientCARead = true
+		o.clientCA, o.clientCAErr = o.ClientCert.GetClientCAContentProvider()
+		if o.clientCAErr != nil {
+			o.clientCAErr = fmt.Errorf("--client-ca-file: %w", o.clientCAErr)
+		}
 	}
-	if _, err := dynamiccertificates.NewStaticCAContent("client-ca", pem); err != nil {
-		return nil, fmt.Errorf("--client-ca-file %s: %w", path, err)
-	}
-	return pem, nil
+	return o.clientCA, o.clientCAErr
 }
 
 // New builds kube-apiserver's chain: client certificates (signed by
@@ -116,17 +121,17 @@ func readCABundle(path string) ([]byte, error) {
 // system:anonymous, while requests with wrong credentials still fail (401).
 // The returned CA provider asks TLS clients for certificates.
 func (o *AuthenticationOptions) New(generatedCA []byte) (authenticator.Request, dynamiccertificates.CAContentProvider, error) {
-	bundle := append([]byte{}, generatedCA...)
-	if o.ClientCAFile != "" {
-		extra, err := readCABundle(o.ClientCAFile)
-		if err != nil {
-			return nil, nil, err
-		}
-		bundle = append(append(bundle, '\n'), extra...)
-	}
-	ca, err := dynamiccertificates.NewStaticCAContent("client-ca", bundle)
+	var ca dynamiccertificates.CAContentProvider
+	ca, err := dynamiccertificates.NewStaticCAContent("client-ca", generatedCA)
 	if err != nil {
 		return nil, nil, fmt.Errorf("client CA: %w", err)
+	}
+	userCA, err := o.clientCAFile()
+	if err != nil {
+		return nil, nil, err
+	}
+	if userCA != nil {
+		ca = dynamiccertificates.NewUnionCAContentProvider(ca, userCA)
 	}
 	authenticators := []authenticator.Request{x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion)}
 	if o.TokenAuthFile != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	"k8s.io/apiserver/pkg/authorization/path"
 	"k8s.io/apiserver/pkg/authorization/union"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/auth/abac"
@@ -31,6 +33,11 @@ var SupportedModes = []string{ModeAlwaysAllow, ModeAlwaysDeny, ModeABAC}
 type AuthorizationOptions struct {
 	Modes      []string
 	PolicyFile string
+
+	// abac is --authorization-policy-file, parsed once (by Validate or New).
+	abac       abac.PolicyList
+	abacErr    error
+	abacParsed bool
 }
 
 // NewAuthorizationOptions returns kube-apiserver's default: AlwaysAllow.
@@ -59,11 +66,22 @@ func (o *AuthorizationOptions) Validate() []error {
 	case !abacMode && o.PolicyFile != "":
 		errs = append(errs, errors.New("cannot specify --authorization-policy-file without mode ABAC"))
 	case abacMode:
-		if _, err := abac.NewFromFile(o.PolicyFile); err != nil {
-			errs = append(errs, fmt.Errorf("--authorization-policy-file: %w", err))
+		if _, err := o.abacPolicy(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errs
+}
+
+// abacPolicy parses --authorization-policy-file the first time it is asked.
+func (o *AuthorizationOptions) abacPolicy() (abac.PolicyList, error) {
+	if !o.abacParsed {
+		o.abacParsed = true
+		if o.abac, o.abacErr = abac.NewFromFile(o.PolicyFile); o.abacErr != nil {
+			o.abacErr = fmt.Errorf("--authorization-policy-file: %w", o.abacErr)
+		}
+	}
+	return o.abac, o.abacErr
 }
 
 // ValidateModes checks an --authorization-mode list.
@@ -90,13 +108,17 @@ func ValidateModes(modes []string) error {
 // authenticated user (system:discovery: discovery and OpenAPI;
 // system:basic-user: self reviews), then the configured modes.
 func (o *AuthorizationOptions) New(controllerUsers ...string) (authorizer.Authorizer, error) {
-	if errs := o.Validate(); len(errs) > 0 {
-		return nil, errs[0]
+	if err := ValidateModes(o.Modes); err != nil {
+		return nil, err
+	}
+	bootstrap, err := newBootstrapRolesAuthorizer()
+	if err != nil {
+		return nil, err
 	}
 	chain := []union.NamedAuthorizer{
 		{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
 		{AuthorizerName: "controllers", Authorizer: authorizer.AuthorizerFunc(usersAuthorizer(sets.New(controllerUsers...)).Authorize)},
-		{AuthorizerName: "bootstrap-roles", Authorizer: authorizer.AuthorizerFunc(authorizeBootstrapRoles)},
+		{AuthorizerName: "bootstrap-roles", Authorizer: bootstrap},
 	}
 	for _, m := range o.Modes {
 		switch m {
@@ -105,9 +127,9 @@ func (o *AuthorizationOptions) New(controllerUsers ...string) (authorizer.Author
 		case ModeAlwaysDeny:
 			chain = append(chain, union.NamedAuthorizer{AuthorizerName: m, Authorizer: authorizerfactory.NewAlwaysDenyAuthorizer()})
 		case ModeABAC:
-			policies, err := abac.NewFromFile(o.PolicyFile)
+			policies, err := o.abacPolicy()
 			if err != nil {
-				return nil, fmt.Errorf("--authorization-policy-file: %w", err)
+				return nil, err
 			}
 			chain = append(chain, union.NamedAuthorizer{AuthorizerName: m, Authorizer: authorizer.AuthorizerFunc(policies.Authorize)})
 		}
@@ -137,28 +159,36 @@ var selfReviews = map[string]sets.Set[string]{
 	"authorization.k8s.io":  sets.New("selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 }
 
-func authorizeBootstrapRoles(ctx context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	if a.GetUser() == nil {
-		return authorizer.DecisionNoOpinion, "", nil
+// newBootstrapRolesAuthorizer grants what kube's bootstrap roles grant
+// without RBAC: get on the public-info paths to everyone, get on discovery
+// paths and create on self reviews to authenticated users. The path matching
+// is the library's (k8s.io/apiserver/pkg/authorization/path).
+func newBootstrapRolesAuthorizer() (authorizer.Authorizer, error) {
+	public, err := path.NewAuthorizer(publicInfoPaths)
+	if err != nil {
+		return nil, err
 	}
-	authenticated := sets.New(a.GetUser().GetGroups()...).Has(user.AllAuthenticated)
-	if a.IsResourceRequest() {
-		if authenticated && a.GetVerb() == "create" && selfReviews[a.GetAPIGroup()].Has(a.GetResource()) {
-			return authorizer.DecisionAllow, "", nil
+	discovery, err := path.NewAuthorizer(append(slices.Clone(publicInfoPaths), discoveryPaths...))
+	if err != nil {
+		return nil, err
+	}
+	return authorizer.AuthorizerFunc(func(ctx context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+		if a.GetUser() == nil {
+			return authorizer.DecisionNoOpinion, "", nil
 		}
-		return authorizer.DecisionNoOpinion, "", nil
-	}
-	if a.GetVerb() != "get" {
-		return authorizer.DecisionNoOpinion, "", nil
-	}
-	paths := publicInfoPaths
-	if authenticated {
-		paths = append(append([]string{}, publicInfoPaths...), discoveryPaths...)
-	}
-	for _, p := range paths {
-		if p == a.GetPath() || (strings.HasSuffix(p, "*") && strings.HasPrefix(a.GetPath(), strings.TrimSuffix(p, "*"))) {
-			return authorizer.DecisionAllow, "", nil
+		authenticated := slices.Contains(a.GetUser().GetGroups(), user.AllAuthenticated)
+		switch {
+		case a.IsResourceRequest():
+			if authenticated && a.GetVerb() == "create" && selfReviews[a.GetAPIGroup()].Has(a.GetResource()) {
+				return authorizer.DecisionAllow, "", nil
+			}
+			return authorizer.DecisionNoOpinion, "", nil
+		case a.GetVerb() != "get":
+			return authorizer.DecisionNoOpinion, "", nil
+		case authenticated:
+			return discovery.Authorize(ctx, a)
+		default:
+			return public.Authorize(ctx, a)
 		}
-	}
-	return authorizer.DecisionNoOpinion, "", nil
+	}), nil
 }

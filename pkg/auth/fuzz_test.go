@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
 )
 
 // A token file either passes the line check and loads, or is refused; the
@@ -13,7 +15,7 @@ func FuzzTokenFile(f *testing.F) {
 		f.Add(seed)
 	}
 	dir := f.TempDir()
-	ca, err := NewCA("fuzz")
+	ca, err := pki.NewCA("fuzz")
 	if err != nil {
 		f.Fatal(err)
 	}

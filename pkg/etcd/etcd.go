@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -35,7 +36,8 @@ type TLSFiles struct {
 
 // Server is a running embedded etcd.
 type Server struct {
-	etcd *embed.Etcd
+	etcd      *embed.Etcd
+	closeOnce sync.Once
 	// ClientURL is the http(s)://127.0.0.1:port address clients dial.
 	ClientURL string
 }
@@ -105,5 +107,6 @@ func Start(cfg Config) (*Server, error) {
 // Err reports a fatal error of the running member.
 func (s *Server) Err() <-chan error { return s.etcd.Err() }
 
-// Close stops the member and releases its data directory.
-func (s *Server) Close() { s.etcd.Close() }
+// Close stops the member and releases its data directory; calling it again
+// does nothing.
+func (s *Server) Close() { s.closeOnce.Do(s.etcd.Close) }

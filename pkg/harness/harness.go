@@ -1,7 +1,9 @@
-// Package harness starts a real mini-apiserver inside a Go test process, in
-// the manner of controller-runtime's envtest: one exported type, Start and
-// Stop, each server with its own data directory, port, embedded etcd and
-// audit outputs, so parallel tests do not share anything.
+// Package harness is the one way to start a real mini-apiserver for tests
+// and benchmarks, in the manner of controller-runtime's envtest: one
+// exported environment type, Start and Stop, and two backends behind it:
+// the server inside the test process (the default) or the built binary as a
+// child process (Options.Binary). Each server has its own data directory,
+// port, embedded etcd and audit outputs, so parallel tests share nothing.
 //
 //	srv, err := harness.Start(ctx, harness.Options{
 //		Policy:  "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n",
@@ -14,32 +16,29 @@
 //	...
 //	events, err := srv.AuditEvents()   // from the log backend
 //	webhookEvents := srv.Sink().Events()
+//
+// The package also starts what a server talks to: a real etcd (StartEtcd),
+// an audit sink with its webhook kubeconfig (StartTLSSink,
+// WriteWebhookKubeconfig), and reads /metrics (Server.Metrics).
 package harness
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/util/wait"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
-	"k8s.io/apiserver/pkg/util/compatibility"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
-	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
 	"github.com/mini-apiserver/mini-apiserver/pkg/server"
 )
 
@@ -54,32 +53,67 @@ type Options struct {
 	Webhook bool
 	// Flags are further mini-apiserver flags, as on its command line.
 	Flags []string
-	// DataDir is the server's data directory; by default a new temporary
-	// directory that Stop removes.
+	// DataDir is the server's data directory (or --data-dir in Flags); by
+	// default a new temporary directory that Stop removes.
 	DataDir string
-	// WrapHandler wraps the API handler inside the handler chain, after
-	// audit, authentication and authorization.
-	WrapHandler func(http.Handler) http.Handler
-	// ReadyTimeout bounds Start; default 60s.
+	// ReadyTimeout bounds Start; default 90s.
 	ReadyTimeout time.Duration
+
+	// Binary, when set, is a mini-apiserver executable run as a child
+	// process instead of the server in this process.
+	Binary string
+	// Env is added to the child process's environment (Binary only).
+	Env []string
+	// WrapHandler wraps the API handler inside the handler chain, after
+	// audit, authentication and authorization (in-process only).
+	WrapHandler func(http.Handler) http.Handler
 }
 
-// Server is a running in-process mini-apiserver.
+// instance is one run of a server: in this process or a child process.
+type instance interface {
+	// stop shuts the server down gracefully and returns how it ended.
+	stop() error
+	// done is closed when the server has stopped by itself or by stop.
+	done() <-chan struct{}
+	// err is how it ended, once done.
+	err() error
+}
+
+// Server is a running mini-apiserver.
 type Server struct {
+	opts       Options
+	flags      []string
+	fixedPort  bool
 	dataDir    string
 	ownDataDir bool
 	auditLog   string
-	kubeconfig string
-	url        string
 	sink       *sink.Sink
-	cancel     context.CancelFunc
-	done       chan struct{}
-	runErr     error
+
+	kubeconfig string
+	port       int
+	run        instance
+	proc       *process // the child process, with Options.Binary
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start starts a server and returns once /readyz answers 200.
 func Start(ctx context.Context, opts Options) (_ *Server, err error) {
-	s := &Server{dataDir: opts.DataDir, done: make(chan struct{})}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 90 * time.Second
+	}
+	if opts.Binary != "" && opts.WrapHandler != nil {
+		return nil, errors.New("harness: WrapHandler needs the in-process server")
+	}
+	parsed, fs, err := parseFlags(opts.Flags, opts.Binary != "")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, dataDir: opts.DataDir, fixedPort: fs.Changed("secure-port")}
+	if s.dataDir == "" {
+		s.dataDir = parsed.DataDir
+	}
 	if s.dataDir == "" {
 		if s.dataDir, err = os.MkdirTemp("", "mini-apiserver-harness-"); err != nil {
 			return nil, err
@@ -91,157 +125,79 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.cleanup()
 		}
 	}()
-	flags := append([]string{"--data-dir=" + s.dataDir}, opts.Flags...)
+	s.flags = append([]string{"--data-dir=" + s.dataDir}, opts.Flags...)
+	s.auditLog = parsed.Audit.LogOptions.Path
 	if opts.Policy != "" {
 		policy := filepath.Join(s.dataDir, "audit-policy.yaml")
 		if err := os.WriteFile(policy, []byte(opts.Policy), 0o600); err != nil {
 			return nil, err
 		}
-		flags = append(flags, "--audit-policy-file="+policy)
-		if !hasFlag(opts.Flags, "--audit-log-path") {
+		s.flags = append(s.flags, "--audit-policy-file="+policy)
+		if s.auditLog == "" {
 			s.auditLog = filepath.Join(s.dataDir, "audit", "audit.log")
-			flags = append(flags, "--audit-log-path="+s.auditLog)
+			s.flags = append(s.flags, "--audit-log-path="+s.auditLog)
 		}
 	}
-	if v, ok := flagValue(opts.Flags, "--audit-log-path"); ok && v != "-" {
-		s.auditLog = v
+	if s.auditLog == "-" {
+		s.auditLog = ""
 	}
 	if opts.Webhook {
 		var cfgPath string
 		if s.sink, cfgPath, err = StartTLSSink(s.dataDir, false); err != nil {
 			return nil, err
 		}
-		flags = append(flags, "--audit-webhook-config-file="+cfgPath)
+		s.flags = append(s.flags, "--audit-webhook-config-file="+cfgPath)
 	}
-
-	o := server.NewOptions()
-	fs := pflag.NewFlagSet("mini-apiserver", pflag.ContinueOnError)
-	for _, f := range o.Flags().FlagSets {
-		fs.AddFlagSet(f)
-	}
-	if err := fs.Parse(flags); err != nil {
-		return nil, fmt.Errorf("harness flags: %w", err)
-	}
-	if err := compatibility.DefaultComponentGlobalsRegistry.Set(); err != nil {
-		return nil, err
-	}
-	if !hasFlag(opts.Flags, "--secure-port") {
-		// A kernel-chosen port: parallel servers never collide.
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		o.SecureServing.Listener = l
-	}
-	if err := o.Complete(); err != nil {
-		return nil, err
-	}
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
-	cfg, err := o.Config()
-	if err != nil {
-		return nil, err
-	}
-	cfg.WrapAPIHandler = opts.WrapHandler
-	srv, err := cfg.New()
-	if err != nil {
-		return nil, err
-	}
-	s.kubeconfig, s.url = cfg.KubeconfigPath, srv.ServingURL
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	go func() {
-		defer close(s.done)
-		s.runErr = srv.Run(runCtx)
-	}()
-	timeout := opts.ReadyTimeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
-	if err := s.waitReady(ctx, timeout); err != nil {
-		cancel()
-		<-s.done
+	if err := s.launch(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
-	client, err := kubernetes.NewForConfig(s.RESTConfig())
-	if err != nil {
-		return err
+// parseFlags reads flags with the server's own flag set, so the harness
+// knows --data-dir, --audit-log-path and --secure-port as the server will.
+// The binary also takes its global flags (--feature-gates, -v, ...): those
+// are left to it.
+func parseFlags(flags []string, binary bool) (*server.Options, *pflag.FlagSet, error) {
+	o := server.NewOptions()
+	fs := pflag.NewFlagSet("mini-apiserver", pflag.ContinueOnError)
+	fs.ParseErrorsAllowlist.UnknownFlags = binary
+	for _, f := range o.Flags().FlagSets {
+		fs.AddFlagSet(f)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return wait.PollUntilContextCancel(ctx, 5*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		select {
-		case <-s.done:
-			return false, fmt.Errorf("mini-apiserver stopped while starting: %v", s.runErr)
-		default:
-		}
-		var code int
-		client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
-		return code == http.StatusOK, nil
-	})
+	if err := fs.Parse(flags); err != nil {
+		return nil, nil, fmt.Errorf("harness flags: %w", err)
+	}
+	return o, fs, nil
 }
 
-// StartTLSSink starts an HTTPS audit sink with a CA generated for it and
-// writes, in dir, the kubeconfig-format file --audit-webhook-config-file
-// takes to reach it. With clientCert the sink requires a client certificate,
-// which the file carries. It returns the sink and the file's path.
-func StartTLSSink(dir string, clientCert bool) (*sink.Sink, string, error) {
-	ca, err := auth.NewCA("audit-sink-ca")
-	if err != nil {
-		return nil, "", err
+// launch starts one run of the server on the data directory and waits for
+// it to be ready.
+func (s *Server) launch(ctx context.Context) error {
+	if s.opts.Binary != "" {
+		return s.launchProcess(ctx)
 	}
-	serving, err := auth.NewSigned(ca, auth.ServingTemplate("audit-sink", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
-	if err != nil {
-		return nil, "", err
-	}
-	cert, err := serving.TLSCertificate()
-	if err != nil {
-		return nil, "", err
-	}
-	var clientCAs *x509.CertPool
-	authInfo := &clientcmdapi.AuthInfo{}
-	if clientCert {
-		clientCA, err := auth.NewCA("audit-sink-client-ca")
-		if err != nil {
-			return nil, "", err
-		}
-		cred, err := auth.NewSigned(clientCA, auth.ClientTemplate("mini-apiserver"))
-		if err != nil {
-			return nil, "", err
-		}
-		clientCAs = x509.NewCertPool()
-		clientCAs.AddCert(clientCA.Cert)
-		authInfo.ClientCertificateData, authInfo.ClientKeyData = cred.CertPEM, cred.KeyPEM
-	}
-	s, err := sink.Start(sink.Options{TLS: sink.ClientCATLS(cert, clientCAs)})
-	if err != nil {
-		return nil, "", err
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["sink"] = &clientcmdapi.Cluster{Server: s.URL() + "/audit", CertificateAuthorityData: ca.CertPEM}
-	cfg.AuthInfos["apiserver"] = authInfo
-	cfg.Contexts["sink"] = &clientcmdapi.Context{Cluster: "sink", AuthInfo: "apiserver"}
-	cfg.CurrentContext = "sink"
-	path := filepath.Join(dir, "audit-webhook.kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		s.Close()
-		return nil, "", err
-	}
-	return s, path, nil
+	return s.launchInProcess(ctx)
 }
 
-// RESTConfig is an admin (system:masters) client configuration.
+// Restart stops the server gracefully and starts it again with the same
+// flags on the same data directory (and sink); a port the harness chose may
+// change.
+func (s *Server) Restart(ctx context.Context) error {
+	if err := s.run.stop(); err != nil {
+		return fmt.Errorf("harness: stop before restart: %w", err)
+	}
+	return s.launch(ctx)
+}
+
+// RESTConfig is an admin (system:masters) client configuration. Its rate
+// limit is high: tests measure the server, not client-go's default 5 QPS.
 func (s *Server) RESTConfig() *rest.Config {
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.kubeconfig)
 	if err != nil {
 		panic(fmt.Sprintf("harness: admin kubeconfig %s: %v", s.kubeconfig, err))
 	}
+	cfg.QPS, cfg.Burst = 1000, 1000
 	return cfg
 }
 
@@ -249,12 +205,16 @@ func (s *Server) RESTConfig() *rest.Config {
 func (s *Server) Kubeconfig() string { return s.kubeconfig }
 
 // URL is the server's https:// address.
-func (s *Server) URL() string { return s.url }
+func (s *Server) URL() string { return s.RESTConfig().Host }
+
+// Port is the server's secure port.
+func (s *Server) Port() int { return s.port }
 
 // DataDir is the server's data directory.
 func (s *Server) DataDir() string { return s.dataDir }
 
-// AuditLog is the path of the audit log ("" when there is none).
+// AuditLog is the path of the audit log ("" when there is none or it is
+// stdout).
 func (s *Server) AuditLog() string { return s.auditLog }
 
 // AuditEvents reads the audit log written so far.
@@ -268,14 +228,21 @@ func (s *Server) AuditEvents() ([]auditv1.Event, error) {
 // Sink is the audit webhook receiver (nil unless Options.Webhook).
 func (s *Server) Sink() *sink.Sink { return s.sink }
 
+// Done is closed when the server has stopped, by itself or by Stop.
+func (s *Server) Done() <-chan struct{} { return s.run.done() }
+
+// Err is how the server ended, once Done is closed.
+func (s *Server) Err() error { return s.run.err() }
+
 // Stop shuts the server down gracefully (draining audit backends), stops
-// the sink and removes a data directory the harness created.
+// the sink and removes a data directory the harness created. It returns how
+// the server ended; calling it again returns the same.
 func (s *Server) Stop() error {
-	s.cancel()
-	<-s.done
-	err := s.runErr
-	s.cleanup()
-	return err
+	s.stopOnce.Do(func() {
+		s.stopErr = s.run.stop()
+		s.cleanup()
+	})
+	return s.stopErr
 }
 
 func (s *Server) cleanup() {
@@ -285,21 +252,4 @@ func (s *Server) cleanup() {
 	if s.ownDataDir {
 		_ = os.RemoveAll(s.dataDir)
 	}
-}
-
-func hasFlag(flags []string, name string) bool {
-	_, ok := flagValue(flags, name)
-	return ok
-}
-
-func flagValue(flags []string, name string) (string, bool) {
-	for i, f := range flags {
-		if v, ok := strings.CutPrefix(f, name+"="); ok {
-			return v, true
-		}
-		if f == name && i+1 < len(flags) {
-			return flags[i+1], true
-		}
-	}
-	return "", false
 }

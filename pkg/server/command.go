@@ -47,14 +47,15 @@ admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig fo
 			if len(args) > 0 {
 				return fmt.Errorf("%q does not take any arguments, got %q", cmd.CommandPath(), args)
 			}
-			if err := o.Complete(); err != nil {
+			completed, err := o.Complete()
+			if err != nil {
 				return err
 			}
-			if err := o.Validate(); err != nil {
+			if err := completed.Validate(); err != nil {
 				return err
 			}
 			ctx := genericapiserver.SetupSignalContext()
-			return Run(ctx, o, cmd.OutOrStdout())
+			return Run(ctx, completed, cmd.OutOrStdout())
 		},
 	}
 	fss := o.Flags()
@@ -72,7 +73,7 @@ admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig fo
 
 // Run builds the server from completed, validated options and serves until
 // ctx is done. out receives the kubeconfig line.
-func Run(ctx context.Context, o *Options, out io.Writer) error {
+func Run(ctx context.Context, o CompletedOptions, out io.Writer) error {
 	if ignored := o.IgnoredFlagsSet(); len(ignored) > 0 {
 		klog.Warningf("These kube-apiserver flags have no effect in mini-apiserver and are ignored: %s", strings.Join(ignored, ", "))
 	}
@@ -80,12 +81,12 @@ func Run(ctx context.Context, o *Options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := cfg.New()
+	s, err := cfg.Complete().New()
 	if err != nil {
 		return err
 	}
-	klog.InfoS("Serving", "url", s.ServingURL, "dataDir", cfg.DataDir, "kubeconfig", cfg.KubeconfigPath)
-	fmt.Fprintf(out, "export KUBECONFIG=%s\n", cfg.KubeconfigPath)
+	klog.InfoS("Serving", "url", s.ServingURL, "dataDir", cfg.Extra.DataDir, "kubeconfig", cfg.Extra.KubeconfigPath)
+	fmt.Fprintf(out, "export KUBECONFIG=%s\n", cfg.Extra.KubeconfigPath)
 	if f, ok := out.(*os.File); ok {
 		_ = f.Sync()
 	}

@@ -10,10 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
-	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
@@ -101,25 +99,43 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	return fss
 }
 
+// completedOptions are the options with every default that depends on
+// other flags or the environment filled in.
+type completedOptions struct {
+	*Options
+	// generateServingCert is true when no --tls-cert-file was given: Config
+	// generates a CA and serving certificate in the cert directory.
+	generateServingCert bool
+}
+
+// CompletedOptions can only be made by Complete, so Validate and Config
+// never see raw flags.
+type CompletedOptions struct{ *completedOptions }
+
 // Complete fills in defaults that depend on other flags or the environment.
-func (o *Options) Complete() error {
+// It writes nothing to disk: a command line that fails Validate leaves no
+// trace.
+func (o *Options) Complete() (CompletedOptions, error) {
 	if o.DataDir == "" {
 		dir, err := DefaultDataDir()
 		if err != nil {
-			return err
+			return CompletedOptions{}, err
 		}
 		o.DataDir = dir
 	}
 	abs, err := filepath.Abs(o.DataDir)
 	if err != nil {
-		return fmt.Errorf("--data-dir %s: %w", o.DataDir, err)
+		return CompletedOptions{}, fmt.Errorf("--data-dir %s: %w", o.DataDir, err)
 	}
 	o.DataDir = abs
 	o.Authentication.ApplyAuthorization(o.Authorization.Modes)
 	if o.SecureServing.ServerCert.CertDirectory == "" {
 		o.SecureServing.ServerCert.CertDirectory = filepath.Join(o.DataDir, "pki")
 	}
-	return o.GenericServerRun.Complete()
+	if err := o.GenericServerRun.Complete(); err != nil {
+		return CompletedOptions{}, err
+	}
+	return CompletedOptions{&completedOptions{Options: o, generateServingCert: o.SecureServing.ServerCert.CertKey.CertFile == ""}}, nil
 }
 
 // DefaultDataDir is $XDG_STATE_HOME/mini-apiserver or
@@ -135,8 +151,9 @@ func DefaultDataDir() (string, error) {
 	return filepath.Join(home, ".local", "state", "mini-apiserver"), nil
 }
 
-// Validate checks every flag group and names the flag at fault.
-func (o *Options) Validate() error {
+// Validate checks every flag group and names the flag at fault. Files named
+// by flags are read here once and kept for Config.
+func (o CompletedOptions) Validate() error {
 	var errs []error
 	errs = append(errs, o.GenericServerRun.Validate()...)
 	errs = append(errs, o.SecureServing.Validate()...)
@@ -174,7 +191,7 @@ func (o *Options) Validate() error {
 // is only checked when its backend is on (a typo would surface later), and a
 // webhook kubeconfig without a server only fails with a message about
 // KUBERNETES_MASTER.
-func (o *Options) validateAuditExtras() []error {
+func (o CompletedOptions) validateAuditExtras() []error {
 	var errs []error
 	for flag, mode := range map[string]string{
 		"--audit-log-mode": o.Audit.LogOptions.BatchOptions.Mode, "--audit-webhook-mode": o.Audit.WebhookOptions.BatchOptions.Mode,
@@ -204,64 +221,8 @@ func (o *Options) validateAuditExtras() []error {
 	return errs
 }
 
-// IgnoredFlagsSet returns the kube-apiserver flags given on the command line
-// that have no effect here, sorted.
-func (o *Options) IgnoredFlagsSet() []string { return o.ignored.set() }
-
-// ignoredFlags are kube-apiserver flags that name things mini-apiserver does
-// not have (service accounts, kubelets, service IPs, the aggregation layer,
-// admission plugin lists). They are accepted so that a kube-apiserver command
-// line starts, and named in one start-up warning.
-type ignoredFlags struct {
-	fs *pflag.FlagSet
-}
-
-var ignoredBoolFlags = []string{
-	"allow-privileged", "enable-bootstrap-token-auth", "enable-aggregator-routing", "service-account-lookup",
-	"enable-logs-handler", "endpoint-reconciler-type-lease",
-}
-
-var ignoredStringFlags = []string{
-	"admission-control-config-file", "api-audiences", "apiserver-count", "disable-admission-plugins",
-	"enable-admission-plugins", "endpoint-reconciler-type", "event-ttl", "kubelet-certificate-authority",
-	"kubelet-client-certificate", "kubelet-client-key", "kubelet-preferred-address-types", "kubelet-timeout",
-	"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names", "requestheader-client-ca-file",
-	"requestheader-extra-headers-prefix", "requestheader-group-headers", "requestheader-uid-headers",
-	"requestheader-username-headers", "runtime-config", "service-account-issuer", "service-account-jwks-uri",
-	"service-account-key-file", "service-account-max-token-expiration", "service-account-signing-key-file",
-	"service-cluster-ip-range", "service-node-port-range",
-}
-
-func newIgnoredFlags() *ignoredFlags { return &ignoredFlags{} }
-
-func (f *ignoredFlags) addFlags(fs *pflag.FlagSet) {
-	f.fs = fs
-	for _, name := range ignoredBoolFlags {
-		fs.Bool(name, false, "Accepted for kube-apiserver compatibility; has no effect in mini-apiserver.")
-	}
-	for _, name := range ignoredStringFlags {
-		// StringArray: several of these may be repeated on a kube command line.
-		fs.StringArray(name, nil, "Accepted for kube-apiserver compatibility; has no effect in mini-apiserver.")
-	}
-}
-
-func (f *ignoredFlags) set() []string {
-	if f.fs == nil {
-		return nil
-	}
-	var names []string
-	// The command parses a merged flag set; Changed is shared with ours.
-	f.fs.VisitAll(func(fl *pflag.Flag) {
-		if fl.Changed {
-			names = append(names, "--"+fl.Name)
-		}
-	})
-	sort.Strings(names)
-	return names
-}
-
 // servingHosts are the names the generated serving certificate covers.
-func (o *Options) servingHosts() ([]string, []net.IP) {
+func (o CompletedOptions) servingHosts() ([]string, []net.IP) {
 	hosts := []string{"localhost"}
 	ips := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
 	if b := o.SecureServing.BindAddress; b != nil && !b.IsUnspecified() && !b.IsLoopback() {

@@ -8,9 +8,6 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -28,28 +25,20 @@ import (
 // Server is a mini-apiserver ready to run.
 type Server struct {
 	Generic *genericapiserver.GenericAPIServer
-	config  *Config
+	config  CompletedConfig
 	// ServingURL is where clients reach the server.
 	ServingURL string
 }
 
 // New installs the API and the server's post-start hooks. On error the
 // config's resources are released.
-func (c *Config) New() (s *Server, err error) {
+func (c CompletedConfig) New() (s *Server, err error) {
 	defer func() {
 		if err != nil {
-			if c.Generic.SecureServing != nil && c.Generic.SecureServing.Listener != nil {
-				c.Generic.SecureServing.Listener.Close()
-			}
-			c.Close()
+			c.config.Close()
 		}
 	}()
-	if wrap := c.WrapAPIHandler; wrap != nil {
-		c.Generic.BuildHandlerChainFunc = func(apiHandler http.Handler, gc *genericapiserver.Config) http.Handler {
-			return genericapiserver.DefaultBuildHandlerChain(wrap(apiHandler), gc)
-		}
-	}
-	generic, err := c.Generic.Complete().New("mini-apiserver", genericapiserver.NewEmptyDelegate())
+	generic, err := c.Generic.New("mini-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
 	}
@@ -107,31 +96,12 @@ func (c *Config) New() (s *Server, err error) {
 // Run serves until ctx is done, then shuts down gracefully and stops the
 // embedded etcd.
 func (s *Server) Run(ctx context.Context) error {
-	defer s.config.Close()
+	defer s.config.config.Close()
 	return s.Generic.PrepareRun().RunWithContext(ctx)
 }
 
-// bootstrapNamespaces creates the system namespaces. It blocks /readyz until
-// they exist, so a ready server always has them.
-func (s *Server) bootstrapNamespaces(ctx genericapiserver.PostStartHookContext) error {
-	client, err := kubernetes.NewForConfig(ctx.LoopbackClientConfig)
-	if err != nil {
-		return err
-	}
-	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		for _, name := range SystemNamespaces {
-			_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-			if err != nil && !apierrors.IsAlreadyExists(err) {
-				klog.V(2).InfoS("Creating system namespace, will retry", "namespace", name, "err", err)
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-}
-
 func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookContext) error {
-	client, err := kubernetes.NewForConfig(s.config.NamespaceControllerConfig)
+	client, err := kubernetes.NewForConfig(s.config.Extra.NamespaceControllerConfig)
 	if err != nil {
 		return err
 	}

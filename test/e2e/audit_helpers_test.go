@@ -1,13 +1,8 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +12,8 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
-	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
 )
 
 func writePolicy(t *testing.T, policy string) string {
@@ -80,11 +75,11 @@ func sinkReader(s *sink.Sink) func() ([]auditv1.Event, error) {
 // groups, signed by the server's generated client CA.
 func userClient(t *testing.T, s *apiServer, user string, groups ...string) *kubernetes.Clientset {
 	t.Helper()
-	ca, err := auth.LoadOrCreateCA(filepath.Join(s.DataDir, "pki"), "client-ca", "unused")
+	ca, err := pki.LoadCA(filepath.Join(s.DataDir(), "pki"), "client-ca")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, err := auth.NewSigned(ca, auth.ClientTemplate(user, groups...))
+	cred, err := pki.NewSigned(ca, pki.ClientTemplate(user, groups...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,45 +91,6 @@ func userClient(t *testing.T, s *apiServer, user string, groups ...string) *kube
 		t.Fatal(err)
 	}
 	return c
-}
-
-// metric returns the value of a sample of /metrics, e.g.
-// metric(t, s, `apiserver_audit_event_total`) or
-// metric(t, s, `apiserver_audit_level_total{level="Metadata"}`); 0 if absent.
-func metric(t *testing.T, s *apiServer, sample string) float64 {
-	t.Helper()
-	body, err := s.Client().Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(body)))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok || name != sample {
-			continue
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			t.Fatalf("metric %s: %v", line, err)
-		}
-		return v
-	}
-	return 0
-}
-
-// fileMode returns a path's permission bits.
-func fileMode(t *testing.T, path string) os.FileMode {
-	t.Helper()
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Mode().Perm()
 }
 
 func restTransport(cfg *rest.Config) (http.RoundTripper, error) { return rest.TransportFor(cfg) }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/kubernetes"
@@ -26,13 +25,6 @@ import (
 // tests can count events exactly.
 func nsPolicy(ns string, level auditv1.Level) string {
 	return fmt.Sprintf("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: %s\n  namespaces: [%q]\n  resources: [{group: \"\", resources: [pods]}]\n- level: None\n", level, ns)
-}
-
-func createNamespace(t *testing.T, client kubernetes.Interface, name string) {
-	t.Helper()
-	if _, err := client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // createPods creates n pods in ns from `workers` goroutines; each pod
@@ -256,7 +248,7 @@ func TestAuditLogFormatsAndStdout(t *testing.T) {
 			Code: 201, User: "kubernetes-admin", Resource: "pods", Namespace: "default", AuthorizeDecision: "allow"}}
 		waitForEvents(t, func() ([]auditv1.Event, error) {
 			var events []auditv1.Event
-			for _, line := range strings.Split(s.Stdout.String(), "\n") {
+			for _, line := range strings.Split(s.Stdout(), "\n") {
 				if strings.HasPrefix(line, "{") {
 					e, err := expect.ReadLines(strings.NewReader(line))
 					if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -333,7 +334,7 @@ func TestAuditPolicyErrors(t *testing.T) {
 			t.Parallel()
 			path := write(strings.ReplaceAll(strings.ToLower(tc.name), " ", "-")+".yaml", tc.policy)
 			code, stderr := runBinary(t, 20*time.Second, "--audit-policy-file="+path, "--audit-log-path=-",
-				"--data-dir="+filepath.Join(t.TempDir(), "d"), "--secure-port="+itoa(freePort(t)))
+				"--data-dir="+filepath.Join(t.TempDir(), "d"), "--secure-port="+strconv.Itoa(freePort(t)))
 			if code == 0 {
 				t.Fatal("started with a bad policy")
 			}
@@ -346,7 +347,7 @@ func TestAuditPolicyErrors(t *testing.T) {
 	t.Run("missing file", func(t *testing.T) {
 		t.Parallel()
 		code, stderr := runBinary(t, 20*time.Second, "--audit-policy-file=/nonexistent/policy.yaml",
-			"--data-dir="+filepath.Join(t.TempDir(), "d"), "--secure-port="+itoa(freePort(t)))
+			"--data-dir="+filepath.Join(t.TempDir(), "d"), "--secure-port="+strconv.Itoa(freePort(t)))
 		if code == 0 || !strings.Contains(stderr, "/nonexistent/policy.yaml") || !strings.Contains(stderr, "no such file or directory") {
 			t.Errorf("exit %d, stderr:\n%s", code, stderr)
 		}

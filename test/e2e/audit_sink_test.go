@@ -13,10 +13,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
 // The audit-sink binary collects a real server's events into one file per
@@ -27,7 +26,7 @@ func TestAuditSinkBinary(t *testing.T) {
 	port, controlPort := freePort(t), freePort(t)
 	cmd := exec.Command(sinkBin, fmt.Sprintf("--listen=127.0.0.1:%d", port), fmt.Sprintf("--control-listen=127.0.0.1:%d", controlPort),
 		"--output-dir="+out, "--per-user")
-	logs := &syncBuffer{}
+	logs := &harness.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -37,13 +36,8 @@ func TestAuditSinkBinary(t *testing.T) {
 		return strings.Contains(logs.String(), "control API on"), nil
 	})
 
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["sink"] = &clientcmdapi.Cluster{Server: fmt.Sprintf("http://127.0.0.1:%d/audit", port)}
-	cfg.AuthInfos["a"] = &clientcmdapi.AuthInfo{}
-	cfg.Contexts["sink"] = &clientcmdapi.Context{Cluster: "sink", AuthInfo: "a"}
-	cfg.CurrentContext = "sink"
 	webhookConfig := filepath.Join(t.TempDir(), "webhook.kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, webhookConfig); err != nil {
+	if err := harness.WriteWebhookKubeconfig(webhookConfig, fmt.Sprintf("http://127.0.0.1:%d/audit", port), harness.WebhookClient{}); err != nil {
 		t.Fatal(err)
 	}
 	s := startServer(t, "--audit-policy-file="+writePolicy(t, nsPolicy("default", auditv1.LevelMetadata)),

@@ -236,8 +236,8 @@ func TestAuditWebhookDropsAreCounted(t *testing.T) {
 	if dropped == 0 {
 		t.Fatal("no dropped events counted with a full buffer")
 	}
-	if !regexpMatch(`Error in audit plugin 'buffered' affecting \d+ audit events: audit buffer queue blocked`, s.Stderr.String()) {
-		t.Errorf("drops not logged:\n%s", s.Stderr.String())
+	if !regexpMatch(`Error in audit plugin 'buffered' affecting \d+ audit events: audit buffer queue blocked`, s.Stderr()) {
+		t.Errorf("drops not logged:\n%s", s.Stderr())
 	}
 	// Every event either arrives or is counted.
 	eventually(t, 60*time.Second, "delivered + dropped = 40", func() (bool, error) {

@@ -194,8 +194,8 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 		{"positional argument", []string{"serve"}, 10 * time.Second, `"mini-apiserver" does not take any arguments, got ["serve"]`},
 		{"unwritable data dir", []string{"--data-dir=" + filepath.Join(file, "sub")}, 10 * time.Second,
 			"--data-dir " + filepath.Join(file, "sub") + ": mkdir " + file + ": not a directory"},
-		{"port in use", []string{"--secure-port=" + itoa(busy.Port)}, 20 * time.Second,
-			"--bind-address/--secure-port: failed to create listener: failed to listen on 127.0.0.1:" + itoa(busy.Port)},
+		{"port in use", []string{"--secure-port=" + strconv.Itoa(busy.Port())}, 20 * time.Second,
+			"--bind-address/--secure-port: failed to create listener: failed to listen on 127.0.0.1:" + strconv.Itoa(busy.Port())},
 		{"unreachable etcd", []string{"--etcd-servers=http://127.0.0.1:1"}, 60 * time.Second, "cannot reach etcd at --etcd-servers=http://127.0.0.1:1"},
 		{"etcd TLS without servers", []string{"--etcd-cafile=/nonexistent"}, 10 * time.Second, "--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-servers"},
 		{"missing client CA file", []string{"--client-ca-file=/nonexistent/ca.crt"}, 10 * time.Second, "--client-ca-file: open /nonexistent/ca.crt: no such file or directory"},
@@ -232,7 +232,7 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 				args = append(args, "--data-dir="+filepath.Join(t.TempDir(), "data"))
 			}
 			if !strings.Contains(strings.Join(args, " "), "--secure-port") {
-				args = append(args, "--secure-port="+itoa(freePort(t)))
+				args = append(args, "--secure-port="+strconv.Itoa(freePort(t)))
 			}
 			code, stderr := runBinary(t, tc.timeout, args...)
 			if code == 0 {
@@ -248,5 +248,3 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 		})
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -20,7 +20,7 @@ func TestDocsAuthWalkthrough(t *testing.T) {
 	s.Kubectl("create", "namespace", "team-a")
 	s.Kubectl("create", "namespace", "team-b")
 
-	cmd := exec.Command(script, s.Kubeconfig, "alice", "--token", "alice-token")
+	cmd := exec.Command(script, s.Kubeconfig(), "alice", "--token", "alice-token")
 	cmd.Env = append(os.Environ(), "KUBECTL="+kubectlBin)
 	out, err := cmd.Output()
 	if err != nil {
@@ -39,7 +39,7 @@ func TestDocsAuthWalkthrough(t *testing.T) {
 	if r := kubectlAs(t, alice, "run", "x", "--image=nginx", "-n", "team-a"); r.Err == nil {
 		t.Errorf("alice created a pod in team-a (read-only)")
 	}
-	bobCfg, err := exec.Command(script, s.Kubeconfig, "bob", "--token", "bob-token").Output()
+	bobCfg, err := exec.Command(script, s.Kubeconfig(), "bob", "--token", "bob-token").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

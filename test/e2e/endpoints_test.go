@@ -100,10 +100,10 @@ func TestEndpoints(t *testing.T) {
 
 	t.Run("files", func(t *testing.T) {
 		for path, mode := range map[string]os.FileMode{
-			s.DataDir:    0o700,
-			s.Kubeconfig: 0o600,
-			filepath.Join(s.DataDir, "pki", "ca.key"):    0o600,
-			filepath.Join(s.DataDir, "pki", "admin.key"): 0o600,
+			s.DataDir():    0o700,
+			s.Kubeconfig(): 0o600,
+			filepath.Join(s.DataDir(), "pki", "ca.key"):    0o600,
+			filepath.Join(s.DataDir(), "pki", "admin.key"): 0o600,
 		} {
 			st, err := os.Stat(path)
 			if err != nil {
@@ -113,11 +113,11 @@ func TestEndpoints(t *testing.T) {
 				t.Errorf("%s has mode %o, want %o", path, st.Mode().Perm(), mode)
 			}
 		}
-		if want := "export KUBECONFIG=" + s.Kubeconfig + "\n"; s.Stdout.String() != want {
-			t.Errorf("stdout %q, want %q", s.Stdout.String(), want)
+		if want := "export KUBECONFIG=" + s.Kubeconfig() + "\n"; s.Stdout() != want {
+			t.Errorf("stdout %q, want %q", s.Stdout(), want)
 		}
-		if !regexpMatch(`"ready in \d+ms"`, s.Stderr.String()) {
-			t.Errorf("no \"ready in <ms>\" line in the log:\n%s", s.Stderr.String())
+		if !regexpMatch(`"ready in \d+ms"`, s.Stderr()) {
+			t.Errorf("no \"ready in <ms>\" line in the log:\n%s", s.Stderr())
 		}
 	})
 }
@@ -138,8 +138,8 @@ func TestKubeApiserverCommandLine(t *testing.T) {
 	)
 	want := "These kube-apiserver flags have no effect in mini-apiserver and are ignored: --allow-privileged, --enable-admission-plugins, " +
 		"--requestheader-group-headers, --service-account-issuer, --service-account-key-file, --service-cluster-ip-range"
-	if n := strings.Count(s.Stderr.String(), "have no effect in mini-apiserver"); n != 1 || !strings.Contains(s.Stderr.String(), want) {
-		t.Errorf("want one warning %q, log:\n%s", want, s.Stderr.String())
+	if n := strings.Count(s.Stderr(), "have no effect in mini-apiserver"); n != 1 || !strings.Contains(s.Stderr(), want) {
+		t.Errorf("want one warning %q, log:\n%s", want, s.Stderr())
 	}
 	s.Kubectl("get", "pods")
 }

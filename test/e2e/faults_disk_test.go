@@ -74,7 +74,7 @@ func TestFaultAuditDiskFull(t *testing.T) {
 				if got := metric(t, s, `apiserver_audit_error_total{plugin="log"}`) - errorsBefore; got < 2 {
 					t.Errorf("apiserver_audit_error_total{plugin=\"log\"} moved by %v, want the 2 lost events counted", got)
 				}
-				if !strings.Contains(s.Stderr.String(), "no space left on device") {
+				if !strings.Contains(s.Stderr(), "no space left on device") {
 					t.Errorf("the write errors were not logged")
 				}
 			case "blocking-strict":

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -62,10 +61,10 @@ func TestFaultKillDashNine(t *testing.T) {
 		acked.Range(func(_, _ any) bool { n++; return true })
 		return n >= 200, nil
 	})
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := s.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-s.exited
+	<-s.Done()
 	close(stop)
 	wg.Wait()
 
@@ -135,18 +134,18 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 				return n >= 50, nil
 			})
 			start := time.Now()
-			if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if err := s.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 			select {
-			case <-s.exited:
-			case <-time.After(60 * time.Second):
+			case <-s.Done():
+			case <-time.After(waitLong):
 				t.Fatal("no exit within 60s of SIGTERM")
 			}
 			close(stop)
 			wg.Wait()
-			if s.exitErr != nil {
-				t.Fatalf("exit after SIGTERM: %v\n%s", s.exitErr, s.Stderr.String())
+			if s.Err() != nil {
+				t.Fatalf("exit after SIGTERM: %v\n%s", s.Err(), s.Stderr())
 			}
 			t.Logf("exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
 
@@ -167,7 +166,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 				}
 				return true
 			})
-			sums := loggedPluginErrors(s.Stderr.String())
+			sums := loggedPluginErrors(s.Stderr())
 			if reachable {
 				if got := len(snk.Events()); got != len(logged) {
 					t.Errorf("webhook got %d events, the log %d: buffered events were not all delivered at shutdown", got, len(logged))
@@ -181,22 +180,17 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 
 func TestFaultExternalEtcdOutage(t *testing.T) {
 	t.Parallel()
-	etcdURL, etcdCmd, restart := startRestartableEtcd(t)
-	s := startServer(t, "--etcd-servers="+etcdURL, "--request-timeout=5s")
+	etcd := startEtcd(t)
+	s := startServer(t, "--etcd-servers="+etcd.URL(), "--request-timeout=5s")
 	client := s.Client()
 	ctx := context.Background()
 	if _, err := client.CoreV1().Pods("default").Create(ctx, newPod("default", "before"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := etcdCmd().Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = etcdCmd().Wait()
+	etcd.Kill()
 
 	eventually(t, 60*time.Second, "/readyz to fail", func() (bool, error) {
-		var code int
-		client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
-		return code == 500, nil
+		return s.ReadyStatus(ctx) == 500, nil
 	})
 	start := time.Now()
 	_, err := client.CoreV1().Pods("default").Create(ctx, newPod("default", "during"), metav1.CreateOptions{})
@@ -208,11 +202,11 @@ func TestFaultExternalEtcdOutage(t *testing.T) {
 	}
 	t.Logf("write with etcd down: %v (after %s)", err, time.Since(start).Round(time.Millisecond))
 
-	restart()
+	if err := etcd.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 60*time.Second, "/readyz to recover", func() (bool, error) {
-		var code int
-		client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
-		return code == 200, nil
+		return s.ReadyStatus(ctx) == 200, nil
 	})
 	eventually(t, 30*time.Second, "writes to work again", func() (bool, error) {
 		_, err := client.CoreV1().Pods("default").Create(ctx, newPod("default", "after"), metav1.CreateOptions{})
@@ -221,27 +215,4 @@ func TestFaultExternalEtcdOutage(t *testing.T) {
 	if _, err := client.CoreV1().Pods("default").Get(ctx, "before", metav1.GetOptions{}); err != nil {
 		t.Errorf("pod written before the outage: %v", err)
 	}
-}
-
-// startRestartableEtcd runs bin/etcd and returns its URL, the current
-// process and a function that starts it again on the same data and ports.
-func startRestartableEtcd(t *testing.T) (string, func() *exec.Cmd, func()) {
-	t.Helper()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	dir := filepath.Join(t.TempDir(), "etcd")
-	var cmd *exec.Cmd
-	start := func() {
-		cmd = exec.Command(etcdBin, "--name=e2e", "--data-dir="+dir,
-			"--listen-client-urls="+client, "--advertise-client-urls="+client,
-			"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer,
-			"--initial-cluster=e2e="+peer, "--log-level=error")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	start()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return client, func() *exec.Cmd { return cmd }, start
 }

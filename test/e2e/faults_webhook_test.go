@@ -163,7 +163,7 @@ func TestFaultWebhookLongOutageIsCounted(t *testing.T) {
 		t.Errorf("logged %d events; %d arrived + %v failed (webhook) + %v dropped (buffer) = %v: something vanished uncounted",
 			logged, arrived, failedWebhook, dropped, float64(arrived)+failedWebhook+dropped)
 	}
-	sums := loggedPluginErrors(s.Stderr.String())
+	sums := loggedPluginErrors(s.Stderr())
 	if float64(sums["webhook"]) != failedWebhook || float64(sums["buffered"]) != dropped {
 		t.Errorf("server log counts %v, metrics webhook=%v buffered=%v", sums, failedWebhook, dropped)
 	}

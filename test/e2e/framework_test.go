@@ -1,28 +1,23 @@
 // Package e2e drives the built mini-apiserver binary with the real kubectl,
 // client-go and etcd. `make test` builds the binaries and points the tests
-// at them with MINI_APISERVER_BIN, KUBECTL_BIN and ETCD_BIN.
+// at them with MINI_APISERVER_BIN, KUBECTL_BIN and ETCD_BIN. Servers and
+// etcd are started by pkg/harness, the one way to start them.
 package e2e
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
 var serverBin, sinkBin, auditctlBin, kubectlBin, etcdBin string
@@ -48,158 +43,50 @@ func binary(env, name string) string {
 	return p
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// apiServer is one running mini-apiserver process.
+// apiServer is one running mini-apiserver process, with the test's helpers.
 type apiServer struct {
-	t          *testing.T
-	DataDir    string
-	Port       int
-	Kubeconfig string
-	Stdout     *syncBuffer
-	Stderr     *syncBuffer
-	cmd        *exec.Cmd
-	exited     chan struct{}
-	exitErr    error
+	*harness.Server
+	t *testing.T
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startServer starts the binary with a fresh data dir (unless args name one)
-// and a free port, and waits until /readyz answers 200.
+// startServer starts the binary with args, a fresh data dir (unless args
+// name one) and a free port, waits until it is ready and stops it when the
+// test ends.
 func startServer(t *testing.T, args ...string) *apiServer {
 	t.Helper()
-	dataDir := ""
-	for _, a := range args {
-		if v, ok := strings.CutPrefix(a, "--data-dir="); ok {
-			dataDir = v
-		}
-	}
-	if dataDir == "" {
-		dataDir = filepath.Join(t.TempDir(), "data")
-		args = append(args, "--data-dir="+dataDir)
-	}
-	var s *apiServer
-	for attempt := 0; attempt < 3; attempt++ {
-		s = launch(t, dataDir, freePort(t), args)
-		err := s.waitReady(90 * time.Second)
-		if err == nil {
-			return s
-		}
-		if strings.Contains(s.Stderr.String(), "address already in use") {
-			continue // another process took the port between probe and bind
-		}
-		t.Fatalf("mini-apiserver did not become ready: %v\nstderr:\n%s", err, s.Stderr.String())
-	}
-	t.Fatalf("mini-apiserver could not bind a port:\n%s", s.Stderr.String())
-	return nil
+	return startServerOpts(t, harness.Options{Flags: args})
 }
 
-func launch(t *testing.T, dataDir string, port int, args []string) *apiServer {
+// startServerOpts is startServer with every harness option.
+func startServerOpts(t *testing.T, opts harness.Options) *apiServer {
 	t.Helper()
-	s := &apiServer{
-		t: t, DataDir: dataDir, Port: port,
-		Kubeconfig: filepath.Join(dataDir, "admin.kubeconfig"),
-		Stdout:     &syncBuffer{}, Stderr: &syncBuffer{},
-		exited: make(chan struct{}),
+	opts.Binary = serverBin
+	if opts.DataDir == "" && !hasFlag(opts.Flags, "--data-dir") {
+		opts.DataDir = filepath.Join(t.TempDir(), "data")
 	}
-	s.cmd = exec.Command(serverBin, append([]string{fmt.Sprintf("--secure-port=%d", port)}, args...)...)
-	s.cmd.Stdout, s.cmd.Stderr = s.Stdout, s.Stderr
-	if err := s.cmd.Start(); err != nil {
+	s, err := harness.Start(context.Background(), opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		s.exitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.Stop() })
-	return s
-}
-
-func (s *apiServer) waitReady(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var lastErr error
-	err := wait.PollUntilContextCancel(ctx, 20*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		select {
-		case <-s.exited:
-			return false, fmt.Errorf("exited: %v", s.exitErr)
-		default:
+	t.Cleanup(func() {
+		// A test may have killed it; only a server that ignores SIGTERM fails.
+		if err := s.Stop(); err != nil && strings.Contains(err.Error(), "did not stop") {
+			t.Error(err)
 		}
-		cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
-		if err != nil {
-			lastErr = err
-			return false, nil
-		}
-		client, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return false, err
-		}
-		var code int
-		client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
-		lastErr = fmt.Errorf("/readyz answered %d", code)
-		return code == http.StatusOK, nil
 	})
-	if err != nil && lastErr != nil && ctx.Err() != nil {
-		return fmt.Errorf("%w (last: %v)", err, lastErr)
-	}
-	return err
+	return &apiServer{Server: s, t: t}
 }
 
-// Stop sends SIGTERM and waits for the process to exit.
-func (s *apiServer) Stop() error {
-	select {
-	case <-s.exited:
-		return s.exitErr
-	default:
+func hasFlag(flags []string, name string) bool {
+	for _, f := range flags {
+		if f == name || strings.HasPrefix(f, name+"=") {
+			return true
+		}
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(60 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-		s.t.Errorf("mini-apiserver did not stop within 60s of SIGTERM")
-	}
-	return s.exitErr
+	return false
 }
 
-func (s *apiServer) RESTConfig() *rest.Config {
-	s.t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	// Load tests must measure the server, not client-go's default 5 QPS limit.
-	cfg.QPS, cfg.Burst = 1000, 1000
-	return cfg
-}
-
+// Client is an admin client-go clientset.
 func (s *apiServer) Client() *kubernetes.Clientset {
 	s.t.Helper()
 	c, err := kubernetes.NewForConfig(s.RESTConfig())
@@ -209,19 +96,30 @@ func (s *apiServer) Client() *kubernetes.Clientset {
 	return c
 }
 
+// metric is one sample of the server's /metrics, e.g.
+// metric(t, s, `apiserver_audit_error_total{plugin="webhook"}`); 0 if absent.
+func metric(t *testing.T, s *apiServer, selector string) float64 {
+	t.Helper()
+	m, err := s.Metrics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Value(selector)
+}
+
 // kubectlResult is the outcome of one kubectl run.
 type kubectlResult struct {
 	Stdout, Stderr string
 	Err            error
 }
 
-// Kubectl runs bin/kubectl against the server with extra environment env
+// runKubectl runs bin/kubectl with kubeconfig, extra environment env
 // (KEY=VALUE) and stdin.
-func (s *apiServer) KubectlEnv(env []string, stdin string, args ...string) kubectlResult {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+func runKubectl(t *testing.T, kubeconfig string, env []string, stdin string, args ...string) kubectlResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, kubectlBin, append([]string{"--kubeconfig=" + s.Kubeconfig}, args...)...)
+	cmd := exec.CommandContext(ctx, kubectlBin, append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -230,6 +128,12 @@ func (s *apiServer) KubectlEnv(env []string, stdin string, args ...string) kubec
 	}
 	err := cmd.Run()
 	return kubectlResult{Stdout: out.String(), Stderr: errOut.String(), Err: err}
+}
+
+// KubectlEnv runs kubectl as the admin with extra environment and stdin.
+func (s *apiServer) KubectlEnv(env []string, stdin string, args ...string) kubectlResult {
+	s.t.Helper()
+	return runKubectl(s.t, s.Kubeconfig(), env, stdin, args...)
 }
 
 // Kubectl runs kubectl and fails the test if it fails.
@@ -250,6 +154,27 @@ func (s *apiServer) KubectlFail(stdin string, args ...string) string {
 		s.t.Fatalf("kubectl %s succeeded, want failure\nstdout: %s", strings.Join(args, " "), r.Stdout)
 	}
 	return r.Stderr
+}
+
+// startEtcd runs bin/etcd on loopback until the test ends.
+func startEtcd(t *testing.T) *harness.Etcd {
+	t.Helper()
+	e, err := harness.StartEtcd(context.Background(), harness.EtcdOptions{Binary: etcdBin, DataDir: filepath.Join(t.TempDir(), "etcd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Kill)
+	return e
+}
+
+// freePort is harness.FreePort for a test.
+func freePort(t *testing.T) int {
+	t.Helper()
+	port, err := harness.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // runBinary runs mini-apiserver expecting it to exit by itself within the
@@ -274,22 +199,6 @@ func runBinary(t *testing.T, timeout time.Duration, args ...string) (int, string
 	return 0, stderr.String()
 }
 
-// eventually polls cond every 20ms until it returns true or the deadline.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	var lastErr error
-	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		ok, err := cond()
-		lastErr = err
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
-	}
-}
-
-func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
-
 // runStdout runs mini-apiserver with args that make it exit, returning stdout.
 func runStdout(t *testing.T, args ...string) string {
 	t.Helper()
@@ -299,5 +208,3 @@ func runStdout(t *testing.T, args ...string) string {
 	}
 	return string(out)
 }
-
-func ptrTo[T any](v T) *T { return &v }

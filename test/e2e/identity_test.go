@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/base64"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -17,10 +16,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
-	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
+	"github.com/mini-apiserver/mini-apiserver/pkg/kubeconfig"
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
 )
 
 const tokenCSV = `alice-token,alice,uid-alice,"devs,readers"
@@ -38,12 +38,12 @@ const abacPolicy = `# alice may read pods in team-a
 type identityServer struct {
 	*apiServer
 	log      string
-	clientCA *auth.KeyPair
+	clientCA *pki.KeyPair
 }
 
 func startIdentityServer(t *testing.T) *identityServer {
 	t.Helper()
-	ca, err := auth.NewCA("e2e-users-ca")
+	ca, err := pki.NewCA("e2e-users-ca")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,24 +62,15 @@ func startIdentityServer(t *testing.T) *identityServer {
 
 // kubeconfigFor writes a kubeconfig for the server with only the given
 // credentials (no admin certificate): a token, a client certificate, or none.
-func (s *identityServer) kubeconfigFor(t *testing.T, name, token string, cert *auth.KeyPair) string {
+func (s *identityServer) kubeconfigFor(t *testing.T, name, token string, cert *pki.KeyPair) string {
 	t.Helper()
-	admin, err := clientcmd.LoadFromFile(s.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clientcmdapi.NewConfig()
-	cluster := admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
-	cfg.Clusters["mini"] = cluster
-	ai := &clientcmdapi.AuthInfo{Token: token}
+	admin := s.RESTConfig()
+	cfg := kubeconfig.Config{Name: "mini", User: name, Server: admin.Host, CAData: admin.CAData, Token: token}
 	if cert != nil {
-		ai.ClientCertificateData, ai.ClientKeyData = cert.CertPEM, cert.KeyPEM
+		cfg.CertData, cfg.KeyData = cert.CertPEM, cert.KeyPEM
 	}
-	cfg.AuthInfos[name] = ai
-	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "mini", AuthInfo: name}
-	cfg.CurrentContext = name
 	path := filepath.Join(t.TempDir(), name+".kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+	if err := kubeconfig.Write(path, cfg); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -96,8 +87,7 @@ func clientFor(t *testing.T, kubeconfig string) *kubernetes.Clientset {
 
 func kubectlAs(t *testing.T, kubeconfig string, args ...string) kubectlResult {
 	t.Helper()
-	s := &apiServer{t: t, Kubeconfig: kubeconfig}
-	return s.KubectlEnv(nil, "", args...)
+	return runKubectl(t, kubeconfig, nil, "", args...)
 }
 
 func TestIdentities(t *testing.T) {
@@ -108,7 +98,7 @@ func TestIdentities(t *testing.T) {
 	if _, err := s.Client().CoreV1().Pods("team-a").Create(ctx, newPod("team-a", "existing"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	carolCert, err := auth.NewSigned(s.clientCA, auth.ClientTemplate("carol", "qa"))
+	carolCert, err := pki.NewSigned(s.clientCA, pki.ClientTemplate("carol", "qa"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +112,7 @@ func TestIdentities(t *testing.T) {
 		for _, tc := range []struct {
 			kubeconfig, user, groups string
 		}{
-			{s.Kubeconfig, "kubernetes-admin", "[system:masters system:authenticated]"},
+			{s.Kubeconfig(), "kubernetes-admin", "[system:masters system:authenticated]"},
 			{alice, "alice", "[devs readers system:authenticated]"},
 			{carol, "carol", "[qa system:authenticated]"},
 		} {
@@ -149,7 +139,7 @@ func TestIdentities(t *testing.T) {
 			args       []string
 			want       string
 		}{
-			{s.Kubeconfig, []string{"create", "pods", "-n", "team-a"}, "yes"},
+			{s.Kubeconfig(), []string{"create", "pods", "-n", "team-a"}, "yes"},
 			{alice, []string{"list", "pods", "-n", "team-a"}, "yes"},
 			{alice, []string{"create", "pods", "-n", "team-a"}, "no"},
 			{alice, []string{"list", "pods", "-n", "team-b"}, "no"},
@@ -291,8 +281,8 @@ func TestPodSecurityAdmission(t *testing.T) {
 	}
 	// A pod that meets restricted is admitted in the locked namespace.
 	ok := newPod("locked", "ok")
-	ok.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptrTo(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
-	ok.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptrTo(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+	ok.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	ok.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
 	if _, err := client.CoreV1().Pods("locked").Create(ctx, ok, metav1.CreateOptions{}); err != nil {
 		t.Errorf("compliant pod: %v", err)
 	}
@@ -320,5 +310,3 @@ func clientForConfig(t *testing.T, cfg *rest.Config) *kubernetes.Clientset {
 	t.Helper()
 	return kubernetes.NewForConfigOrDie(cfg)
 }
-
-func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }

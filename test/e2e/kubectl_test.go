@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
 const podYAML = `apiVersion: v1
@@ -31,15 +32,6 @@ spec:
     ports:
     - containerPort: 80
 `
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func TestKubectlWorkflow(t *testing.T) {
 	t.Parallel()
@@ -227,9 +219,9 @@ func TestKubectlWorkflow(t *testing.T) {
 	})
 
 	t.Run("watch", func(t *testing.T) {
-		cmd := exec.Command(kubectlBin, "--kubeconfig="+s.Kubeconfig, "get", "pods", "-n", "shop", "-w", "--output-watch-events",
+		cmd := exec.Command(kubectlBin, "--kubeconfig="+s.Kubeconfig(), "get", "pods", "-n", "shop", "-w", "--output-watch-events",
 			"--field-selector=metadata.name=watched", "--no-headers")
-		out := &syncBuffer{}
+		out := &harness.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -12,13 +12,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-func newPod(ns, name string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36"}}},
-	}
-}
-
 // wantStatus asserts an API error's HTTP code and full message.
 func wantStatus(t *testing.T, err error, code int32, message string) {
 	t.Helper()

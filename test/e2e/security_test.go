@@ -21,7 +21,9 @@ import (
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/rest"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
+	"github.com/mini-apiserver/mini-apiserver/pkg/kubeconfig"
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
 )
 
 // listeningPorts returns the TCP ports a process listens on, from /proc.
@@ -61,7 +63,7 @@ func listeningPorts(t *testing.T, pid int) []int {
 func TestSecurityNoPlaintextPort(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	ports := listeningPorts(t, s.cmd.Process.Pid)
+	ports := listeningPorts(t, s.PID())
 	if len(ports) < 2 {
 		t.Fatalf("listening ports %v: want the API port and the embedded etcd's", ports)
 	}
@@ -79,7 +81,7 @@ func TestSecurityNoPlaintextPort(t *testing.T) {
 		// TLS without credentials: the API answers 401; etcd refuses the handshake.
 		resp, err = insecureTLS.Get(fmt.Sprintf("https://127.0.0.1:%d/version", port))
 		switch {
-		case port == s.Port:
+		case port == s.Port():
 			if err != nil || resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("API port without credentials: %v %v", err, resp)
 			}
@@ -96,8 +98,8 @@ func TestSecurityNoPlaintextPort(t *testing.T) {
 func TestSecurityFileModes(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	checks := map[string]os.FileMode{s.DataDir: 0o700, filepath.Join(s.DataDir, "pki"): 0o700, filepath.Join(s.DataDir, "etcd"): 0o700, s.Kubeconfig: 0o600}
-	keys, _ := filepath.Glob(filepath.Join(s.DataDir, "pki", "*.key"))
+	checks := map[string]os.FileMode{s.DataDir(): 0o700, filepath.Join(s.DataDir(), "pki"): 0o700, filepath.Join(s.DataDir(), "etcd"): 0o700, s.Kubeconfig(): 0o600}
+	keys, _ := filepath.Glob(filepath.Join(s.DataDir(), "pki", "*.key"))
 	if len(keys) < 6 {
 		t.Fatalf("keys %v", keys)
 	}
@@ -129,7 +131,7 @@ func TestSecurityNoCredentialsInAuditOrLogs(t *testing.T) {
 	s.Kubectl("get", "pods")
 	s.Kubectl("auth", "whoami")
 	waitForEvents(t, logReader(log), nil)
-	adminKey, err := os.ReadFile(filepath.Join(s.DataDir, "pki", "admin.key"))
+	adminKey, err := os.ReadFile(filepath.Join(s.DataDir(), "pki", "admin.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +141,7 @@ func TestSecurityNoCredentialsInAuditOrLogs(t *testing.T) {
 		return strings.Contains(string(data), `"username":"alice"`), err
 	})
 	auditLog, _ := os.ReadFile(log)
-	for name, text := range map[string]string{"audit log": string(auditLog), "server log": s.Stderr.String() + s.Stdout.String()} {
+	for name, text := range map[string]string{"audit log": string(auditLog), "server log": s.Stderr() + s.Stdout()} {
 		for _, secret := range []string{"s3cr3t-t0ken-value", "wr0ng-t0ken-value", "Bearer ", "PRIVATE KEY", keyBody} {
 			if strings.Contains(text, secret) {
 				t.Errorf("%s contains %q", name, secret)
@@ -150,23 +152,27 @@ func TestSecurityNoCredentialsInAuditOrLogs(t *testing.T) {
 
 func writeKubeconfigFromRest(t *testing.T, cfg *rest.Config) string {
 	t.Helper()
-	content := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: %s\n    certificate-authority-data: %s\nusers:\n- name: u\n  user:\n    token: %s\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
-		cfg.Host, b64(cfg.TLSClientConfig.CAData), cfg.BearerToken)
-	return writeFile(t, "user.kubeconfig", content)
+	path := filepath.Join(t.TempDir(), "user.kubeconfig")
+	if err := kubeconfig.Write(path, kubeconfig.FromREST("c", cfg)); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // The webhook client trusts only the CA of its kubeconfig.
 func TestSecurityWebhookVerifiesTheSink(t *testing.T) {
 	t.Parallel()
 	snk := startSink(t, false)
-	other, err := auth.NewCA("someone-else")
+	other, err := pki.NewCA("someone-else")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: sink\n  cluster:\n    server: %s/audit\n    certificate-authority-data: %s\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: sink\n  context: {cluster: sink, user: u}\ncurrent-context: sink\n",
-		snk.URL(), b64(other.CertPEM))
+	cfg := filepath.Join(t.TempDir(), "webhook.kubeconfig")
+	if err := harness.WriteWebhookKubeconfig(cfg, snk.URL()+"/audit", harness.WebhookClient{CAData: other.CertPEM}); err != nil {
+		t.Fatal(err)
+	}
 	s := startServer(t, "--audit-policy-file="+writePolicy(t, nsPolicy("default", auditv1.LevelMetadata)),
-		"--audit-webhook-config-file="+writeFile(t, "webhook.kubeconfig", cfg), "--audit-webhook-mode=blocking", "--audit-webhook-initial-backoff=10ms")
+		"--audit-webhook-config-file="+cfg, "--audit-webhook-mode=blocking", "--audit-webhook-initial-backoff=10ms")
 	if _, err := s.Client().CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +182,7 @@ func TestSecurityWebhookVerifiesTheSink(t *testing.T) {
 	if n := len(snk.Events()); n != 0 {
 		t.Errorf("the sink received %d events over a connection the kubeconfig's CA does not trust", n)
 	}
-	if !strings.Contains(s.Stderr.String(), "certificate signed by unknown authority") {
+	if !strings.Contains(s.Stderr(), "certificate signed by unknown authority") {
 		t.Errorf("the TLS failure is not logged")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
 // rssKiB reads a process's resident set size.
@@ -54,7 +55,10 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = snk.Close() })
-	webhookConfig := writeFile(t, "webhook.kubeconfig", fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {server: %q}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: s\n  context: {cluster: s, user: u}\ncurrent-context: s\n", snk.URL()+"/audit"))
+	webhookConfig := filepath.Join(t.TempDir(), "webhook.kubeconfig")
+	if err := harness.WriteWebhookKubeconfig(webhookConfig, snk.URL()+"/audit", harness.WebhookClient{}); err != nil {
+		t.Fatal(err)
+	}
 	logDir := filepath.Join(t.TempDir(), "audit")
 	s := startServer(t, "--audit-policy-file="+writePolicy(t, nsPolicy("soak", auditv1.LevelRequestResponse)),
 		"--audit-log-path="+filepath.Join(logDir, "audit.log"), "--audit-log-maxsize=1", "--audit-log-maxbackup=100000",
@@ -112,7 +116,7 @@ func TestSoak(t *testing.T) {
 		case <-ctx.Done():
 		}
 		backups, _ := filepath.Glob(filepath.Join(logDir, "*"))
-		samples = append(samples, sample{time.Since(start).Round(time.Second), rssKiB(t, s.cmd.Process.Pid),
+		samples = append(samples, sample{time.Since(start).Round(time.Second), rssKiB(t, s.PID()),
 			int(metric(t, s, "go_goroutines")), len(backups)})
 	}
 	ticker.Stop()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,12 +21,12 @@ func TestRestartKeepsObjects(t *testing.T) {
 	if _, err := s.Client().CoreV1().Pods("default").Create(ctx, newPod("default", "survivor"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig, err := os.ReadFile(s.Kubeconfig)
+	kubeconfig, err := os.ReadFile(s.Kubeconfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Stop(); err != nil {
-		t.Fatalf("SIGTERM: exit %v\n%s", err, s.Stderr.String())
+		t.Fatalf("SIGTERM: exit %v\n%s", err, s.Stderr())
 	}
 
 	s2 := startServer(t, "--data-dir="+dataDir)
@@ -40,54 +39,24 @@ func TestRestartKeepsObjects(t *testing.T) {
 	}
 	// Certificates and the admin credential are reused: the old kubeconfig
 	// differs at most in the server port.
-	kubeconfig2, err := os.ReadFile(s2.Kubeconfig)
+	kubeconfig2, err := os.ReadFile(s2.Kubeconfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := bytes.ReplaceAll(kubeconfig, []byte(fmt.Sprintf(":%d", s.Port)), []byte(fmt.Sprintf(":%d", s2.Port)))
+	old := bytes.ReplaceAll(kubeconfig, []byte(fmt.Sprintf(":%d", s.Port())), []byte(fmt.Sprintf(":%d", s2.Port())))
 	if !bytes.Equal(old, kubeconfig2) {
 		t.Errorf("admin kubeconfig changed across restart:\n%s\n---\n%s", kubeconfig, kubeconfig2)
 	}
 }
 
-// startEtcd runs bin/etcd on loopback and returns its client URL.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(etcdBin,
-		"--name=e2e", "--data-dir="+filepath.Join(t.TempDir(), "etcd"),
-		"--listen-client-urls="+client, "--advertise-client-urls="+client,
-		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer,
-		"--initial-cluster=e2e="+peer, "--log-level=error")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	eventually(t, 60*time.Second, "etcd to serve", func() (bool, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := c.Get(ctx, "health")
-		return err == nil, fmt.Errorf("%v; etcd log: %s", err, logs.String())
-	})
-	return client
-}
-
 func TestExternalEtcd(t *testing.T) {
 	t.Parallel()
-	etcdURL := startEtcd(t)
+	etcdURL := startEtcd(t).URL()
 	a := startServer(t, "--etcd-servers="+etcdURL)
 	b := startServer(t, "--etcd-servers="+etcdURL)
 	ctx := context.Background()
 
-	if _, err := os.Stat(filepath.Join(a.DataDir, "etcd")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(a.DataDir(), "etcd")); !os.IsNotExist(err) {
 		t.Errorf("an embedded etcd was started despite --etcd-servers: %v", err)
 	}
 	if _, err := a.Client().CoreV1().Pods("default").Create(ctx, newPod("default", "shared"), metav1.CreateOptions{}); err != nil {

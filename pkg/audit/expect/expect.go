@@ -6,15 +6,14 @@
 package expect
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
 // Event is the comparable summary of an audit event.
@@ -47,7 +46,7 @@ func Summarize(e *auditv1.Event) Event {
 		User:              e.User.Username,
 		RequestObject:     e.RequestObject != nil,
 		ResponseObject:    e.ResponseObject != nil,
-		AuthorizeDecision: e.Annotations["authorization.k8s.io/decision"],
+		AuthorizeDecision: e.Annotations[events.DecisionAnnotation],
 		Annotations:       e.Annotations,
 	}
 	if e.ResponseStatus != nil {
@@ -139,24 +138,16 @@ func Check(events []auditv1.Event, expected []Event) Report {
 // ReadLines parses a JSON-lines audit log (--audit-log-format=json). A line
 // that does not parse is an error naming its number.
 func ReadLines(r io.Reader) ([]auditv1.Event, error) {
-	var events []auditv1.Event
-	scanner := bufio.NewScanner(r)
-	scanner.Buffer(make([]byte, 1<<20), 64<<20)
-	for n := 1; scanner.Scan(); n++ {
-		line := bytes.TrimSpace(scanner.Bytes())
-		if len(line) == 0 {
-			continue
+	var list []auditv1.Event
+	_, err := events.ScanLines(r, func(n int, line []byte) error {
+		e, err := events.DecodeEvent(line)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n, err)
 		}
-		var e auditv1.Event
-		if err := json.Unmarshal(line, &e); err != nil {
-			return events, fmt.Errorf("line %d: %w", n, err)
-		}
-		if e.Kind != "Event" || e.APIVersion != auditv1.SchemeGroupVersion.String() {
-			return events, fmt.Errorf("line %d: not an audit.k8s.io/v1 Event (apiVersion %q kind %q)", n, e.APIVersion, e.Kind)
-		}
-		events = append(events, e)
-	}
-	return events, scanner.Err()
+		list = append(list, e)
+		return nil
+	})
+	return list, err
 }
 
 // ReadFile parses a JSON-lines audit log file.

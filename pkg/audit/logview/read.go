@@ -4,10 +4,9 @@
 package logview
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
 // Located is an event with where it was read.
@@ -105,34 +106,27 @@ func readAll(f string, stdin io.Reader) ([]byte, error) {
 
 // ParseLines parses JSON lines, keeping line numbers.
 func ParseLines(file string, data []byte) ([]Located, []Problem) {
-	var events []Located
+	var located []Located
 	var problems []Problem
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var e auditv1.Event
-		if err := json.Unmarshal(line, &e); err != nil {
+	n, err := events.ScanLines(bytes.NewReader(data), func(n int, line []byte) error {
+		e, err := events.DecodeEvent(line)
+		var syntax *events.SyntaxError
+		switch {
+		case errors.As(err, &syntax):
 			msg := "not valid JSON (torn or foreign line): " + err.Error()
 			if !bytes.HasSuffix(data, []byte("\n")) && n == bytes.Count(data, []byte("\n"))+1 {
 				msg = "torn last line (no newline, " + err.Error() + ")"
 			}
 			problems = append(problems, Problem{File: file, Line: n, Message: msg})
-			continue
+		case err != nil:
+			problems = append(problems, Problem{File: file, Line: n, Message: err.Error()})
+		default:
+			located = append(located, Located{Event: e, File: file, Line: n})
 		}
-		if e.Kind != "Event" || e.APIVersion != auditv1.SchemeGroupVersion.String() || e.AuditID == "" || e.Stage == "" {
-			problems = append(problems, Problem{File: file, Line: n, Message: fmt.Sprintf("not an audit.k8s.io/v1 Event (apiVersion %q kind %q)", e.APIVersion, e.Kind)})
-			continue
-		}
-		events = append(events, Located{Event: e, File: file, Line: n})
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		problems = append(problems, Problem{File: file, Line: n + 1, Message: err.Error()})
 	}
-	return events, problems
+	return located, problems
 }

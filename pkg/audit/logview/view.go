@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
 // Filter keeps events whose fields equal the non-empty criteria.
@@ -80,7 +82,7 @@ func Format(e *auditv1.Event) string {
 	if e.ResponseStatus != nil && e.ResponseStatus.Code != 0 {
 		code = strconv.Itoa(int(e.ResponseStatus.Code))
 	}
-	decision := e.Annotations["authorization.k8s.io/decision"]
+	decision := e.Annotations[events.DecisionAnnotation]
 	if decision == "" {
 		decision = "-"
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
 // body400 is a webhook delivery of 400 events (the default batch size) of
@@ -22,7 +24,7 @@ func BenchmarkDecodeEventList400(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodeEventList(body); err != nil {
+		if _, err := events.DecodeEventList(body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,10 @@
 package sink
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
+)
 
 // Any body is either a valid EventList or an error, never a panic.
 func FuzzDecodeEventList(f *testing.F) {
@@ -9,7 +13,7 @@ func FuzzDecodeEventList(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"v1","kind":"Pod"}`))
 	f.Add([]byte("{"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		list, err := DecodeEventList(body)
+		list, err := events.DecodeEventList(body)
 		if err != nil {
 			return
 		}

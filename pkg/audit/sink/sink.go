@@ -22,6 +22,8 @@ import (
 	"time"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
 // Options configure a Sink.
@@ -290,26 +292,7 @@ func decode(r io.Reader, limit int64) (*auditv1.EventList, error) {
 	if int64(len(body)) > limit {
 		return nil, fmt.Errorf("body larger than %d bytes", limit)
 	}
-	return DecodeEventList(body)
-}
-
-// DecodeEventList parses an audit.k8s.io/v1 EventList as the webhook
-// backend sends it.
-func DecodeEventList(body []byte) (*auditv1.EventList, error) {
-	var list auditv1.EventList
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("not an audit EventList: %w", err)
-	}
-	if list.APIVersion != auditv1.SchemeGroupVersion.String() || list.Kind != "EventList" {
-		return nil, fmt.Errorf("not an audit EventList: apiVersion %q kind %q, want %q %q",
-			list.APIVersion, list.Kind, auditv1.SchemeGroupVersion.String(), "EventList")
-	}
-	for i, e := range list.Items {
-		if e.AuditID == "" || e.Stage == "" || e.Level == "" {
-			return nil, fmt.Errorf("not an audit EventList: items[%d] lacks auditID, stage or level", i)
-		}
-	}
-	return &list, nil
+	return events.DecodeEventList(body)
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._@-]`)

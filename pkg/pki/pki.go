@@ -1,7 +1,9 @@
-// Package auth builds what the server needs to know who is calling and
-// whether to allow it: generated certificates and credentials, the
-// authenticator and the authorizer.
-package auth
+// Package pki makes and keeps the certificates mini-apiserver generates for
+// itself, its embedded etcd, the audit sink and tests: a CA, leaves signed by
+// it, and load-or-create on disk. Reading and writing PEM is client-go's
+// (util/cert, util/keyutil); what is ours is the choice of key (ECDSA P-256)
+// and validity.
+package pki
 
 import (
 	"crypto"
@@ -20,6 +22,7 @@ import (
 	"path/filepath"
 	"time"
 
+	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 )
 
@@ -42,6 +45,24 @@ func (k *KeyPair) TLSCertificate() (tls.Certificate, error) {
 	return tls.X509KeyPair(k.CertPEM, k.KeyPEM)
 }
 
+// Paths are where dir/name's certificate and key live.
+func Paths(dir, name string) (certFile, keyFile string) {
+	return filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+}
+
+// LoadCA reads the pair dir/name.crt, dir/name.key; both must exist.
+func LoadCA(dir, name string) (*KeyPair, error) {
+	certFile, keyFile := Paths(dir, name)
+	kp, err := load(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", certFile, err)
+	}
+	if !kp.Cert.IsCA {
+		return nil, fmt.Errorf("%s is not a CA certificate", certFile)
+	}
+	return kp, nil
+}
+
 // LoadOrCreateCA reads dir/name.crt and dir/name.key, or creates a new CA
 // there when neither exists.
 func LoadOrCreateCA(dir, name, commonName string) (*KeyPair, error) {
@@ -55,12 +76,12 @@ func LoadOrCreateLeaf(dir, name string, ca *KeyPair, tmpl *x509.Certificate) (*K
 }
 
 func loadOrCreate(dir, name string, create func() (*KeyPair, error)) (*KeyPair, error) {
-	certPath, keyPath := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	certPEM, certErr := os.ReadFile(certPath)
-	keyPEM, keyErr := os.ReadFile(keyPath)
+	certPath, keyPath := Paths(dir, name)
+	_, certErr := os.Stat(certPath)
+	_, keyErr := os.Stat(keyPath)
 	switch {
 	case certErr == nil && keyErr == nil:
-		kp, err := parseKeyPair(certPEM, keyPEM)
+		kp, err := load(certPath, keyPath)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", certPath, err)
 		}
@@ -80,33 +101,38 @@ func loadOrCreate(dir, name string, create func() (*KeyPair, error)) (*KeyPair, 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(keyPath, kp.KeyPEM, 0o600); err != nil {
+	// keyutil writes 0600, certutil 0644.
+	if err := keyutil.WriteKey(keyPath, kp.KeyPEM); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(certPath, kp.CertPEM, 0o644); err != nil {
+	if err := certutil.WriteCert(certPath, kp.CertPEM); err != nil {
 		return nil, err
 	}
 	return kp, nil
 }
 
-func parseKeyPair(certPEM, keyPEM []byte) (*KeyPair, error) {
-	block, _ := pem.Decode(certPEM)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("no PEM certificate found")
+func load(certPath, keyPath string) (*KeyPair, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, err
 	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := certutil.ParseCertsPEM(certPEM)
 	if err != nil {
 		return nil, err
 	}
 	key, err := keyutil.ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", keyPath, err)
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("private key of type %T cannot sign", key)
+		return nil, fmt.Errorf("%s: private key of type %T cannot sign", keyPath, key)
 	}
-	return &KeyPair{CertPEM: certPEM, KeyPEM: keyPEM, Cert: cert, Key: signer}, nil
+	return &KeyPair{CertPEM: certPEM, KeyPEM: keyPEM, Cert: certs[0], Key: signer}, nil
 }
 
 // NewCA returns a new self-signed certificate authority.
@@ -182,13 +208,13 @@ func sign(tmpl *x509.Certificate, ca *KeyPair) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
 	if err != nil {
 		return nil, err
 	}
 	return &KeyPair{
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: certutil.CertificateBlockType, Bytes: der}),
+		KeyPEM:  keyPEM,
 		Cert:    cert,
 		Key:     key,
 	}, nil

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/google/uuid"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/client-go/rest"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/kubeconfig"
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
+)
+
+// credentials are the certificates the server serves with and hands out.
+type credentials struct {
+	// servingCA is what clients trust: the generated CA, or the user's
+	// --tls-cert-file when they bring their own.
+	servingCA         []byte
+	userServingCert   bool
+	clientCA          *pki.KeyPair
+	admin             *pki.KeyPair
+	namespaceCtrlCred *pki.KeyPair
+}
+
+// loadOrCreateCredentials generates, once per data directory, the serving
+// CA and certificate (unless --tls-cert-file is given), the client CA and
+// the admin credential; the namespace controller's credential is new on
+// every start.
+func (o CompletedOptions) loadOrCreateCredentials() (*credentials, error) {
+	certDir := o.SecureServing.ServerCert.CertDirectory
+	creds := &credentials{userServingCert: !o.generateServingCert}
+	if o.generateServingCert {
+		ca, err := pki.LoadOrCreateCA(certDir, "ca", "mini-apiserver-ca")
+		if err != nil {
+			return nil, fmt.Errorf("serving CA in %s: %w", certDir, err)
+		}
+		hosts, ips := o.servingHosts()
+		if _, err := pki.LoadOrCreateLeaf(certDir, "apiserver", ca, pki.ServingTemplate("mini-apiserver", hosts, ips)); err != nil {
+			return nil, fmt.Errorf("serving certificate in %s: %w", certDir, err)
+		}
+		cert := &o.SecureServing.ServerCert.CertKey
+		cert.CertFile, cert.KeyFile = pki.Paths(certDir, "apiserver")
+		creds.servingCA = ca.CertPEM
+	} else {
+		var err error
+		if creds.servingCA, err = os.ReadFile(o.SecureServing.ServerCert.CertKey.CertFile); err != nil {
+			return nil, fmt.Errorf("--tls-cert-file: %w", err)
+		}
+	}
+	var err error
+	if creds.clientCA, err = pki.LoadOrCreateCA(certDir, "client-ca", "mini-apiserver-client-ca"); err != nil {
+		return nil, fmt.Errorf("client CA in %s: %w", certDir, err)
+	}
+	if creds.admin, err = pki.LoadOrCreateLeaf(certDir, "admin", creds.clientCA, pki.ClientTemplate(AdminUser, "system:masters")); err != nil {
+		return nil, fmt.Errorf("admin credential in %s: %w", certDir, err)
+	}
+	if creds.namespaceCtrlCred, err = pki.NewSigned(creds.clientCA, pki.ClientTemplate(NamespaceControllerUser,
+		"system:serviceaccounts", "system:serviceaccounts:kube-system")); err != nil {
+		return nil, fmt.Errorf("namespace controller credential: %w", err)
+	}
+	return creds, nil
+}
+
+// applyServing binds the port and builds the loopback client.
+func (o CompletedOptions) applyServing(c *genericapiserver.RecommendedConfig) error {
+	if err := o.SecureServing.SecureServingOptions.ApplyTo(&c.SecureServing); err != nil {
+		return fmt.Errorf("--bind-address/--secure-port: %w", err)
+	}
+	var err error
+	c.LoopbackClientConfig, err = loopbackClientConfig(c.SecureServing)
+	return err
+}
+
+// applyAuth sets kube-apiserver's authenticators and authorizers.
+func (o CompletedOptions) applyAuth(c *genericapiserver.RecommendedConfig, creds *credentials) error {
+	authn, clientCAProvider, err := o.Authentication.New(creds.clientCA.CertPEM)
+	if err != nil {
+		return err
+	}
+	c.Authentication.Authenticator = authn
+	if err := c.Authentication.ApplyClientCert(clientCAProvider, c.SecureServing); err != nil {
+		return err
+	}
+	if c.Authorization.Authorizer, err = o.Authorization.New(NamespaceControllerUser); err != nil {
+		return err
+	}
+	genericapiserver.AuthorizeClientBearerToken(c.LoopbackClientConfig, &c.Authentication, &c.Authorization)
+	return nil
+}
+
+// loopbackClientConfig does what SecureServingOptionsWithLoopback does, with
+// an ECDSA key instead of RSA-2048: generating that key was the largest
+// single cost of start-up.
+func loopbackClientConfig(s *genericapiserver.SecureServingInfo) (*rest.Config, error) {
+	kp, err := pki.NewCA(genericapiserver.LoopbackClientServerNameOverride)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := pki.NewSigned(kp, pki.ServingTemplate(genericapiserver.LoopbackClientServerNameOverride,
+		[]string{genericapiserver.LoopbackClientServerNameOverride}, nil))
+	if err != nil {
+		return nil, err
+	}
+	sni, err := dynamiccertificates.NewStaticSNICertKeyContent("self-signed loopback", leaf.CertPEM, leaf.KeyPEM, genericapiserver.LoopbackClientServerNameOverride)
+	if err != nil {
+		return nil, fmt.Errorf("loopback certificate: %w", err)
+	}
+	// First, so it wins over any other certificate for that name.
+	s.SNICerts = append([]dynamiccertificates.SNICertKeyContentProvider{sni}, s.SNICerts...)
+	return s.NewLoopbackClientConfig(uuid.New().String(), kp.CertPEM)
+}
+
+// namespaceControllerConfig is how the in-process namespace controller
+// reaches the server: over HTTPS, as its own user.
+func (c *credentials) namespaceControllerConfig(servingURL string) *rest.Config {
+	cfg := &rest.Config{
+		Host: servingURL,
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData: c.servingCA, CertData: c.namespaceCtrlCred.CertPEM, KeyData: c.namespaceCtrlCred.KeyPEM,
+		},
+		UserAgent: "kube-controller-manager/namespace-controller",
+	}
+	if c.userServingCert {
+		// The user's certificate may not name loopback; trust the server the
+		// way the loopback client does.
+		cfg.TLSClientConfig.Insecure = true
+		cfg.TLSClientConfig.CAData = nil
+	}
+	return cfg
+}
+
+// writeAdminKubeconfig writes <dataDir>/admin.kubeconfig (0600) for the
+// system:masters credential and returns its path.
+func (c *credentials) writeAdminKubeconfig(dataDir, servingURL string) (string, error) {
+	path := filepath.Join(dataDir, "admin.kubeconfig")
+	err := kubeconfig.Write(path, kubeconfig.Config{
+		Name: "mini-apiserver", User: "admin", Namespace: "default",
+		Server: servingURL, CAData: c.servingCA, CertData: c.admin.CertPEM, KeyData: c.admin.KeyPEM,
+	})
+	if err != nil {
+		return "", fmt.Errorf("admin %w", err)
+	}
+	return path, nil
+}
+
+func loopbackHostPort(s *genericapiserver.SecureServingInfo) string {
+	host, port, err := s.HostPort()
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		return host
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
