@@ -17,6 +17,10 @@ LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_API_VERSION) \
 	-X $(VERSION_PKG).gitTreeState=$(GIT_TREE_STATE) \
 	-X $(VERSION_PKG).buildDate=$(BUILD_DATE)
 
+# The binaries the end-to-end tests run, named once.
+TEST_BINS := MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl \
+	KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd
+
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
@@ -54,18 +58,18 @@ verify:
 	./hack/verify.sh
 
 test: verify build tools
-	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
+	$(TEST_BINS) \
 		$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 # The fault suite alone (it is also part of `make test`).
 test-faults: build tools
-	MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
+	$(TEST_BINS) \
 		$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -run 'TestFault' -v ./test/e2e
 
 # Thirty minutes of mixed load with audit on both backends (not in CI).
 SOAK_DURATION ?= 30m
 soak: build tools
-	SOAK_DURATION=$(SOAK_DURATION) MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd \
+	SOAK_DURATION=$(SOAK_DURATION) $(TEST_BINS) \
 		$(GO) test -timeout 60m -count=1 -run '^TestSoak$$' -v ./test/e2e
 
 # Start-up, memory, throughput per audit configuration, storage limit; writes docs/performance.md.

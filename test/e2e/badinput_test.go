@@ -200,7 +200,7 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 		{"etcd TLS without servers", []string{"--etcd-cafile=/nonexistent"}, 10 * time.Second, "--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-servers"},
 		{"missing client CA file", []string{"--client-ca-file=/nonexistent/ca.crt"}, 10 * time.Second, "--client-ca-file: open /nonexistent/ca.crt: no such file or directory"},
 		{"unreadable client CA file", []string{"--client-ca-file=" + dir}, 10 * time.Second, "--client-ca-file: read " + dir + ": is a directory"},
-		{"client CA file without certificates", []string{"--client-ca-file=" + garbageCA}, 10 * time.Second, "--client-ca-file " + garbageCA + `: error loading CA bundle for "client-ca": data does not contain any valid RSA or ECDSA certificates`},
+		{"client CA file without certificates", []string{"--client-ca-file=" + garbageCA}, 10 * time.Second, `--client-ca-file: error loading CA bundle for "client-ca-bundle::` + garbageCA + `": data does not contain any valid RSA or ECDSA certificates`},
 		{"malformed token file", []string{"--token-auth-file=" + badTokens}, 10 * time.Second,
 			"--token-auth-file: " + badTokens + ", line 2: want at least 3 columns (token, user name, user uid[, \"group1,group2\"]), found 2"},
 		{"missing token file", []string{"--token-auth-file=/nonexistent/tokens.csv"}, 10 * time.Second, "--token-auth-file: open /nonexistent/tokens.csv: no such file or directory"},

@@ -1,0 +1,15 @@
+// Package audit is the home of mini-apiserver's tools around the audit
+// pipeline. The pipeline itself (policy evaluation, the handler-chain
+// filter, the log and webhook backends, batching, truncation, metrics) is
+// k8s.io/apiserver's, wired in pkg/server through the library's
+// AuditOptions; nothing here runs inside a request.
+//
+// The tools, one package each:
+//
+//	events     the one reader of audit JSON lines and webhook EventLists
+//	expect     expected events and a matcher, for tests
+//	logview    reading rotated and .gz logs in time order, following a log
+//	policytool explaining which rule decides a request, linting a policy
+//	auditctl   the auditctl command (explain, lint, view, verify)
+//	sink       a webhook receiver with fault injection (bin/audit-sink)
+package audit
