@@ -23,7 +23,7 @@ func (p *inProcess) stop() error {
 func (p *inProcess) done() <-chan struct{} { return p.finished }
 func (p *inProcess) err() error            { return p.runErr }
 
-func (s *Server) launchInProcess(ctx context.Context) error {
+func (s *Server) launchInProcess(ctx context.Context) (err error) {
 	o, _, err := parseFlags(s.flags, false)
 	if err != nil {
 		return err
@@ -38,6 +38,12 @@ func (s *Server) launchInProcess(ctx context.Context) error {
 			return err
 		}
 		o.SecureServing.Listener = l
+		// Until the server owns it; closing it twice is harmless.
+		defer func() {
+			if err != nil {
+				l.Close()
+			}
+		}()
 	}
 	completed, err := o.Complete()
 	if err != nil {
