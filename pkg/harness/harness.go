@@ -81,9 +81,10 @@ type instance interface {
 
 // Server is a running mini-apiserver.
 type Server struct {
-	opts       Options
-	flags      []string
-	fixedPort  bool
+	opts  Options
+	flags []string
+	// fixedPort is --secure-port when Flags give it; 0 lets the harness choose.
+	fixedPort  int
 	dataDir    string
 	ownDataDir bool
 	auditLog   string
@@ -110,7 +111,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, dataDir: opts.DataDir, fixedPort: fs.Changed("secure-port")}
+	s := &Server{opts: opts, dataDir: opts.DataDir}
+	if fs.Changed("secure-port") {
+		s.fixedPort = parsed.SecureServing.BindPort
+	}
 	if s.dataDir == "" {
 		s.dataDir = parsed.DataDir
 	}

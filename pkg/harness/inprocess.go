@@ -31,7 +31,7 @@ func (s *Server) launchInProcess(ctx context.Context) (err error) {
 	if err := compatibility.DefaultComponentGlobalsRegistry.Set(); err != nil {
 		return err
 	}
-	if !s.fixedPort {
+	if s.fixedPort == 0 {
 		// A port bound here and handed over: parallel servers never collide.
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -75,7 +75,7 @@ func (s *Server) launchProcess(ctx context.Context) error {
 			return nil
 		}
 		_ = p.stop()
-		if s.fixedPort || !strings.Contains(p.stderr.String(), "address already in use") {
+		if s.fixedPort != 0 || !strings.Contains(p.stderr.String(), "address already in use") {
 			break
 		}
 	}
@@ -85,16 +85,11 @@ func (s *Server) launchProcess(ctx context.Context) error {
 // processPort is the port from --secure-port, or one FreePort chose and
 // the flag that passes it.
 func (s *Server) processPort() ([]string, int, error) {
-	if !s.fixedPort {
-		port, err := FreePort()
-		return append([]string{fmt.Sprintf("--secure-port=%d", port)}, s.flags...), port, err
+	if s.fixedPort != 0 {
+		return s.flags, s.fixedPort, nil
 	}
-	_, fs, err := parseFlags(s.flags, true)
-	if err != nil {
-		return nil, 0, err
-	}
-	port, err := fs.GetInt("secure-port")
-	return s.flags, port, err
+	port, err := FreePort()
+	return append([]string{fmt.Sprintf("--secure-port=%d", port)}, s.flags...), port, err
 }
 
 // PID is the server's process ID (0 in-process).
