@@ -2,10 +2,12 @@
 // pipeline. The pipeline itself (policy evaluation, the handler-chain
 // filter, the log and webhook backends, batching, truncation, metrics) is
 // k8s.io/apiserver's, wired in pkg/server through the library's
-// AuditOptions; nothing here runs inside a request.
+// AuditOptions. One piece here runs inside it: logfile, the file the
+// library's log backend writes to; the rest are tools around it.
 //
 // The tools, one package each:
 //
+//	logfile    the --audit-log-path file, reopened when renamed, deleted or truncated
 //	events     the one reader of audit JSON lines and webhook EventLists
 //	expect     expected events and a matcher, for tests
 //	logview    reading rotated and .gz logs in time order, following a log

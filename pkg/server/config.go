@@ -15,12 +15,14 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission"
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logfile"
 	"github.com/mini-apiserver/mini-apiserver/pkg/etcd"
 	generatedopenapi "github.com/mini-apiserver/mini-apiserver/pkg/generated/openapi"
 )
 
 // Config is everything New needs. Until the server it builds runs, it owns
-// what it started (the bound port, the embedded etcd): Close releases them.
+// what it started (the bound port, the embedded etcd, the audit log file):
+// Close releases them.
 type Config struct {
 	Generic *genericapiserver.RecommendedConfig
 	Extra   ExtraConfig
@@ -40,6 +42,7 @@ type ExtraConfig struct {
 	WrapAPIHandler func(http.Handler) http.Handler
 
 	embeddedEtcd *etcd.Server
+	auditLog     *logfile.File
 }
 
 // Config builds the server configuration, one concern at a time. On error
@@ -65,9 +68,7 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	if err := o.applyServing(c); err != nil {
 		return nil, err
 	}
-	// The audit pipeline is the library's: policy, log and webhook backends,
-	// batching, truncation and the audit filter of the handler chain.
-	if err := o.Audit.ApplyTo(&c.Config); err != nil {
+	if cfg.Extra.auditLog, err = o.applyAudit(&c.Config); err != nil {
 		return nil, err
 	}
 	if err := o.applyAuth(c, creds); err != nil {
@@ -110,15 +111,18 @@ func applyOpenAPI(c *genericapiserver.RecommendedConfig) {
 	c.OpenAPIConfig.Info.Title = "Kubernetes"
 }
 
-// Close releases what Config started (the bound port, the embedded etcd),
-// for a config that is never run or a server that failed or stopped. It may
-// be called more than once.
+// Close releases what Config started (the bound port, the embedded etcd,
+// the audit log file), for a config that is never run or a server that
+// failed or stopped. It may be called more than once.
 func (c *Config) Close() {
 	if s := c.Generic.SecureServing; s != nil && s.Listener != nil {
 		_ = s.Listener.Close()
 	}
 	if c.Extra.embeddedEtcd != nil {
 		c.Extra.embeddedEtcd.Close()
+	}
+	if c.Extra.auditLog != nil {
+		_ = c.Extra.auditLog.Close()
 	}
 }
 

@@ -1,0 +1,282 @@
+// Package logfile is the file under --audit-log-path: what the library's
+// log backend writes to, made to survive the tools around it. The path is
+// checked before every write and, while idle, every CheckInterval:
+//
+//   - renamed away (logrotate's create mode, mv): the path is reopened; what
+//     was written before is in the renamed file, nothing is lost;
+//   - deleted (rm, or the directory removed): the path (and its directory,
+//     0700) is recreated; the events this process wrote into the deleted
+//     file are gone with it, and are counted and logged, never silent;
+//   - truncated in place (logrotate's copytruncate): writing continues at
+//     the new end, so no NUL-filled hole appears;
+//   - unwritable: every write fails (the library's log backend counts each
+//     event in apiserver_audit_error_total and blocking-strict fails the
+//     request), and the failure is logged once a burst.
+//
+// With rotation on (MaxSize > 0) the built-in rotation is lumberjack's, as
+// in the library's AuditLogOptions, with its names and counts.
+//
+// kube-apiserver keeps writing into a renamed or deleted file
+// (kubernetes/kubernetes#111208); this is what the library's getWriter
+// would be if it noticed.
+package logfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+	"k8s.io/klog/v2"
+)
+
+// DefaultCheckInterval is how often an idle log is checked: a removed or
+// renamed log is back at its path within it.
+const DefaultCheckInterval = 250 * time.Millisecond
+
+// Options mirror the library's AuditLogOptions file flags.
+type Options struct {
+	Path string
+	// MaxSize in megabytes, 0 for no built-in rotation; MaxAge in days,
+	// MaxBackups and Compress as --audit-log-maxage, -maxbackup, -compress.
+	MaxSize, MaxAge, MaxBackups int
+	Compress                    bool
+	// CheckInterval is how often an idle log is checked
+	// (DefaultCheckInterval when 0).
+	CheckInterval time.Duration
+}
+
+// File is an io.WriteCloser for the library's log backend, which writes
+// one event a Write.
+type File struct {
+	opts Options
+
+	mu sync.Mutex
+	// file is our handle on the file the path named when it was opened:
+	// written to without rotation, only examined (fstat) with it.
+	file *os.File
+	// rotating is lumberjack when MaxSize > 0; it writes the same file.
+	rotating *lumberjack.Logger
+	// size is what the file holds as far as we know; a smaller file was
+	// truncated under us.
+	size int64
+	// events is how many events this process wrote into file.
+	events int64
+	// failed counts the writes of the current burst of failures.
+	failed int64
+	closed bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Open creates the path (0600, its directory 0700) and starts checking it.
+func Open(opts Options) (*File, error) {
+	if opts.CheckInterval <= 0 {
+		opts.CheckInterval = DefaultCheckInterval
+	}
+	f := &File{opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.MaxSize > 0 {
+		f.rotating = &lumberjack.Logger{Filename: opts.Path, MaxSize: opts.MaxSize, MaxAge: opts.MaxAge,
+			MaxBackups: opts.MaxBackups, Compress: opts.Compress}
+	}
+	if err := f.open(); err != nil {
+		return nil, fmt.Errorf("audit log %s: %w", opts.Path, err)
+	}
+	go f.watch()
+	return f, nil
+}
+
+func (f *File) String() string { return f.opts.Path }
+
+// Write writes one event, first making sure the path still names the file.
+func (f *File) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return 0, fmt.Errorf("audit log %s: %w", f.opts.Path, os.ErrClosed)
+	}
+	if err := f.check(); err != nil {
+		return 0, f.failing(err)
+	}
+	var n int
+	var err error
+	if f.rotating != nil {
+		n, err = f.rotating.Write(p)
+	} else {
+		n, err = f.file.Write(p)
+	}
+	if err != nil {
+		if n > 0 {
+			// A line cut short (a full disk) would run into the next one:
+			// take it back so that every line parses.
+			_ = f.file.Truncate(f.size)
+		}
+		return 0, f.failing(err)
+	}
+	f.size += int64(n)
+	f.events++
+	if f.failed > 0 {
+		klog.InfoS("Audit log is written again", "path", f.opts.Path, "lostEvents", f.failed)
+		f.failed = 0
+	}
+	if f.rotating != nil {
+		f.followRotation()
+	}
+	return n, nil
+}
+
+// failing counts a failed write and logs the first of a burst; the library
+// logs and counts each event itself.
+func (f *File) failing(err error) error {
+	if f.failed == 0 {
+		klog.ErrorS(err, "Audit log cannot be written; events are lost until it can (counted in apiserver_audit_error_total{plugin=\"log\"})", "path", f.opts.Path)
+	}
+	f.failed++
+	return err
+}
+
+// Close stops checking and closes the file. It may be called more than once.
+func (f *File) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	close(f.stop)
+	err := f.closeFile()
+	f.mu.Unlock()
+	<-f.done
+	return err
+}
+
+func (f *File) watch() {
+	defer close(f.done)
+	t := time.NewTicker(f.opts.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		if !f.closed {
+			if err := f.check(); err != nil && f.failed == 0 {
+				klog.ErrorS(err, "Audit log cannot be reopened; the next events will be lost if it still cannot", "path", f.opts.Path)
+			}
+		}
+		f.mu.Unlock()
+	}
+}
+
+// open opens the path, creating it and its directory as the library does.
+func (f *File) open() error {
+	if err := os.MkdirAll(filepath.Dir(f.opts.Path), 0o700); err != nil {
+		return err
+	}
+	file, err := os.OpenFile(f.opts.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	info, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return err
+	}
+	f.file, f.size, f.events = file, info.Size(), 0
+	return nil
+}
+
+func (f *File) closeFile() error {
+	var errs []error
+	if f.rotating != nil {
+		// lumberjack reopens the path on its next write, appending.
+		errs = append(errs, f.rotating.Close())
+	}
+	if f.file != nil {
+		errs = append(errs, f.file.Close())
+		f.file = nil
+	}
+	return errors.Join(errs...)
+}
+
+// check reopens the path when it no longer names the file being written,
+// and notices a truncation. It returns an error only when there is no file
+// to write to.
+func (f *File) check() error {
+	if f.file == nil {
+		return f.reopen()
+	}
+	cur, statErr := os.Stat(f.opts.Path)
+	open, err := f.file.Stat()
+	if err != nil {
+		return f.reopen()
+	}
+	if statErr == nil && os.SameFile(cur, open) {
+		if cur.Size() < f.size {
+			klog.InfoS("Audit log was truncated in place; writing on at its new end", "path", f.opts.Path, "size", cur.Size(), "was", f.size)
+			reopens.WithLabelValues(reasonTruncated).Inc()
+			if f.rotating != nil {
+				// lumberjack's new files are not opened for appending, and
+				// its size count is stale: it reopens, appending.
+				_ = f.rotating.Close()
+			}
+			f.size = cur.Size()
+		}
+		return nil
+	}
+	if links(open) == 0 {
+		lost := f.events
+		f.lose(lost)
+		reopens.WithLabelValues(reasonDeleted).Inc()
+		err := f.reopen()
+		klog.ErrorS(nil, fmt.Sprintf("audit log %s was deleted; %d events written to the deleted file are lost; reopened", f.opts.Path, lost),
+			"path", f.opts.Path, "lostEvents", lost, "reopenError", err)
+		return err
+	}
+	klog.InfoS("Audit log was renamed away; reopening its path", "path", f.opts.Path)
+	reopens.WithLabelValues(reasonRenamed).Inc()
+	return f.reopen()
+}
+
+func (f *File) reopen() error {
+	_ = f.closeFile()
+	return f.open()
+}
+
+// followRotation moves our handle to the file lumberjack rotated to, if it
+// did. lumberjack creates that file without O_APPEND: closing it makes its
+// next write reopen the path appending, so a later copytruncate leaves no
+// hole.
+func (f *File) followRotation() {
+	cur, err := os.Stat(f.opts.Path)
+	if err != nil {
+		return
+	}
+	if open, err := f.file.Stat(); err == nil && os.SameFile(cur, open) {
+		return
+	}
+	_ = f.file.Close()
+	f.file = nil
+	if err := f.open(); err != nil {
+		return // check reopens before the next write
+	}
+	f.events = 1 // lumberjack wrote the event that rotated into the new file
+	_ = f.rotating.Close()
+}
+
+func links(info os.FileInfo) uint64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+var _ io.WriteCloser = (*File)(nil)

@@ -1,0 +1,258 @@
+package logfile
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/component-base/metrics/testutil"
+)
+
+func open(t *testing.T, opts Options) *File {
+	t.Helper()
+	if opts.Path == "" {
+		opts.Path = filepath.Join(t.TempDir(), "audit", "audit.log")
+	}
+	f, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// writeEvents writes n lines "<tag> <i>".
+func writeEvents(t *testing.T, f *File, tag string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := fmt.Fprintf(f, "%s %d\n", tag, i); err != nil {
+			t.Fatalf("write %s %d: %v", tag, i, err)
+		}
+	}
+}
+
+// lines reads path and fails on a NUL byte or a line that is not "<tag> <i>".
+func lines(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		t.Fatalf("%s has a NUL byte at %d", path, i)
+	}
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		var tag string
+		var n int
+		if _, err := fmt.Sscanf(sc.Text(), "%s %d", &tag, &n); err != nil {
+			t.Fatalf("%s: line %q does not parse: %v", path, sc.Text(), err)
+		}
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+func counter(t *testing.T, reason string) float64 {
+	t.Helper()
+	v, err := testutil.GetCounterMetricValue(reopens.WithLabelValues(reason))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Mode().Perm()
+}
+
+func TestCreatesPathPrivate(t *testing.T) {
+	f := open(t, Options{})
+	if got := mode(t, f.opts.Path); got != 0o600 {
+		t.Errorf("log mode %v, want 0600", got)
+	}
+	if got := mode(t, filepath.Dir(f.opts.Path)); got != 0o700 {
+		t.Errorf("directory mode %v, want 0700", got)
+	}
+}
+
+func TestRenamedAway(t *testing.T) {
+	for _, maxSize := range []int{0, 1} {
+		t.Run(fmt.Sprintf("maxsize=%d", maxSize), func(t *testing.T) {
+			f := open(t, Options{MaxSize: maxSize})
+			path := f.opts.Path
+			before := counter(t, reasonRenamed)
+			writeEvents(t, f, "before", 10)
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			writeEvents(t, f, "after", 5)
+			if got := lines(t, path+".1"); len(got) != 10 || got[9] != "before 9" {
+				t.Errorf("renamed file holds %q, want the 10 events before the rename", got)
+			}
+			if got := lines(t, path); len(got) != 5 || got[0] != "after 0" {
+				t.Errorf("the path holds %q, want the 5 events after the rename", got)
+			}
+			if got := counter(t, reasonRenamed) - before; got != 1 {
+				t.Errorf("reopens{reason=renamed} moved by %v, want 1", got)
+			}
+		})
+	}
+}
+
+func TestDeletedCountsWhatWasInIt(t *testing.T) {
+	f := open(t, Options{})
+	path := f.opts.Path
+	deleted, _ := testutil.GetCounterMetricValue(deletedEvents)
+	errs, _ := testutil.GetCounterMetricValue(auditErrors.WithLabelValues("log"))
+	writeEvents(t, f, "doomed", 7)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	// Idle: the path comes back without a write.
+	eventually(t, "the deleted log to be recreated", func() bool { _, err := os.Stat(path); return err == nil })
+	writeEvents(t, f, "after", 3)
+	if got := lines(t, path); len(got) != 3 {
+		t.Errorf("recreated log holds %q, want the 3 events after", got)
+	}
+	if got := mode(t, path); got != 0o600 {
+		t.Errorf("recreated log mode %v, want 0600", got)
+	}
+	if v, _ := testutil.GetCounterMetricValue(deletedEvents); v-deleted != 7 {
+		t.Errorf("deleted_events_total moved by %v, want 7", v-deleted)
+	}
+	if v, _ := testutil.GetCounterMetricValue(auditErrors.WithLabelValues("log")); v-errs != 7 {
+		t.Errorf("apiserver_audit_error_total{plugin=log} moved by %v, want 7", v-errs)
+	}
+}
+
+func TestDirectoryRemoved(t *testing.T) {
+	f := open(t, Options{MaxSize: 1})
+	path := f.opts.Path
+	writeEvents(t, f, "doomed", 4)
+	if err := os.RemoveAll(filepath.Dir(path)); err != nil {
+		t.Fatal(err)
+	}
+	writeEvents(t, f, "after", 2)
+	if got := lines(t, path); len(got) != 2 {
+		t.Errorf("log in the recreated directory holds %q, want the 2 events after", got)
+	}
+	if got := mode(t, filepath.Dir(path)); got != 0o700 {
+		t.Errorf("recreated directory mode %v, want 0700", got)
+	}
+}
+
+func TestDirectoryCannotBeRecreated(t *testing.T) {
+	parent := t.TempDir()
+	f := open(t, Options{Path: filepath.Join(parent, "audit", "audit.log")})
+	writeEvents(t, f, "ok", 1)
+	if err := os.RemoveAll(filepath.Join(parent, "audit")); err != nil {
+		t.Fatal(err)
+	}
+	// A file where the directory was: it cannot be recreated.
+	if err := os.WriteFile(filepath.Join(parent, "audit"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := fmt.Fprintf(f, "lost %d\n", i); err == nil {
+			t.Fatalf("write %d into an uncreatable directory succeeded", i)
+		}
+	}
+	if f.failed != 3 {
+		t.Errorf("failed writes counted %d, want 3", f.failed)
+	}
+	if err := os.Remove(filepath.Join(parent, "audit")); err != nil {
+		t.Fatal(err)
+	}
+	writeEvents(t, f, "back", 1)
+	if got := lines(t, f.opts.Path); len(got) != 1 || got[0] != "back 0" {
+		t.Errorf("log after recovery holds %q", got)
+	}
+	if f.failed != 0 {
+		t.Errorf("the burst of failures did not end with a write")
+	}
+}
+
+func TestTruncatedInPlace(t *testing.T) {
+	for _, maxSize := range []int{0, 1} {
+		t.Run(fmt.Sprintf("maxsize=%d", maxSize), func(t *testing.T) {
+			f := open(t, Options{MaxSize: maxSize})
+			path := f.opts.Path
+			before := counter(t, reasonTruncated)
+			writeEvents(t, f, "copied", 100)
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			writeEvents(t, f, "after", 3)
+			got := lines(t, path)
+			if len(got) != 3 || got[0] != "after 0" {
+				t.Errorf("truncated log holds %q, want the 3 events after, from its start", got)
+			}
+			if got := counter(t, reasonTruncated) - before; got != 1 {
+				t.Errorf("reopens{reason=truncated} moved by %v, want 1", got)
+			}
+		})
+	}
+}
+
+// After lumberjack rotates, its new file must still be appended to, so a
+// copytruncate then leaves no hole.
+func TestBuiltInRotationKeepsItsNamesAndAppends(t *testing.T) {
+	f := open(t, Options{MaxSize: 1, MaxBackups: 2})
+	path := f.opts.Path
+	line := strings.Repeat("x", 1000)
+	for i := range 1100 { // 1.1 MB: one rotation
+		if _, err := fmt.Fprintf(f, "big %d %s\n", i, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "audit-*.log"))
+	if len(backups) != 1 {
+		t.Fatalf("backups %v, want one named as lumberjack names them", backups)
+	}
+	if got := len(lines(t, backups[0])) + len(lines(t, path)); got != 1100 {
+		t.Fatalf("backup and log hold %d lines, want 1100", got)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	writeEvents(t, f, "after", 2)
+	if got := lines(t, path); len(got) != 2 {
+		t.Errorf("log after rotation and truncation holds %d lines, want 2", len(got))
+	}
+}
+
+func TestCloseIsIdempotent(t *testing.T) {
+	f := open(t, Options{})
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("late\n")); err == nil {
+		t.Error("a write after Close succeeded")
+	}
+}

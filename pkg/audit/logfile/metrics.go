@@ -1,0 +1,49 @@
+package logfile
+
+import (
+	_ "unsafe" // for go:linkname
+
+	_ "k8s.io/apiserver/pkg/audit" // registers errorCounter
+	pluginlog "k8s.io/apiserver/plugin/pkg/audit/log"
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+)
+
+const (
+	reasonRenamed   = "renamed"
+	reasonDeleted   = "deleted"
+	reasonTruncated = "truncated"
+)
+
+var (
+	reopens = metrics.NewCounterVec(&metrics.CounterOpts{
+		Subsystem:      "apiserver_audit_log",
+		Name:           "reopens_total",
+		Help:           "Times the audit log path was reopened or written on because the file under it was renamed away, deleted or truncated in place.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"reason"})
+	deletedEvents = metrics.NewCounter(&metrics.CounterOpts{
+		Subsystem:      "apiserver_audit_log",
+		Name:           "deleted_events_total",
+		Help:           "Audit events lost because the log file they were written to was deleted (also counted in apiserver_audit_error_total{plugin=\"log\"}).",
+		StabilityLevel: metrics.ALPHA,
+	})
+)
+
+// auditErrors is the library's apiserver_audit_error_total. The library
+// counts into it only through audit.HandlePluginError, which takes the lost
+// events themselves and logs each one; the events of a deleted file are
+// gone, so their count is added here directly.
+//
+//go:linkname auditErrors k8s.io/apiserver/pkg/audit.errorCounter
+var auditErrors *metrics.CounterVec
+
+func init() {
+	legacyregistry.MustRegister(reopens, deletedEvents)
+}
+
+// lose counts n events lost with a deleted file.
+func (f *File) lose(n int64) {
+	deletedEvents.Add(float64(n))
+	auditErrors.WithLabelValues(pluginlog.PluginName).Add(float64(n))
+}
