@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, if missing. Go itself
 # comes with the machine (see go.mod for the version); kubectl and etcd are
-# built from Go modules by `make tools`.
+# built from Go modules by `make tools`. logrotate is what the audit log
+# tests rotate the log with.
 set -euo pipefail
 need=()
-for cmd in make git diff curl; do
+for cmd in make git diff curl logrotate; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 if ((${#need[@]} > 0)); then

@@ -8,7 +8,9 @@
 //     0700) is recreated; the events this process wrote into the deleted
 //     file are gone with it, and are counted and logged, never silent;
 //   - truncated in place (logrotate's copytruncate): writing continues at
-//     the new end, so no NUL-filled hole appears;
+//     the new end, so no NUL-filled hole appears, and what was written
+//     between the copy and the truncate (which logrotate loses) is found by
+//     matching the copy against what was last written, and written again;
 //   - unwritable: every write fails (the library's log backend counts each
 //     event in apiserver_audit_error_total and blocking-strict fails the
 //     request), and the failure is logged once a burst.
@@ -22,6 +24,7 @@
 package logfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +70,9 @@ type File struct {
 	size int64
 	// events is how many events this process wrote into file.
 	events int64
+	// recent is the tail of what was written, to recover what a
+	// copytruncate missed.
+	recent recent
 	// failed counts the writes of the current burst of failures.
 	failed int64
 	closed bool
@@ -121,6 +127,7 @@ func (f *File) Write(p []byte) (int, error) {
 	}
 	f.size += int64(n)
 	f.events++
+	f.recent.add(p)
 	if f.failed > 0 {
 		klog.InfoS("Audit log is written again", "path", f.opts.Path, "lostEvents", f.failed)
 		f.failed = 0
@@ -191,6 +198,7 @@ func (f *File) open() error {
 		return err
 	}
 	f.file, f.size, f.events = file, info.Size(), 0
+	f.recent.reset()
 	return nil
 }
 
@@ -221,14 +229,7 @@ func (f *File) check() error {
 	}
 	if statErr == nil && os.SameFile(cur, open) {
 		if cur.Size() < f.size {
-			klog.InfoS("Audit log was truncated in place; writing on at its new end", "path", f.opts.Path, "size", cur.Size(), "was", f.size)
-			reopens.WithLabelValues(reasonTruncated).Inc()
-			if f.rotating != nil {
-				// lumberjack's new files are not opened for appending, and
-				// its size count is stale: it reopens, appending.
-				_ = f.rotating.Close()
-			}
-			f.size = cur.Size()
+			f.truncated(cur.Size())
 		}
 		return nil
 	}
@@ -236,14 +237,43 @@ func (f *File) check() error {
 		lost := f.events
 		f.lose(lost)
 		reopens.WithLabelValues(reasonDeleted).Inc()
-		err := f.reopen()
+		if err := f.reopen(); err != nil {
+			klog.ErrorS(err, fmt.Sprintf("audit log %s was deleted; %d events written to the deleted file are lost; it cannot be recreated", f.opts.Path, lost),
+				"path", f.opts.Path, "lostEvents", lost)
+			return err
+		}
 		klog.ErrorS(nil, fmt.Sprintf("audit log %s was deleted; %d events written to the deleted file are lost; reopened", f.opts.Path, lost),
-			"path", f.opts.Path, "lostEvents", lost, "reopenError", err)
-		return err
+			"path", f.opts.Path, "lostEvents", lost)
+		return nil
 	}
 	klog.InfoS("Audit log was renamed away; reopening its path", "path", f.opts.Path)
 	reopens.WithLabelValues(reasonRenamed).Inc()
 	return f.reopen()
+}
+
+// truncated writes on at the new end of a file truncated in place, first
+// writing again what its copy missed.
+func (f *File) truncated(size int64) {
+	reopens.WithLabelValues(reasonTruncated).Inc()
+	if f.rotating != nil {
+		// lumberjack's new files are not opened for appending, and its size
+		// count is stale: it reopens, appending.
+		_ = f.rotating.Close()
+	}
+	missed, copyPath, found := f.missedByCopy()
+	f.size = size
+	f.recent.reset()
+	if !found {
+		klog.InfoS("Audit log was truncated in place and no copy of it was found; writing on at its new end", "path", f.opts.Path)
+		return
+	}
+	if _, err := f.file.Write(missed); err != nil {
+		klog.ErrorS(err, "Audit log was truncated in place; the events its copy missed could not be written again", "path", f.opts.Path, "copy", copyPath, "lostEvents", bytes.Count(missed, []byte("\n")))
+		return
+	}
+	f.size += int64(len(missed))
+	f.recent.add(missed)
+	klog.InfoS("Audit log was truncated in place after a copy; the events written after the copy was made are written again", "path", f.opts.Path, "copy", copyPath, "events", bytes.Count(missed, []byte("\n")))
 }
 
 func (f *File) reopen() error {

@@ -217,6 +217,54 @@ func TestTruncatedInPlace(t *testing.T) {
 	}
 }
 
+// logrotate's copytruncate copies, then truncates: what is written in
+// between is in neither file unless the writer writes it again.
+func TestCopytruncateMissesNothing(t *testing.T) {
+	for _, maxSize := range []int{0, 1} {
+		t.Run(fmt.Sprintf("maxsize=%d", maxSize), func(t *testing.T) {
+			f := open(t, Options{MaxSize: maxSize})
+			path := f.opts.Path
+			writeEvents(t, f, "copied", 100)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path+".1", data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			writeEvents(t, f, "between", 5)
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			writeEvents(t, f, "after", 1)
+			if got := lines(t, path+".1"); len(got) != 100 {
+				t.Errorf("the copy holds %d lines, want 100", len(got))
+			}
+			got := lines(t, path)
+			want := []string{"between 0", "between 1", "between 2", "between 3", "between 4", "after 0"}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("the truncated log holds %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestRecentKeepsTheTail(t *testing.T) {
+	var r recent
+	chunk := bytes.Repeat([]byte("x"), keptBytes/3)
+	for range 10 {
+		r.add(chunk)
+	}
+	r.add([]byte("end"))
+	if len(r.buf) < keptBytes-len(chunk) || len(r.buf) > keptBytes || !bytes.HasSuffix(r.buf, []byte("xend")) {
+		t.Errorf("kept %d bytes ending %q", len(r.buf), r.buf[max(0, len(r.buf)-4):])
+	}
+	r.add(make([]byte, keptBytes+1))
+	if len(r.buf) != 0 {
+		t.Errorf("a write larger than what is kept left %d bytes", len(r.buf))
+	}
+}
+
 // After lumberjack rotates, its new file must still be appended to, so a
 // copytruncate then leaves no hole.
 func TestBuiltInRotationKeepsItsNamesAndAppends(t *testing.T) {

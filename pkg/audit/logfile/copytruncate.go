@@ -1,0 +1,74 @@
+package logfile
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// keptBytes is how much of what was last written is kept to find what a
+// copytruncate missed: everything written between its copy and its
+// truncate, seconds of events at any rate this server reaches.
+const keptBytes = 4 << 20
+
+// recent is the tail of the file as this process wrote it: the bytes
+// [end-len(buf), end), end being File.size.
+type recent struct{ buf []byte }
+
+func (r *recent) add(p []byte) {
+	if len(p) > keptBytes { // larger than all we keep: keep nothing
+		r.buf = r.buf[:0]
+		return
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, 0, 2*keptBytes)
+	}
+	if len(r.buf)+len(p) > cap(r.buf) {
+		keep := keptBytes - len(p)
+		r.buf = r.buf[:copy(r.buf, r.buf[len(r.buf)-keep:])]
+	}
+	r.buf = append(r.buf, p...)
+}
+
+func (r *recent) reset() { r.buf = r.buf[:0] }
+
+// missedByCopy finds the copy a copytruncate made of the file (a sibling
+// named after it, not compressed, whose end matches what we wrote) and
+// returns what was written after the copy was taken: the bytes the
+// truncate took away that are in no file. ok is false when no copy matches.
+func (f *File) missedByCopy() (missed []byte, copyPath string, ok bool) {
+	dir, base := filepath.Split(f.opts.Path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, "", false
+	}
+	start := f.size - int64(len(f.recent.buf)) // file offset of recent.buf[0]
+	var newest time.Time
+	for _, e := range entries {
+		name := e.Name()
+		if name == base || !strings.HasPrefix(name, base) || strings.HasSuffix(name, ".gz") || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || info.Size() > f.size || info.Size() <= start || info.ModTime().Before(newest) {
+			continue
+		}
+		size := info.Size()
+		k := min(4096, size-start)
+		tail := make([]byte, k)
+		c, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		_, err = c.ReadAt(tail, size-k)
+		c.Close()
+		if (err != nil && err != io.EOF) || !bytes.Equal(tail, f.recent.buf[size-k-start:size-start]) {
+			continue
+		}
+		missed, copyPath, ok, newest = f.recent.buf[size-start:], filepath.Join(dir, name), true, info.ModTime()
+	}
+	return missed, copyPath, ok
+}
