@@ -65,6 +65,9 @@ type File struct {
 	file *os.File
 	// rotating is lumberjack when MaxSize > 0; it writes the same file.
 	rotating *lumberjack.Logger
+	// fileStat identifies file (device and inode); pathStat is where the
+	// path is looked up into.
+	fileStat, pathStat syscall.Stat_t
 	// size is what the file holds as far as we know; a smaller file was
 	// truncated under us.
 	size int64
@@ -125,6 +128,7 @@ func (f *File) Write(p []byte) (int, error) {
 		}
 		return 0, f.failing(err)
 	}
+	rotated := f.rotating != nil && f.size+int64(n) > int64(f.opts.MaxSize)*megabyte
 	f.size += int64(n)
 	f.events++
 	f.recent.add(p)
@@ -132,7 +136,7 @@ func (f *File) Write(p []byte) (int, error) {
 		klog.InfoS("Audit log is written again", "path", f.opts.Path, "lostEvents", f.failed)
 		f.failed = 0
 	}
-	if f.rotating != nil {
+	if rotated {
 		f.followRotation()
 	}
 	return n, nil
@@ -192,12 +196,11 @@ func (f *File) open() error {
 	if err != nil {
 		return err
 	}
-	info, err := file.Stat()
-	if err != nil {
+	if err := syscall.Fstat(int(file.Fd()), &f.fileStat); err != nil {
 		file.Close()
 		return err
 	}
-	f.file, f.size, f.events = file, info.Size(), 0
+	f.file, f.size, f.events = file, f.fileStat.Size, 0
 	f.recent.reset()
 	return nil
 }
@@ -217,23 +220,19 @@ func (f *File) closeFile() error {
 
 // check reopens the path when it no longer names the file being written,
 // and notices a truncation. It returns an error only when there is no file
-// to write to.
+// to write to. A stat of the path into a reused buffer: no allocation.
 func (f *File) check() error {
 	if f.file == nil {
 		return f.reopen()
 	}
-	cur, statErr := os.Stat(f.opts.Path)
-	open, err := f.file.Stat()
-	if err != nil {
-		return f.reopen()
-	}
-	if statErr == nil && os.SameFile(cur, open) {
-		if cur.Size() < f.size {
-			f.truncated(cur.Size())
+	err := syscall.Stat(f.opts.Path, &f.pathStat)
+	if err == nil && f.pathStat.Dev == f.fileStat.Dev && f.pathStat.Ino == f.fileStat.Ino {
+		if f.pathStat.Size < f.size {
+			f.truncated(f.pathStat.Size)
 		}
 		return nil
 	}
-	if links(open) == 0 {
+	if err := syscall.Fstat(int(f.file.Fd()), &f.fileStat); err != nil || f.fileStat.Nlink == 0 {
 		lost := f.events
 		f.lose(lost)
 		reopens.WithLabelValues(reasonDeleted).Inc()
@@ -281,16 +280,13 @@ func (f *File) reopen() error {
 	return f.open()
 }
 
-// followRotation moves our handle to the file lumberjack rotated to, if it
-// did. lumberjack creates that file without O_APPEND: closing it makes its
-// next write reopen the path appending, so a later copytruncate leaves no
-// hole.
+// followRotation moves our handle to the file lumberjack rotated to (it
+// rotates when a write would take the file past MaxSize). lumberjack
+// creates that file without O_APPEND: closing it makes its next write
+// reopen the path appending, so a later copytruncate leaves no hole.
 func (f *File) followRotation() {
-	cur, err := os.Stat(f.opts.Path)
-	if err != nil {
-		return
-	}
-	if open, err := f.file.Stat(); err == nil && os.SameFile(cur, open) {
+	if err := syscall.Stat(f.opts.Path, &f.pathStat); err != nil ||
+		(f.pathStat.Dev == f.fileStat.Dev && f.pathStat.Ino == f.fileStat.Ino) {
 		return
 	}
 	_ = f.file.Close()
@@ -302,11 +298,7 @@ func (f *File) followRotation() {
 	_ = f.rotating.Close()
 }
 
-func links(info os.FileInfo) uint64 {
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Nlink)
-	}
-	return 1
-}
+// megabyte is lumberjack's unit of MaxSize.
+const megabyte = 1024 * 1024
 
 var _ io.WriteCloser = (*File)(nil)
