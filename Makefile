@@ -24,7 +24,7 @@ TEST_BINS := MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audi
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run test test-faults soak fuzz bench generate verify tools clean demo
+.PHONY: all build run deps test test-faults soak fuzz bench generate verify tools clean demo
 
 all: build
 
@@ -57,7 +57,11 @@ generate:
 verify:
 	./hack/verify.sh
 
-test: verify build tools
+# The Debian packages the tests use (logrotate), installed if missing.
+deps:
+	./hack/install-deps.sh
+
+test: deps verify build tools
 	$(TEST_BINS) \
 		$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
