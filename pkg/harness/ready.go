@@ -60,8 +60,15 @@ func (s *Server) ReadyStatus(ctx context.Context) int {
 	return readyzStatus(ctx, client)
 }
 
+// readyzTimeout outlasts the server's etcd readiness check (the library's
+// --etcd-readycheck-timeout, 2s). With etcd gone the check blocks that long
+// once a second and answers the others at once with its last error; a
+// client that gave up sooner would take the one blocking probe every
+// second and never see the 500.
+const readyzTimeout = 5 * time.Second
+
 func readyzStatus(ctx context.Context, client kubernetes.Interface) int {
 	var code int
-	client.Discovery().RESTClient().Get().AbsPath("/readyz").Timeout(time.Second).Do(ctx).StatusCode(&code)
+	client.Discovery().RESTClient().Get().AbsPath("/readyz").Timeout(readyzTimeout).Do(ctx).StatusCode(&code)
 	return code
 }
