@@ -40,26 +40,17 @@ func (r *recent) reset() { r.buf = r.buf[:0] }
 // returns what was written after the copy was taken: the bytes the
 // truncate took away that are in no file. ok is false when no copy matches.
 func (f *File) missedByCopy() (missed []byte, copyPath string, ok bool) {
-	dir, base := filepath.Split(f.opts.Path)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, "", false
-	}
 	start := f.size - int64(len(f.recent.buf)) // file offset of recent.buf[0]
 	var newest time.Time
-	for _, e := range entries {
-		name := e.Name()
-		if name == base || !strings.HasPrefix(name, base) || strings.HasSuffix(name, ".gz") || !e.Type().IsRegular() {
-			continue
-		}
-		info, err := e.Info()
+	for _, name := range Copies(f.opts.Path) {
+		info, err := os.Stat(name)
 		if err != nil || info.Size() > f.size || info.Size() <= start || info.ModTime().Before(newest) {
 			continue
 		}
 		size := info.Size()
 		k := min(4096, size-start)
 		tail := make([]byte, k)
-		c, err := os.Open(filepath.Join(dir, name))
+		c, err := os.Open(name)
 		if err != nil {
 			continue
 		}
@@ -68,7 +59,26 @@ func (f *File) missedByCopy() (missed []byte, copyPath string, ok bool) {
 		if (err != nil && err != io.EOF) || !bytes.Equal(tail, f.recent.buf[size-k-start:size-start]) {
 			continue
 		}
-		missed, copyPath, ok, newest = f.recent.buf[size-start:], filepath.Join(dir, name), true, info.ModTime()
+		missed, copyPath, ok, newest = f.recent.buf[size-start:], name, true, info.ModTime()
 	}
 	return missed, copyPath, ok
+}
+
+// Copies lists the files beside path that a copytruncate may have copied
+// it to: named after it (audit.log.1, audit.log-20261201), regular, not
+// compressed. Which one is the copy is for the caller to tell by content.
+func Copies(path string) []string {
+	dir, base := filepath.Split(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		if name != base && strings.HasPrefix(name, base) && !strings.HasSuffix(name, ".gz") && e.Type().IsRegular() {
+			out = append(out, filepath.Join(dir, name))
+		}
+	}
+	return out
 }

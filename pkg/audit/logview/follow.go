@@ -5,9 +5,9 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logfile"
 )
 
 // Follow calls emit with the events of path from its beginning and then as
@@ -195,25 +195,19 @@ func (fl *follower) restart(s *source, st os.FileInfo, skip []byte) {
 // truncated file with them, and they are not to be read twice.
 func (fl *follower) readCopy() (skip []byte) {
 	s := fl.cur
-	dir, base := filepath.Split(fl.path)
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(s.tail) == 0 {
+	if len(s.tail) == 0 {
 		return nil
 	}
 	tailStart := s.offset - int64(len(s.tail)) // file offset of s.tail[0]
-	for _, e := range entries {
-		name := e.Name()
-		if name == base || !strings.HasPrefix(name, base) || strings.HasSuffix(name, ".gz") || !e.Type().IsRegular() {
-			continue
-		}
-		info, err := e.Info()
+	for _, name := range logfile.Copies(fl.path) {
+		info, err := os.Stat(name)
 		if err != nil || info.Size() <= tailStart {
 			continue
 		}
 		size := info.Size()
 		end := min(size, s.offset) // the copy and our read agree on [tailStart, end)
 		k := min(int64(4096), end-tailStart)
-		c, err := os.Open(filepath.Join(dir, name))
+		c, err := os.Open(name)
 		if err != nil {
 			continue
 		}
