@@ -9,13 +9,16 @@ KUBE_API_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/api | sed 's/
 GIT_COMMIT := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 GIT_TREE_STATE := $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo clean || echo dirty)
 BUILD_DATE := $(shell date -u +'%Y-%m-%dT%H:%M:%SZ')
-VERSION_PKG := k8s.io/component-base/version
-LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_API_VERSION) \
-	-X $(VERSION_PKG).gitMajor=$(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_API_VERSION)))) \
-	-X $(VERSION_PKG).gitMinor=$(word 2,$(subst ., ,$(KUBE_API_VERSION))) \
-	-X $(VERSION_PKG).gitCommit=$(GIT_COMMIT) \
-	-X $(VERSION_PKG).gitTreeState=$(GIT_TREE_STATE) \
-	-X $(VERSION_PKG).buildDate=$(BUILD_DATE)
+# Both version packages: component-base's is what /version serves,
+# client-go's is what the loopback client's user agent says
+# (mini-apiserver/v1.37.2 (linux/amd64) kubernetes/<commit>).
+VERSION_PKGS := k8s.io/component-base/version k8s.io/client-go/pkg/version
+LDFLAGS := $(foreach pkg,$(VERSION_PKGS),-X $(pkg).gitVersion=$(KUBE_API_VERSION) \
+	-X $(pkg).gitMajor=$(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_API_VERSION)))) \
+	-X $(pkg).gitMinor=$(word 2,$(subst ., ,$(KUBE_API_VERSION))) \
+	-X $(pkg).gitCommit=$(GIT_COMMIT) \
+	-X $(pkg).gitTreeState=$(GIT_TREE_STATE) \
+	-X $(pkg).buildDate=$(BUILD_DATE))
 
 # The binaries the end-to-end tests run, named once.
 TEST_BINS := MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl \

@@ -22,6 +22,7 @@ go tool openapi-gen \
   k8s.io/api/core/v1 \
   k8s.io/api/authentication/v1 \
   k8s.io/api/authorization/v1 \
+  k8s.io/api/rbac/v1 \
   k8s.io/apimachinery/pkg/apis/meta/v1 \
   k8s.io/apimachinery/pkg/runtime \
   k8s.io/apimachinery/pkg/version \

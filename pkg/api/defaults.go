@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 )
@@ -31,6 +32,7 @@ func addDefaultingFuncs(s *runtime.Scheme) error {
 			SetDefaultsNamespace(&list.Items[i])
 		}
 	})
+	addRBACDefaultingFuncs(s)
 	return nil
 }
 
@@ -242,4 +244,40 @@ func imageTag(image string) string {
 		return ""
 	}
 	return "latest"
+}
+
+// addRBACDefaultingFuncs registers kube's rbac/v1 defaults
+// (pkg/apis/rbac/v1/defaults.go): a binding's roleRef and its User and
+// Group subjects are in rbac.authorization.k8s.io unless they say otherwise.
+func addRBACDefaultingFuncs(s *runtime.Scheme) {
+	s.AddTypeDefaultingFunc(&rbacv1.RoleBinding{}, func(obj interface{}) { SetDefaultsRoleBinding(obj.(*rbacv1.RoleBinding)) })
+	s.AddTypeDefaultingFunc(&rbacv1.RoleBindingList{}, func(obj interface{}) {
+		for i := range obj.(*rbacv1.RoleBindingList).Items {
+			SetDefaultsRoleBinding(&obj.(*rbacv1.RoleBindingList).Items[i])
+		}
+	})
+	s.AddTypeDefaultingFunc(&rbacv1.ClusterRoleBinding{}, func(obj interface{}) {
+		b := obj.(*rbacv1.ClusterRoleBinding)
+		setDefaultsBinding(&b.RoleRef, b.Subjects)
+	})
+	s.AddTypeDefaultingFunc(&rbacv1.ClusterRoleBindingList{}, func(obj interface{}) {
+		for i := range obj.(*rbacv1.ClusterRoleBindingList).Items {
+			b := &obj.(*rbacv1.ClusterRoleBindingList).Items[i]
+			setDefaultsBinding(&b.RoleRef, b.Subjects)
+		}
+	})
+}
+
+// SetDefaultsRoleBinding applies kube's RoleBinding defaults.
+func SetDefaultsRoleBinding(b *rbacv1.RoleBinding) { setDefaultsBinding(&b.RoleRef, b.Subjects) }
+
+func setDefaultsBinding(ref *rbacv1.RoleRef, subjects []rbacv1.Subject) {
+	if ref.APIGroup == "" {
+		ref.APIGroup = rbacv1.GroupName
+	}
+	for i := range subjects {
+		if subjects[i].APIGroup == "" && (subjects[i].Kind == rbacv1.UserKind || subjects[i].Kind == rbacv1.GroupKind) {
+			subjects[i].APIGroup = rbacv1.GroupName
+		}
+	}
 }

@@ -27,7 +27,7 @@ func TestAuthorizer(t *testing.T) {
 	}
 	discovery := authorizer.AttributesRecord{User: alice, Verb: "get", Path: "/apis/apps/v1"}
 
-	deny, err := (&AuthorizationOptions{Modes: []string{ModeAlwaysDeny}}).New("ctrl")
+	deny, _, err := (&AuthorizationOptions{Modes: []string{ModeAlwaysDeny}}).New(nil, "ctrl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestAuthorizer(t *testing.T) {
 			t.Errorf("AlwaysDeny, %s: %v, want %v", name, got, tc.want)
 		}
 	}
-	allow, err := NewAuthorizationOptions().New()
+	allow, _, err := NewAuthorizationOptions().New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +57,9 @@ func TestAuthorizer(t *testing.T) {
 
 func TestValidateModes(t *testing.T) {
 	for modes, want := range map[string]string{
-		"":                        "--authorization-mode: at least one authorization mode must be given; supported modes: AlwaysAllow,AlwaysDeny,ABAC",
-		"RBAC":                    `--authorization-mode: unsupported authorization mode "RBAC"; supported modes: AlwaysAllow,AlwaysDeny,ABAC`,
+		"":                        "--authorization-mode: at least one authorization mode must be given; supported modes: AlwaysAllow,AlwaysDeny,ABAC,RBAC,Node",
+		"Rbac":                    `--authorization-mode: unsupported authorization mode "Rbac"; supported modes: AlwaysAllow,AlwaysDeny,ABAC,RBAC,Node`,
+		"Node,Webhook":            `--authorization-mode: authorization mode "Webhook" is not supported: mini-apiserver has no authorization webhook; supported modes: AlwaysAllow,AlwaysDeny,ABAC,RBAC,Node`,
 		"AlwaysAllow,AlwaysAllow": `--authorization-mode: authorization mode "AlwaysAllow" specified more than once`,
 	} {
 		var list []string
@@ -69,8 +70,10 @@ func TestValidateModes(t *testing.T) {
 			t.Errorf("%q: %v, want %q", modes, err, want)
 		}
 	}
-	if err := ValidateModes([]string{ModeAlwaysDeny, ModeAlwaysAllow}); err != nil {
-		t.Errorf("valid modes: %v", err)
+	for _, valid := range [][]string{{ModeAlwaysDeny, ModeAlwaysAllow}, {ModeNode, ModeRBAC}, {ModeABAC, ModeRBAC}} {
+		if err := ValidateModes(valid); err != nil {
+			t.Errorf("valid modes %v: %v", valid, err)
+		}
 	}
 }
 

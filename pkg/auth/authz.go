@@ -14,8 +14,10 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/authorization/path"
 	"k8s.io/apiserver/pkg/authorization/union"
+	rbacinformers "k8s.io/client-go/informers/rbac/v1"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/auth/abac"
+	"github.com/mini-apiserver/mini-apiserver/pkg/auth/rbac"
 )
 
 // Authorization modes, named as kube-apiserver's --authorization-mode values.
@@ -23,10 +25,19 @@ const (
 	ModeAlwaysAllow = "AlwaysAllow"
 	ModeAlwaysDeny  = "AlwaysDeny"
 	ModeABAC        = "ABAC"
+	ModeRBAC        = "RBAC"
+	// ModeNode is accepted so that kubeadm's Node,RBAC starts: there are no
+	// nodes here, so the Node authorizer has no opinion on anything.
+	ModeNode = "Node"
 )
 
 // SupportedModes are the --authorization-mode values mini-apiserver honours.
-var SupportedModes = []string{ModeAlwaysAllow, ModeAlwaysDeny, ModeABAC}
+var SupportedModes = []string{ModeAlwaysAllow, ModeAlwaysDeny, ModeABAC, ModeRBAC, ModeNode}
+
+// refusedModes are kube's modes mini-apiserver does not have, with why.
+var refusedModes = map[string]string{
+	"Webhook": "mini-apiserver has no authorization webhook",
+}
 
 // AuthorizationOptions are kube-apiserver's authorization flags that
 // mini-apiserver supports.
@@ -91,6 +102,9 @@ func ValidateModes(modes []string) error {
 	}
 	seen := sets.New[string]()
 	for _, m := range modes {
+		if why, ok := refusedModes[m]; ok {
+			return fmt.Errorf("--authorization-mode: authorization mode %q is not supported: %s; supported modes: %s", m, why, strings.Join(SupportedModes, ","))
+		}
 		if !sets.New(SupportedModes...).Has(m) {
 			return fmt.Errorf("--authorization-mode: unsupported authorization mode %q; supported modes: %s", m, strings.Join(SupportedModes, ","))
 		}
@@ -103,38 +117,80 @@ func ValidateModes(modes []string) error {
 }
 
 // New chains, in order: the system:masters group (always allowed, as in
-// kube), the server's own controllers, what kube's bootstrap roles grant
-// everyone (system:public-info-viewer: health and version) and every
-// authenticated user (system:discovery: discovery and OpenAPI;
-// system:basic-user: self reviews), then the configured modes.
-func (o *AuthorizationOptions) New(controllerUsers ...string) (authorizer.Authorizer, error) {
+// kube), the server's own controllers, then the configured modes, each
+// named as kube names it (the mode in lower case), so that a reason reads
+// as kube's ("abac: No policy matched."). Without RBAC, what kube's
+// bootstrap roles grant comes before the modes: get on health and version
+// for everyone (system:public-info-viewer), discovery and OpenAPI
+// (system:discovery) and self reviews (system:basic-user) for every
+// authenticated user. With RBAC those roles are RBAC objects, and RBAC
+// grants them with its own reasons. rbacInformers is read only with RBAC.
+func (o *AuthorizationOptions) New(rbacInformers rbacinformers.Interface, controllerUsers ...string) (authorizer.Authorizer, authorizer.RuleResolver, error) {
 	if err := ValidateModes(o.Modes); err != nil {
-		return nil, err
-	}
-	bootstrap, err := newBootstrapRolesAuthorizer()
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	chain := []union.NamedAuthorizer{
-		{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		{AuthorizerName: "kubernetes.io/system-privileged-group", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
 		{AuthorizerName: "controllers", Authorizer: authorizer.AuthorizerFunc(usersAuthorizer(sets.New(controllerUsers...)).Authorize)},
-		{AuthorizerName: "bootstrap-roles", Authorizer: bootstrap},
+	}
+	var resolvers []authorizer.RuleResolver
+	if !slices.Contains(o.Modes, ModeRBAC) {
+		bootstrap, err := newBootstrapRolesAuthorizer()
+		if err != nil {
+			return nil, nil, err
+		}
+		chain = append(chain, union.NamedAuthorizer{AuthorizerName: "bootstrap-roles", Authorizer: bootstrap})
 	}
 	for _, m := range o.Modes {
+		var a authorizer.Authorizer
 		switch m {
 		case ModeAlwaysAllow:
-			chain = append(chain, union.NamedAuthorizer{AuthorizerName: m, Authorizer: authorizerfactory.NewAlwaysAllowAuthorizer()})
+			allow := authorizerfactory.NewAlwaysAllowAuthorizer()
+			a, resolvers = allow, append(resolvers, allow)
 		case ModeAlwaysDeny:
-			chain = append(chain, union.NamedAuthorizer{AuthorizerName: m, Authorizer: authorizerfactory.NewAlwaysDenyAuthorizer()})
+			deny := authorizerfactory.NewAlwaysDenyAuthorizer()
+			a, resolvers = deny, append(resolvers, deny)
 		case ModeABAC:
 			policies, err := o.abacPolicy()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			chain = append(chain, union.NamedAuthorizer{AuthorizerName: m, Authorizer: authorizer.AuthorizerFunc(policies.Authorize)})
+			a = authorizer.AuthorizerFunc(policies.Authorize)
+		case ModeRBAC:
+			r := rbac.New(rbacInformers)
+			a, resolvers = r, append(resolvers, r)
+		case ModeNode:
+			a = authorizer.AuthorizerFunc(func(context.Context, authorizer.Attributes) (authorizer.Decision, string, error) {
+				return authorizer.DecisionNoOpinion, "", nil
+			})
+		}
+		chain = append(chain, union.NamedAuthorizer{AuthorizerName: strings.ToLower(m), Authorizer: a})
+	}
+	authz, err := union.New(chain...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return authz, unionRuleResolvers(resolvers), nil
+}
+
+// unionRuleResolvers answers SelfSubjectRulesReview from every mode that
+// can list rules, as kube's union rule resolver.
+type unionRuleResolvers []authorizer.RuleResolver
+
+func (u unionRuleResolvers) RulesFor(ctx context.Context, user user.Info, namespace string) ([]authorizer.ResourceRuleInfo, []authorizer.NonResourceRuleInfo, bool, error) {
+	var resourceRules []authorizer.ResourceRuleInfo
+	var nonResourceRules []authorizer.NonResourceRuleInfo
+	incomplete := len(u) == 0
+	var errs []error
+	for _, r := range u {
+		rr, nr, inc, err := r.RulesFor(ctx, user, namespace)
+		resourceRules, nonResourceRules = append(resourceRules, rr...), append(nonResourceRules, nr...)
+		incomplete = incomplete || inc
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return union.New(chain...)
+	return resourceRules, nonResourceRules, incomplete, errors.Join(errs...)
 }
 
 type usersAuthorizer sets.Set[string]

@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/auth/rbac"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,6 +43,24 @@ func (s *Server) bootstrapNamespaces(ctx genericapiserver.PostStartHookContext) 
 				klog.V(2).InfoS("Creating system namespace, will retry", "namespace", name, "err", err)
 				return false, nil
 			}
+		}
+		return true, nil
+	})
+}
+
+// bootstrapRBAC creates or reconciles kube's bootstrap ClusterRoles and
+// ClusterRoleBindings (cluster-admin for system:masters, admin, edit, view,
+// system:discovery, ...), retrying until storage answers, as
+// kube-apiserver's rbac/bootstrap-roles hook.
+func (s *Server) bootstrapRBAC(ctx genericapiserver.PostStartHookContext) error {
+	client, err := rbacclient.NewForConfig(ctx.LoopbackClientConfig)
+	if err != nil {
+		return err
+	}
+	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		if err := rbac.Reconcile(ctx, client); err != nil {
+			klog.V(2).InfoS("Reconciling bootstrap RBAC objects, will retry", "err", err)
+			return false, nil
 		}
 		return true, nil
 	})

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
 	"github.com/spf13/cobra"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -74,7 +76,11 @@ admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig fo
 // Run builds the server from completed, validated options and serves until
 // ctx is done. out receives the kubeconfig line.
 func Run(ctx context.Context, o CompletedOptions, out io.Writer) error {
-	if ignored := o.IgnoredFlagsSet(); len(ignored) > 0 {
+	ignored := o.IgnoredFlagsSet()
+	if slices.Contains(o.Authorization.Modes, auth.ModeNode) {
+		ignored = append(ignored, "--authorization-mode=Node (there are no nodes: the Node authorizer has no opinion)")
+	}
+	if len(ignored) > 0 {
 		klog.Warningf("These kube-apiserver flags have no effect in mini-apiserver and are ignored: %s", strings.Join(ignored, ", "))
 	}
 	cfg, err := o.Config()

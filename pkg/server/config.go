@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apiserver/pkg/admission/initializer"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/informers"
@@ -40,6 +41,8 @@ type ExtraConfig struct {
 	// handler chain (inside audit, authentication and authorization). The
 	// in-process harness uses it to inject handlers, e.g. one that panics.
 	WrapAPIHandler func(http.Handler) http.Handler
+	// RuleResolver lists what a user may do, for SelfSubjectRulesReview.
+	RuleResolver authorizer.RuleResolver
 
 	embeddedEtcd *etcd.Server
 	auditLog     *logfile.File
@@ -71,15 +74,17 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	if cfg.Extra.auditLog, err = o.applyAudit(&c.Config); err != nil {
 		return nil, err
 	}
-	if err := o.applyAuth(c, creds); err != nil {
-		return nil, err
-	}
+	// The loopback client carries its token already; the informers it
+	// feeds are what RBAC authorizes from.
 	loopbackClient, err := kubernetes.NewForConfig(c.LoopbackClientConfig)
 	if err != nil {
 		return nil, err
 	}
 	c.ClientConfig = c.LoopbackClientConfig
 	c.SharedInformerFactory = informers.NewSharedInformerFactory(loopbackClient, 10*time.Minute)
+	if cfg.Extra.RuleResolver, err = o.applyAuth(c, creds); err != nil {
+		return nil, err
+	}
 	if err := o.Features.ApplyTo(&c.Config, loopbackClient, c.SharedInformerFactory); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/rest"
@@ -77,20 +78,22 @@ func (o CompletedOptions) applyServing(c *genericapiserver.RecommendedConfig) er
 }
 
 // applyAuth sets kube-apiserver's authenticators and authorizers.
-func (o CompletedOptions) applyAuth(c *genericapiserver.RecommendedConfig, creds *credentials) error {
+func (o CompletedOptions) applyAuth(c *genericapiserver.RecommendedConfig, creds *credentials) (authorizer.RuleResolver, error) {
 	authn, clientCAProvider, err := o.Authentication.New(creds.clientCA.CertPEM)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.Authentication.Authenticator = authn
 	if err := c.Authentication.ApplyClientCert(clientCAProvider, c.SecureServing); err != nil {
-		return err
+		return nil, err
 	}
-	if c.Authorization.Authorizer, err = o.Authorization.New(NamespaceControllerUser); err != nil {
-		return err
+	authz, rules, err := o.Authorization.New(c.SharedInformerFactory.Rbac().V1(), NamespaceControllerUser)
+	if err != nil {
+		return nil, err
 	}
+	c.Authorization.Authorizer = authz
 	genericapiserver.AuthorizeClientBearerToken(c.LoopbackClientConfig, &c.Authentication, &c.Authorization)
-	return nil
+	return rules, nil
 }
 
 // loopbackClientConfig does what SecureServingOptionsWithLoopback does, with

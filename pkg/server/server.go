@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"time"
 
+	rbacrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/rbac/rest"
+	rbacv1 "k8s.io/api/rbac/v1"
+	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
+
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -15,11 +19,13 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
+	"github.com/mini-apiserver/mini-apiserver/pkg/controller/clusterroleaggregation"
 	nscontroller "github.com/mini-apiserver/mini-apiserver/pkg/controller/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/selfsubjectaccessreview"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/selfsubjectreview"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/selfsubjectrulesreview"
 )
 
 // Server is a mini-apiserver ready to run.
@@ -66,8 +72,23 @@ func (c CompletedConfig) New() (s *Server, err error) {
 	authzGroup := genericapiserver.NewDefaultAPIGroupInfo(authorizationv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
 	authzGroup.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{
 		"selfsubjectaccessreviews": &selfsubjectaccessreview.REST{Authorizer: c.Generic.Authorization.Authorizer},
+		"selfsubjectrulesreviews":  &selfsubjectrulesreview.REST{RuleResolver: c.Extra.RuleResolver},
 	}
-	if err := generic.InstallAPIGroups(&authnGroup, &authzGroup); err != nil {
+	rbacStorage, err := rbacrest.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter, c.Generic.Authorization.Authorizer)
+	if err != nil {
+		return nil, fmt.Errorf("rbac storage: %w", err)
+	}
+	rbacGroup := genericapiserver.NewDefaultAPIGroupInfo(rbacv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
+	rbacGroup.VersionedResourcesStorageMap["v1"] = rbacStorage
+	if err := generic.InstallAPIGroups(&authnGroup, &authzGroup, &rbacGroup); err != nil {
+		return nil, err
+	}
+	loopbackRBAC, err := rbacclient.NewForConfig(c.Generic.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	aggregation, err := clusterroleaggregation.New(c.Generic.SharedInformerFactory.Rbac().V1().ClusterRoles(), loopbackRBAC)
+	if err != nil {
 		return nil, err
 	}
 
@@ -82,6 +103,11 @@ func (c CompletedConfig) New() (s *Server, err error) {
 			return nil
 		}},
 		{"bootstrap-namespaces", s.bootstrapNamespaces},
+		{"rbac/bootstrap-roles", s.bootstrapRBAC},
+		{"start-clusterrole-aggregation-controller", func(ctx genericapiserver.PostStartHookContext) error {
+			go aggregation.Run(ctx)
+			return nil
+		}},
 		{"start-namespace-controller", s.startNamespaceController},
 		{"report-ready", s.reportReady},
 	}
@@ -109,17 +135,21 @@ func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookCont
 	return nil
 }
 
-// reportReady logs once how long the process took to answer /readyz with 200.
+// reportReady logs once how long the process took to be ready. It asks
+// /readyz of the handler behind the filter chain, so the server's own
+// polling is neither authenticated nor audited: kube-apiserver writes no
+// audit event of its own start-up, and neither does this.
 func (s *Server) reportReady(ctx genericapiserver.PostStartHookContext) error {
-	client, err := kubernetes.NewForConfig(ctx.LoopbackClientConfig)
-	if err != nil {
-		return err
-	}
+	readyz := s.Generic.Handler.NonGoRestfulMux
 	go func() {
 		_ = wait.PollUntilContextCancel(ctx, 5*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			var code int
-			client.CoreV1().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
-			if code != http.StatusOK {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/readyz", nil)
+			if err != nil {
+				return false, err
+			}
+			var w statusWriter
+			readyz.ServeHTTP(&w, req)
+			if w.code != http.StatusOK {
 				return false, nil
 			}
 			klog.InfoS(fmt.Sprintf("ready in %dms", time.Since(processStart).Milliseconds()), "url", s.ServingURL)
@@ -127,4 +157,28 @@ func (s *Server) reportReady(ctx genericapiserver.PostStartHookContext) error {
 		})
 	}()
 	return nil
+}
+
+// statusWriter keeps only the status of a response.
+type statusWriter struct {
+	code   int
+	header http.Header
+}
+
+func (w *statusWriter) Header() http.Header {
+	if w.header == nil {
+		w.header = http.Header{}
+	}
+	return w.header
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(b), nil
 }

@@ -10,6 +10,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
@@ -33,7 +34,7 @@ func (o CompletedOptions) applyStorage(c *genericapiserver.RecommendedConfig) (*
 		return nil, err
 	}
 	resourceConfig := serverstorage.NewResourceConfig()
-	resourceConfig.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion)
+	resourceConfig.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(o.Etcd.StorageConfig, o.Etcd.DefaultStorageMediaType,
 		api.Codecs, serverstorage.NewDefaultResourceEncodingConfig(api.Scheme), resourceConfig, nil)
 	if err := o.Etcd.ApplyWithStorageFactoryTo(storageFactory, &c.Config); err != nil {

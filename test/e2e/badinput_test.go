@@ -188,8 +188,10 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 		{"port out of range", []string{"--secure-port=70000"}, 10 * time.Second, "--secure-port 70000 must be between 1 and 65535, inclusive"},
 		{"port zero", []string{"--secure-port=0"}, 10 * time.Second, "--secure-port 0 must be between 1 and 65535, inclusive. It cannot be turned off with 0"},
 		{"bad bind address", []string{"--bind-address=not-an-ip"}, 10 * time.Second, `invalid argument "not-an-ip" for "--bind-address" flag`},
-		{"unsupported authorization mode", []string{"--authorization-mode=Node,RBAC"}, 10 * time.Second,
-			`--authorization-mode: unsupported authorization mode "Node"; supported modes: AlwaysAllow,AlwaysDeny,ABAC`},
+		{"unsupported authorization mode", []string{"--authorization-mode=Node,Rbac"}, 10 * time.Second,
+			`--authorization-mode: unsupported authorization mode "Rbac"; supported modes: AlwaysAllow,AlwaysDeny,ABAC,RBAC,Node`},
+		{"authorization webhook", []string{"--authorization-mode=Node,Webhook"}, 10 * time.Second,
+			`--authorization-mode: authorization mode "Webhook" is not supported: mini-apiserver has no authorization webhook; supported modes: AlwaysAllow,AlwaysDeny,ABAC,RBAC,Node`},
 		{"garbage collector", []string{"--enable-garbage-collector=true"}, 10 * time.Second, "--enable-garbage-collector: mini-apiserver runs no garbage collector"},
 		{"positional argument", []string{"serve"}, 10 * time.Second, `"mini-apiserver" does not take any arguments, got ["serve"]`},
 		{"unwritable data dir", []string{"--data-dir=" + filepath.Join(file, "sub")}, 10 * time.Second,
@@ -221,8 +223,6 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 		{"missing TLS certificate", []string{"--tls-cert-file=/nonexistent.crt", "--tls-private-key-file=/nonexistent.key"}, 10 * time.Second,
 			"--tls-cert-file /nonexistent.crt / --tls-private-key-file /nonexistent.key: open /nonexistent.crt: no such file or directory"},
 		{"TLS certificate without key", []string{"--tls-cert-file=" + garbageCA}, 10 * time.Second, "--tls-cert-file and --tls-private-key-file must be given together"},
-		{"RBAC", []string{"--authorization-mode=RBAC"}, 10 * time.Second,
-			`--authorization-mode: unsupported authorization mode "RBAC"; supported modes: AlwaysAllow,AlwaysDeny,ABAC`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -126,7 +126,7 @@ func TestIdentities(t *testing.T) {
 		}
 		// As in kube, only authenticated users may review themselves.
 		_, err := clientFor(t, anonymous).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
-		wantStatus(t, err, http.StatusForbidden, `selfsubjectreviews.authentication.k8s.io is forbidden: User "system:anonymous" cannot create resource "selfsubjectreviews" in API group "authentication.k8s.io" at the cluster scope: ABAC: No policy matched.`)
+		wantStatus(t, err, http.StatusForbidden, `selfsubjectreviews.authentication.k8s.io is forbidden: User "system:anonymous" cannot create resource "selfsubjectreviews" in API group "authentication.k8s.io" at the cluster scope: abac: No policy matched.`)
 		r := kubectlAs(t, wrong, "auth", "whoami")
 		if r.Err == nil || !strings.Contains(r.Stderr, "Unauthorized") {
 			t.Errorf("whoami with a wrong token: %v %s", r.Err, r.Stderr)
@@ -162,14 +162,14 @@ func TestIdentities(t *testing.T) {
 			t.Errorf("alice list: %v %q %s", r.Err, r.Stdout, r.Stderr)
 		}
 		r := kubectlAs(t, alice, "run", "nope", "--image=nginx", "-n", "team-a")
-		want := `Error from server (Forbidden): pods is forbidden: User "alice" cannot create resource "pods" in API group "" in the namespace "team-a": ABAC: No policy matched.`
+		want := `Error from server (Forbidden): pods is forbidden: User "alice" cannot create resource "pods" in API group "" in the namespace "team-a": abac: No policy matched.`
 		if r.Err == nil || strings.TrimSpace(r.Stderr) != want {
 			t.Errorf("alice create: %v\n%s\nwant %s", r.Err, r.Stderr, want)
 		}
 		_, err := clientFor(t, alice).CoreV1().Pods("team-a").Create(ctx, newPod("team-a", "nope"), metav1.CreateOptions{})
-		wantStatus(t, err, http.StatusForbidden, `pods is forbidden: User "alice" cannot create resource "pods" in API group "" in the namespace "team-a": ABAC: No policy matched.`)
+		wantStatus(t, err, http.StatusForbidden, `pods is forbidden: User "alice" cannot create resource "pods" in API group "" in the namespace "team-a": abac: No policy matched.`)
 		// A denied user still gets discovery, so kubectl shows a clean 403.
-		if r := kubectlAs(t, bob, "get", "pods", "-n", "team-a"); !strings.Contains(r.Stderr, `Error from server (Forbidden): pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace "team-a": ABAC: No policy matched.`) {
+		if r := kubectlAs(t, bob, "get", "pods", "-n", "team-a"); !strings.Contains(r.Stderr, `Error from server (Forbidden): pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace "team-a": abac: No policy matched.`) {
 			t.Errorf("bob list: %s", r.Stderr)
 		}
 	})
@@ -177,7 +177,7 @@ func TestIdentities(t *testing.T) {
 	t.Run("anonymous and wrong credentials", func(t *testing.T) {
 		anon := clientFor(t, anonymous)
 		_, err := anon.CoreV1().Pods("team-a").List(ctx, metav1.ListOptions{})
-		wantStatus(t, err, http.StatusForbidden, `pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" in the namespace "team-a": ABAC: No policy matched.`)
+		wantStatus(t, err, http.StatusForbidden, `pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" in the namespace "team-a": abac: No policy matched.`)
 		if body, err := anon.Discovery().RESTClient().Get().AbsPath("/healthz").DoRaw(ctx); err != nil || string(body) != "ok" {
 			t.Errorf("anonymous /healthz: %v %s", err, body)
 		}
@@ -204,7 +204,7 @@ func TestIdentities(t *testing.T) {
 		r := kubectlAs(t, alice, "--as=carol", "get", "pods", "-n", "team-a")
 		// k8s.io/apiserver 1.37 checks the user-info impersonation permission
 		// of authentication.k8s.io first, as kube-apiserver 1.37 does.
-		if !strings.Contains(r.Stderr, `users.authentication.k8s.io "carol" is forbidden: User "alice" cannot impersonate:user-info resource "users" in API group "authentication.k8s.io" at the cluster scope: ABAC: No policy matched.`) {
+		if !strings.Contains(r.Stderr, `users.authentication.k8s.io "carol" is forbidden: User "alice" cannot impersonate:user-info resource "users" in API group "authentication.k8s.io" at the cluster scope: abac: No policy matched.`) {
 			t.Errorf("alice as carol: %v %s", r.Err, r.Stderr)
 		}
 	})
@@ -216,7 +216,7 @@ func TestIdentities(t *testing.T) {
 			e := expect.Event{Level: auditv1.LevelMetadata, Stage: auditv1.StageResponseComplete, Verb: verb, RequestURI: uri, Code: code,
 				User: user, ImpersonatedUser: impersonated, Resource: "pods", Namespace: "team-a", AuthorizeDecision: decision}
 			if decision == "forbid" {
-				e.Annotations = map[string]string{"authorization.k8s.io/reason": "ABAC: No policy matched."}
+				e.Annotations = map[string]string{"authorization.k8s.io/reason": "abac: No policy matched."}
 			}
 			return e
 		}

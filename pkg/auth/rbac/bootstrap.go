@@ -1,0 +1,225 @@
+package rbac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
+	"k8s.io/component-helpers/auth/rbac/reconciliation"
+	"k8s.io/klog/v2"
+)
+
+// This file follows k8s.io/kubernetes
+// plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go (the roles that
+// make sense for what this server serves, their rules as kube's with its
+// default feature gates) and the rbac/bootstrap-roles post-start hook of
+// pkg/registry/rbac/rest/storage_rbac.go.
+
+var (
+	write     = []string{"create", "update", "patch", "delete", "deletecollection"}
+	readWrite = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+	read      = []string{"get", "list", "watch"}
+)
+
+const (
+	legacyGroup         = ""
+	appsGroup           = "apps"
+	authenticationGroup = "authentication.k8s.io"
+	authorizationGroup  = "authorization.k8s.io"
+	autoscalingGroup    = "autoscaling"
+	batchGroup          = "batch"
+	coordinationGroup   = "coordination.k8s.io"
+	discoveryGroup      = "discovery.k8s.io"
+	eventsGroup         = "events.k8s.io"
+	extensionsGroup     = "extensions"
+	networkingGroup     = "networking.k8s.io"
+	policyGroup         = "policy"
+	rbacGroup           = "rbac.authorization.k8s.io"
+)
+
+// ruleBuilder is kube's rbacv1helpers.PolicyRuleBuilder: fields sorted, as
+// kube stores them.
+type ruleBuilder struct{ rbacv1.PolicyRule }
+
+func rule(verbs ...string) *ruleBuilder {
+	return &ruleBuilder{rbacv1.PolicyRule{Verbs: slices.Clone(verbs)}}
+}
+
+func (b *ruleBuilder) groups(g ...string) *ruleBuilder    { b.APIGroups = append(b.APIGroups, g...); return b }
+func (b *ruleBuilder) resources(r ...string) *ruleBuilder { b.Resources = append(b.Resources, r...); return b }
+func (b *ruleBuilder) urls(u ...string) *ruleBuilder      { b.NonResourceURLs = append(b.NonResourceURLs, u...); return b }
+
+func (b *ruleBuilder) rule() rbacv1.PolicyRule {
+	for _, s := range [][]string{b.Verbs, b.APIGroups, b.Resources, b.ResourceNames, b.NonResourceURLs} {
+		slices.Sort(s)
+	}
+	return b.PolicyRule
+}
+
+func viewRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		rule(read...).groups(legacyGroup).resources("pods", "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts",
+			"services", "services/status", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "configmaps").rule(),
+		rule(read...).groups(legacyGroup).resources("limitranges", "resourcequotas", "bindings",
+			"pods/status", "resourcequotas/status", "namespaces/status", "replicationcontrollers/status", "pods/log").rule(),
+		rule(read...).groups(legacyGroup).resources("namespaces").rule(),
+		rule(read...).groups(legacyGroup, eventsGroup).resources("events").rule(),
+		rule(read...).groups(discoveryGroup).resources("endpointslices").rule(),
+		rule(read...).groups(appsGroup).resources("controllerrevisions",
+			"statefulsets", "statefulsets/status", "statefulsets/scale",
+			"daemonsets", "daemonsets/status",
+			"deployments", "deployments/status", "deployments/scale",
+			"replicasets", "replicasets/status", "replicasets/scale").rule(),
+		rule(read...).groups(autoscalingGroup).resources("horizontalpodautoscalers", "horizontalpodautoscalers/status").rule(),
+		rule(read...).groups(batchGroup).resources("jobs", "cronjobs", "cronjobs/status", "jobs/status").rule(),
+		rule(read...).groups(extensionsGroup).resources("daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
+			"ingresses", "ingresses/status", "replicasets", "replicasets/scale", "replicasets/status", "replicationcontrollers/scale",
+			"networkpolicies").rule(),
+		rule(read...).groups(policyGroup).resources("poddisruptionbudgets", "poddisruptionbudgets/status").rule(),
+		rule(read...).groups(networkingGroup).resources("networkpolicies", "ingresses", "ingresses/status").rule(),
+	}
+}
+
+func editRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		rule(read...).groups(legacyGroup).resources("pods/attach", "pods/proxy", "pods/exec", "pods/portforward", "secrets", "services/proxy").rule(),
+		rule("impersonate").groups(legacyGroup).resources("serviceaccounts").rule(),
+		rule(write...).groups(legacyGroup).resources("pods", "pods/attach", "pods/proxy", "pods/exec", "pods/portforward").rule(),
+		rule("create").groups(legacyGroup).resources("pods/eviction").rule(),
+		rule(write...).groups(legacyGroup).resources("replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts",
+			"services", "services/proxy", "persistentvolumeclaims", "configmaps", "secrets").rule(),
+		rule("create").groups(legacyGroup).resources("serviceaccounts/token").rule(),
+		rule(write...).groups(legacyGroup, eventsGroup).resources("events").rule(),
+		rule(write...).groups(appsGroup).resources("statefulsets", "statefulsets/scale", "daemonsets",
+			"deployments", "deployments/scale", "deployments/rollback", "replicasets", "replicasets/scale").rule(),
+		rule(write...).groups(autoscalingGroup).resources("horizontalpodautoscalers").rule(),
+		rule(write...).groups(batchGroup).resources("jobs", "cronjobs").rule(),
+		rule(write...).groups(extensionsGroup).resources("daemonsets", "deployments", "deployments/scale", "deployments/rollback", "ingresses",
+			"replicasets", "replicasets/scale", "replicationcontrollers/scale", "networkpolicies").rule(),
+		rule(write...).groups(policyGroup).resources("poddisruptionbudgets").rule(),
+		rule(write...).groups(networkingGroup).resources("networkpolicies", "ingresses").rule(),
+		rule(readWrite...).groups(coordinationGroup).resources("leases").rule(),
+	}
+}
+
+func aggregateTo(role string) *rbacv1.AggregationRule {
+	return &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{
+		{MatchLabels: map[string]string{"rbac.authorization.k8s.io/aggregate-to-" + role: "true"}}}}
+}
+
+func aggregatedBy(role string) map[string]string {
+	return map[string]string{"rbac.authorization.k8s.io/aggregate-to-" + role: "true"}
+}
+
+// ClusterRoles are the bootstrap ClusterRoles this server serves.
+func ClusterRoles() []rbacv1.ClusterRole {
+	roles := []rbacv1.ClusterRole{
+		{ObjectMeta: metav1.ObjectMeta{Name: "cluster-admin"}, Rules: []rbacv1.PolicyRule{
+			rule("*").groups("*").resources("*").rule(), rule("*").urls("*").rule()}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "system:discovery"}, Rules: []rbacv1.PolicyRule{
+			rule("get").urls("/livez", "/readyz", "/healthz", "/version", "/version/", "/openapi", "/openapi/*", "/api", "/api/*", "/apis", "/apis/*").rule()}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "system:monitoring"}, Rules: []rbacv1.PolicyRule{
+			rule("get").urls("/metrics", "/metrics/slis", "/livez", "/readyz", "/healthz", "/livez/*", "/readyz/*", "/healthz/*").rule(),
+			rule("get").groups(legacyGroup).resources("nodes/metrics").rule()}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "system:basic-user"}, Rules: []rbacv1.PolicyRule{
+			rule("create").groups(authorizationGroup).resources("selfsubjectaccessreviews", "selfsubjectrulesreviews").rule(),
+			rule("create").groups(authenticationGroup).resources("selfsubjectreviews").rule()}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "system:public-info-viewer"}, Rules: []rbacv1.PolicyRule{
+			rule("get").urls("/livez", "/readyz", "/healthz", "/version", "/version/").rule()}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "admin"}, AggregationRule: aggregateTo("admin")},
+		{ObjectMeta: metav1.ObjectMeta{Name: "edit", Labels: aggregatedBy("admin")}, AggregationRule: aggregateTo("edit")},
+		{ObjectMeta: metav1.ObjectMeta{Name: "view", Labels: aggregatedBy("edit")}, AggregationRule: aggregateTo("view")},
+		{ObjectMeta: metav1.ObjectMeta{Name: "system:aggregate-to-admin", Labels: aggregatedBy("admin")}, Rules: []rbacv1.PolicyRule{
+			rule("create").groups(authorizationGroup).resources("localsubjectaccessreviews").rule(),
+			rule(readWrite...).groups(rbacGroup).resources("roles", "rolebindings").rule()}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "system:aggregate-to-edit", Labels: aggregatedBy("edit")}, Rules: editRules()},
+		{ObjectMeta: metav1.ObjectMeta{Name: "system:aggregate-to-view", Labels: aggregatedBy("view")}, Rules: viewRules()},
+	}
+	for i := range roles {
+		addDefaultMetadata(&roles[i].ObjectMeta)
+	}
+	return roles
+}
+
+func clusterBinding(role string, groups ...string) rbacv1.ClusterRoleBinding {
+	b := rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role}}
+	for _, g := range groups {
+		b.Subjects = append(b.Subjects, rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: g})
+	}
+	addDefaultMetadata(&b.ObjectMeta)
+	return b
+}
+
+// ClusterRoleBindings are the bootstrap ClusterRoleBindings.
+func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
+	return []rbacv1.ClusterRoleBinding{
+		clusterBinding("cluster-admin", user.SystemPrivilegedGroup),
+		clusterBinding("system:monitoring", user.MonitoringGroup),
+		clusterBinding("system:discovery", user.AllAuthenticated),
+		clusterBinding("system:basic-user", user.AllAuthenticated),
+		clusterBinding("system:public-info-viewer", user.AllAuthenticated, user.AllUnauthenticated),
+	}
+}
+
+// addDefaultMetadata marks a bootstrap object as kube does: reconciled on
+// every start unless a user sets rbac.authorization.kubernetes.io/autoupdate
+// to "false".
+func addDefaultMetadata(m *metav1.ObjectMeta) {
+	if m.Labels == nil {
+		m.Labels = map[string]string{}
+	}
+	m.Labels["kubernetes.io/bootstrapping"] = "rbac-defaults"
+	m.Annotations = map[string]string{rbacv1.AutoUpdateAnnotationKey: "true"}
+}
+
+// Reconcile creates the bootstrap roles and bindings or brings them up to
+// date, with kube's reconciliation (k8s.io/component-helpers): missing
+// rules and subjects are added, a user's additions kept, and an object
+// annotated autoupdate=false left alone.
+func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface) error {
+	var errs []error
+	for _, role := range ClusterRoles() {
+		opts := reconciliation.ReconcileRoleOptions{
+			Role:    reconciliation.ClusterRoleRuleOwner{ClusterRole: &role},
+			Client:  reconciliation.ClusterRoleModifier{Client: client.ClusterRoles()},
+			Confirm: true,
+		}
+		result, err := opts.Run()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("clusterrole %s: %w", role.Name, err))
+			continue
+		}
+		logResult("clusterrole", role.Name, result.Operation, result.Protected, len(result.MissingRules) > 0)
+	}
+	for _, binding := range ClusterRoleBindings() {
+		opts := reconciliation.ReconcileRoleBindingOptions{
+			RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &binding},
+			Client:      reconciliation.ClusterRoleBindingClientAdapter{Client: client.ClusterRoleBindings()},
+			Confirm:     true,
+		}
+		result, err := opts.Run()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("clusterrolebinding %s: %w", binding.Name, err))
+			continue
+		}
+		logResult("clusterrolebinding", binding.Name, result.Operation, result.Protected, len(result.MissingSubjects) > 0)
+	}
+	return errors.Join(errs...)
+}
+
+func logResult(kind, name string, op reconciliation.ReconcileOperation, protected, missing bool) {
+	switch {
+	case protected && missing:
+		klog.InfoS("Bootstrap RBAC object is out of date and annotated autoupdate=false: left as it is", "kind", kind, "name", name)
+	case op == reconciliation.ReconcileCreate:
+		klog.V(2).InfoS("Created bootstrap RBAC object", "kind", kind, "name", name)
+	case op == reconciliation.ReconcileUpdate:
+		klog.InfoS("Updated bootstrap RBAC object", "kind", kind, "name", name)
+	}
+}
