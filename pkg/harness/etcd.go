@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -23,6 +24,17 @@ type EtcdOptions struct {
 	UnixSocket string
 	// ReadyTimeout bounds StartEtcd and Restart; default 60s.
 	ReadyTimeout time.Duration
+	// TLS, when set, serves clients over HTTPS and requires a client
+	// certificate signed by its CA, as kubeadm's etcd does.
+	TLS *EtcdTLS
+}
+
+// EtcdTLS are the files of an etcd that requires client certificates:
+// its serving certificate, the CA clients' certificates must chain to, and
+// a client certificate the harness checks readiness with.
+type EtcdTLS struct {
+	CertFile, KeyFile, TrustedCAFile string
+	ClientCertFile, ClientKeyFile   string
 }
 
 // Etcd is a running etcd member on loopback.
@@ -49,7 +61,11 @@ func StartEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Etcd{opts: opts, clientURL: fmt.Sprintf("http://127.0.0.1:%d", clientPort), peerURL: fmt.Sprintf("http://127.0.0.1:%d", peerPort)}
+	scheme := "http"
+	if opts.TLS != nil {
+		scheme = "https"
+	}
+	e := &Etcd{opts: opts, clientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, clientPort), peerURL: fmt.Sprintf("http://127.0.0.1:%d", peerPort)}
 	if err := e.start(ctx); err != nil {
 		return nil, err
 	}
@@ -62,10 +78,14 @@ func (e *Etcd) start(ctx context.Context) error {
 		listen += ",unix://" + e.opts.UnixSocket
 	}
 	e.logs, e.finished = &SyncBuffer{}, make(chan struct{})
-	e.cmd = exec.Command(e.opts.Binary, "--name=harness", "--data-dir="+filepath.Clean(e.opts.DataDir),
-		"--listen-client-urls="+listen, "--advertise-client-urls="+e.clientURL,
-		"--listen-peer-urls="+e.peerURL, "--initial-advertise-peer-urls="+e.peerURL,
-		"--initial-cluster=harness="+e.peerURL, "--log-level=error")
+	args := []string{"--name=harness", "--data-dir=" + filepath.Clean(e.opts.DataDir),
+		"--listen-client-urls=" + listen, "--advertise-client-urls=" + e.clientURL,
+		"--listen-peer-urls=" + e.peerURL, "--initial-advertise-peer-urls=" + e.peerURL,
+		"--initial-cluster=harness=" + e.peerURL, "--log-level=error"}
+	if t := e.opts.TLS; t != nil {
+		args = append(args, "--client-cert-auth", "--cert-file="+t.CertFile, "--key-file="+t.KeyFile, "--trusted-ca-file="+t.TrustedCAFile)
+	}
+	e.cmd = exec.Command(e.opts.Binary, args...)
 	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
 	if err := e.cmd.Start(); err != nil {
 		return fmt.Errorf("etcd: %w", err)
@@ -81,7 +101,15 @@ func (e *Etcd) start(ctx context.Context) error {
 
 func (e *Etcd) waitServing(ctx context.Context) error {
 	// Refused dials while etcd starts are expected: keep them out of the output.
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{e.clientURL}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	cfg := clientv3.Config{Endpoints: []string{e.clientURL}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()}
+	if t := e.opts.TLS; t != nil {
+		tlsConfig, err := (transport.TLSInfo{CertFile: t.ClientCertFile, KeyFile: t.ClientKeyFile, TrustedCAFile: t.TrustedCAFile}).ClientConfig()
+		if err != nil {
+			return fmt.Errorf("etcd client TLS: %w", err)
+		}
+		cfg.TLS = tlsConfig
+	}
+	c, err := clientv3.New(cfg)
 	if err != nil {
 		return err
 	}

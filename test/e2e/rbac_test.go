@@ -245,3 +245,63 @@ func TestStartupWritesNoAuditEvents(t *testing.T) {
 		t.Errorf("no event of the server's loopback client (its bootstrap writes) among %d", len(events))
 	}
 }
+
+// Two servers on one etcd: a role and binding created through one are
+// enforced by the other (its informers watch the same keys).
+func TestRBACTwoServersOneEtcd(t *testing.T) {
+	t.Parallel()
+	etcd := startEtcd(t)
+	a := startServer(t, "--etcd-servers="+etcd.URL(), "--authorization-mode=RBAC")
+	b := startServer(t, "--etcd-servers="+etcd.URL(), "--authorization-mode=RBAC")
+	ctx := context.Background()
+	aliceOnB := userClient(t, b, "alice")
+	_, err := aliceOnB.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	wantStatus(t, err, http.StatusForbidden, `pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "default"`)
+	a.Kubectl("-n", "default", "create", "role", "pod-reader", "--verb=list", "--resource=pods")
+	a.Kubectl("-n", "default", "create", "rolebinding", "alice", "--role=pod-reader", "--user=alice")
+	eventually(t, waitShort, "server b to enforce the role created through server a", func() (bool, error) {
+		_, err := aliceOnB.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		return err == nil, err
+	})
+	a.Kubectl("-n", "default", "delete", "rolebinding", "alice")
+	eventually(t, waitShort, "server b to forget the binding deleted through server a", func() (bool, error) {
+		_, err := aliceOnB.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		return apierrors.IsForbidden(err), nil
+	})
+}
+
+// kubectl's other ways of writing RBAC objects: auth reconcile and
+// server-side apply.
+func TestRBACReconcileAndApply(t *testing.T) {
+	t.Parallel()
+	s, _ := rbacServer(t)
+	s.Kubectl("create", "namespace", "team")
+	manifest := `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: deployer, namespace: team}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get, create]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: deployer, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
+subjects: [{kind: User, name: dan}]
+`
+	r := s.KubectlEnv(nil, manifest, "auth", "reconcile", "-f", "-")
+	if r.Err != nil || !strings.Contains(r.Stdout, "role.rbac.authorization.k8s.io/deployer reconciled") {
+		t.Fatalf("kubectl auth reconcile: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
+	}
+	r = s.KubectlEnv(nil, strings.Replace(manifest, "[get, create]", "[get, create, delete]", 1), "apply", "--server-side", "--force-conflicts", "-f", "-")
+	if r.Err != nil {
+		t.Fatalf("kubectl apply --server-side: %v\n%s", r.Err, r.Stderr)
+	}
+	if out := s.Kubectl("-n", "team", "get", "role", "deployer", "-o", "jsonpath={.rules[0].verbs}"); out != `["get","create","delete"]` {
+		t.Errorf("verbs after apply: %s", out)
+	}
+	if out := s.Kubectl("-n", "team", "get", "rolebinding", "deployer", "-o", "jsonpath={.subjects[0].apiGroup}"); out != "rbac.authorization.k8s.io" {
+		t.Errorf("subject apiGroup not defaulted: %q", out)
+	}
+	if out := s.Kubectl("auth", "can-i", "delete", "pods", "-n", "team", "--as", "dan"); out != "yes\n" {
+		t.Errorf("can-i delete pods as dan: %q", out)
+	}
+}
