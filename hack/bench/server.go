@@ -11,10 +11,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 	"github.com/mini-apiserver/mini-apiserver/pkg/loadgen"
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
 )
 
 // server is a mini-apiserver binary started by the harness, with the
@@ -53,6 +55,11 @@ func ensureNS(c kubernetes.Interface, ns string) {
 type variant struct {
 	name      string
 	env, args []string
+	// user, when set, is who the load generator is (a client certificate
+	// of the server's client CA) instead of the admin; setup runs first,
+	// as the admin.
+	user  string
+	setup func(admin kubernetes.Interface)
 }
 
 // startLoaded starts a server with namespace "load" holding the pool of 100
@@ -61,6 +68,20 @@ func startLoaded(dataDir string, v variant) *server {
 	s, _ := startEnv(v.env, dataDir, v.args...)
 	ensureNS(s.client, "load")
 	check(loadgen.EnsurePool(context.Background(), s.client, "load", 100, *objectSize))
+	if v.setup != nil {
+		v.setup(s.client)
+	}
+	if v.user != "" {
+		ca, err := pki.LoadCA(filepath.Join(dataDir, "pki"), "client-ca")
+		check(err)
+		cred, err := pki.NewSigned(ca, pki.ClientTemplate(v.user))
+		check(err)
+		cfg := rest.CopyConfig(s.RESTConfig())
+		cfg.TLSClientConfig.CertData, cfg.TLSClientConfig.KeyData = cred.CertPEM, cred.KeyPEM
+		cfg.TLSClientConfig.CertFile, cfg.TLSClientConfig.KeyFile = "", ""
+		s.client, err = loadgen.Client(cfg)
+		check(err)
+	}
 	return s
 }
 

@@ -95,6 +95,9 @@ func TestRBAC(t *testing.T) {
 		if _, err := alice.AuthorizationV1().SelfSubjectRulesReviews().Create(ctx, review, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := alice.Discovery().ServerGroups(); err != nil {
+			t.Fatal(err)
+		}
 		reason := func(r string) map[string]string { return map[string]string{"authorization.k8s.io/reason": r} }
 		event := func(verb, uri, resource, ns string, code int32, decision, why string) expect.Event {
 			return expect.Event{Level: auditv1.LevelMetadata, Stage: auditv1.StageResponseComplete, User: "alice", Verb: verb, RequestURI: uri,
@@ -106,6 +109,8 @@ func TestRBAC(t *testing.T) {
 			event("create", "/api/v1/namespaces/team/pods", "pods", "team", 403, "forbid", ""),
 			event("create", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", "selfsubjectrulesreviews", "", 201, "allow",
 				`RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "system:basic-user" to Group "system:authenticated"`),
+			event("get", "/api", "", "", 200, "allow",
+				`RBAC: allowed by ClusterRoleBinding "system:discovery" of ClusterRole "system:discovery" to Group "system:authenticated"`),
 		})
 	})
 	t.Run("escalation", func(t *testing.T) {
