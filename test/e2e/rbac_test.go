@@ -150,6 +150,27 @@ func TestRBAC(t *testing.T) {
 			return err == nil, err
 		})
 	})
+	t.Run("cluster roles: aggregation rules and updates", func(t *testing.T) {
+		s.Kubectl("create", "clusterrole", "role-maker", "--verb=create,update,get", "--resource=clusterroles")
+		s.Kubectl("create", "clusterrolebinding", "dave-role-maker", "--clusterrole=role-maker", "--user=dave")
+		dave := userClient(t, s, "dave")
+		mine := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "daves"},
+			Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}}}}
+		eventually(t, waitShort, "dave to create a role within what he holds", func() (bool, error) {
+			_, err := dave.RbacV1().ClusterRoles().Create(ctx, mine, metav1.CreateOptions{})
+			return err == nil, err
+		})
+		aggregating := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "gatherer"},
+			AggregationRule: &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"x": "y"}}}}}
+		_, err := dave.RbacV1().ClusterRoles().Create(ctx, aggregating, metav1.CreateOptions{})
+		wantStatus(t, err, http.StatusForbidden, `clusterroles.rbac.authorization.k8s.io "gatherer" is forbidden: must have cluster-admin privileges to use the aggregationRule`)
+		current, err := dave.RbacV1().ClusterRoles().Get(ctx, "daves", metav1.GetOptions{})
+		mustDo(t, err)
+		current.Rules = append(current.Rules, rbacv1.PolicyRule{Verbs: []string{"delete"}, APIGroups: []string{""}, Resources: []string{"pods"}})
+		_, err = dave.RbacV1().ClusterRoles().Update(ctx, current, metav1.UpdateOptions{})
+		wantStatus(t, err, http.StatusForbidden, `clusterroles.rbac.authorization.k8s.io "daves" is forbidden: user "dave" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:`+
+			"\n"+`{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}`)
+	})
 	t.Run("aggregation widens view", func(t *testing.T) {
 		// A role for a resource this server does not serve, as a CRD's would be.
 		s.KubectlEnv(nil, `apiVersion: rbac.authorization.k8s.io/v1
@@ -200,6 +221,11 @@ rules: [{apiGroups: [example.com], resources: [widgets], verbs: [get]}]
 		}
 	})
 	t.Run("restart", func(t *testing.T) {
+		// A bootstrap binding stripped of its subjects comes back on the next
+		// start; a bootstrap role annotated autoupdate=false is left alone.
+		s.Kubectl("patch", "clusterrolebinding", "system:discovery", "--type=json", "-p", `[{"op":"remove","path":"/subjects"}]`)
+		s.Kubectl("annotate", "--overwrite", "clusterrole", "system:monitoring", "rbac.authorization.kubernetes.io/autoupdate=false")
+		s.Kubectl("patch", "clusterrole", "system:monitoring", "--type=json", "-p", `[{"op":"remove","path":"/rules/1"}]`)
 		if err := s.Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -212,6 +238,12 @@ rules: [{apiGroups: [example.com], resources: [widgets], verbs: [get]}]
 		// view keeps what aggregation gave it.
 		if out := s.Kubectl("get", "clusterrole", "view", "-o", "jsonpath={.rules[*].resources}"); !strings.Contains(out, `"widgets"`) {
 			t.Errorf("view after restart: %s", out)
+		}
+		eventually(t, waitShort, "system:discovery's subject to be reconciled back", func() (bool, error) {
+			return s.Kubectl("get", "clusterrolebinding", "system:discovery", "-o", "jsonpath={.subjects[*].name}") == "system:authenticated", nil
+		})
+		if out := s.Kubectl("get", "clusterrole", "system:monitoring", "-o", "jsonpath={.rules[*].resources}"); strings.Contains(out, "nodes/metrics") {
+			t.Errorf("system:monitoring (autoupdate=false) was reconciled: %s", out)
 		}
 	})
 }
