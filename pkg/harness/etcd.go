@@ -34,7 +34,7 @@ type EtcdOptions struct {
 // a client certificate the harness checks readiness with.
 type EtcdTLS struct {
 	CertFile, KeyFile, TrustedCAFile string
-	ClientCertFile, ClientKeyFile   string
+	ClientCertFile, ClientKeyFile    string
 }
 
 // Etcd is a running etcd member on loopback.

@@ -143,4 +143,7 @@ func TestConfirmNoEscalation(t *testing.T) {
 	}
 }
 
-func (b *ruleBuilder) names(n ...string) *ruleBuilder { b.ResourceNames = append(b.ResourceNames, n...); return b }
+func (b *ruleBuilder) names(n ...string) *ruleBuilder {
+	b.ResourceNames = append(b.ResourceNames, n...)
+	return b
+}

@@ -50,9 +50,18 @@ func rule(verbs ...string) *ruleBuilder {
 	return &ruleBuilder{rbacv1.PolicyRule{Verbs: slices.Clone(verbs)}}
 }
 
-func (b *ruleBuilder) groups(g ...string) *ruleBuilder    { b.APIGroups = append(b.APIGroups, g...); return b }
-func (b *ruleBuilder) resources(r ...string) *ruleBuilder { b.Resources = append(b.Resources, r...); return b }
-func (b *ruleBuilder) urls(u ...string) *ruleBuilder      { b.NonResourceURLs = append(b.NonResourceURLs, u...); return b }
+func (b *ruleBuilder) groups(g ...string) *ruleBuilder {
+	b.APIGroups = append(b.APIGroups, g...)
+	return b
+}
+func (b *ruleBuilder) resources(r ...string) *ruleBuilder {
+	b.Resources = append(b.Resources, r...)
+	return b
+}
+func (b *ruleBuilder) urls(u ...string) *ruleBuilder {
+	b.NonResourceURLs = append(b.NonResourceURLs, u...)
+	return b
+}
 
 func (b *ruleBuilder) rule() rbacv1.PolicyRule {
 	for _, s := range [][]string{b.Verbs, b.APIGroups, b.Resources, b.ResourceNames, b.NonResourceURLs} {
