@@ -39,12 +39,19 @@ func (r *recent) reset() { r.buf = r.buf[:0] }
 // named after it, not compressed, whose end matches what we wrote) and
 // returns what was written after the copy was taken: the bytes the
 // truncate took away that are in no file. ok is false when no copy matches.
-func (f *File) missedByCopy() (missed []byte, copyPath string, ok bool) {
+// inNewFile is what the truncated file holds now: the last bytes we wrote,
+// which landed after the truncate (between our check and our write), are
+// there already and are not missed.
+func (f *File) missedByCopy(inNewFile int64) (missed []byte, copyPath string, ok bool) {
 	start := f.size - int64(len(f.recent.buf)) // file offset of recent.buf[0]
+	written := f.size - inNewFile               // what went into the file before the truncate
+	if written < start {
+		return nil, "", false
+	}
 	var newest time.Time
 	for _, name := range Copies(f.opts.Path) {
 		info, err := os.Stat(name)
-		if err != nil || info.Size() > f.size || info.Size() <= start || info.ModTime().Before(newest) {
+		if err != nil || info.Size() > written || info.Size() <= start || info.ModTime().Before(newest) {
 			continue
 		}
 		size := info.Size()
@@ -59,7 +66,7 @@ func (f *File) missedByCopy() (missed []byte, copyPath string, ok bool) {
 		if (err != nil && err != io.EOF) || !bytes.Equal(tail, f.recent.buf[size-k-start:size-start]) {
 			continue
 		}
-		missed, copyPath, ok, newest = f.recent.buf[size-start:], name, true, info.ModTime()
+		missed, copyPath, ok, newest = f.recent.buf[size-start:written-start], name, true, info.ModTime()
 	}
 	return missed, copyPath, ok
 }

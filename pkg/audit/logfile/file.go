@@ -259,9 +259,12 @@ func (f *File) truncated(size int64) {
 		// count is stale: it reopens, appending.
 		_ = f.rotating.Close()
 	}
-	missed, copyPath, found := f.missedByCopy()
+	missed, copyPath, found := f.missedByCopy(size)
+	missed = bytes.Clone(missed) // it is recent.buf's, rewritten below
+	// What the truncated file holds already is the end of what we wrote.
+	kept := f.recent.buf[max(0, len(f.recent.buf)-int(size)):]
 	f.size = size
-	f.recent.reset()
+	f.recent.buf = append(f.recent.buf[:0], kept...)
 	if !found {
 		klog.InfoS("Audit log was truncated in place and no copy of it was found; writing on at its new end", "path", f.opts.Path)
 		return

@@ -249,6 +249,40 @@ func TestCopytruncateMissesNothing(t *testing.T) {
 	}
 }
 
+// A write can land in the truncated file between our check of the path and
+// the write itself; it is not written again.
+func TestCopytruncateRacingAWrite(t *testing.T) {
+	f := open(t, Options{})
+	path := f.opts.Path
+	writeEvents(t, f, "copied", 100)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".1", data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeEvents(t, f, "between", 3)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The write that raced the truncate: past the check, into the new file.
+	f.mu.Lock()
+	line := []byte("raced 0\n")
+	if _, err := f.file.Write(line); err != nil {
+		t.Fatal(err)
+	}
+	f.size += int64(len(line))
+	f.recent.add(line)
+	f.mu.Unlock()
+	writeEvents(t, f, "after", 1)
+	got := lines(t, path)
+	want := []string{"raced 0", "between 0", "between 1", "between 2", "after 0"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("the truncated log holds %q, want %q", got, want)
+	}
+}
+
 func TestRecentKeepsTheTail(t *testing.T) {
 	var r recent
 	chunk := bytes.Repeat([]byte("x"), keptBytes/3)
