@@ -44,7 +44,7 @@ func (r *recent) reset() { r.buf = r.buf[:0] }
 // there already and are not missed.
 func (f *File) missedByCopy(inNewFile int64) (missed []byte, copyPath string, ok bool) {
 	start := f.size - int64(len(f.recent.buf)) // file offset of recent.buf[0]
-	written := f.size - inNewFile               // what went into the file before the truncate
+	written := f.size - inNewFile              // what went into the file before the truncate
 	if written < start {
 		return nil, "", false
 	}
