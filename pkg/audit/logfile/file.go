@@ -76,9 +76,11 @@ type File struct {
 	// recent is the tail of what was written, to recover what a
 	// copytruncate missed.
 	recent recent
-	// failed counts the writes of the current burst of failures.
-	failed int64
-	closed bool
+	// failing is set from the first failure to the next write that works;
+	// failed counts the writes that failed meanwhile.
+	failing bool
+	failed  int64
+	closed  bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -111,7 +113,7 @@ func (f *File) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("audit log %s: %w", f.opts.Path, os.ErrClosed)
 	}
 	if err := f.check(); err != nil {
-		return 0, f.failing(err)
+		return 0, f.fail(err, 1)
 	}
 	var n int
 	var err error
@@ -126,15 +128,15 @@ func (f *File) Write(p []byte) (int, error) {
 			// take it back so that every line parses.
 			_ = f.file.Truncate(f.size)
 		}
-		return 0, f.failing(err)
+		return 0, f.fail(err, 1)
 	}
 	rotated := f.rotating != nil && f.size+int64(n) > int64(f.opts.MaxSize)*megabyte
 	f.size += int64(n)
 	f.events++
 	f.recent.add(p)
-	if f.failed > 0 {
+	if f.failing {
 		klog.InfoS("Audit log is written again", "path", f.opts.Path, "lostEvents", f.failed)
-		f.failed = 0
+		f.failing, f.failed = false, 0
 	}
 	if rotated {
 		f.followRotation()
@@ -142,13 +144,15 @@ func (f *File) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// failing counts a failed write and logs the first of a burst; the library
-// logs and counts each event itself.
-func (f *File) failing(err error) error {
-	if f.failed == 0 {
+// fail counts events failed writes and logs the first failure of a burst
+// (from a write or the idle check); the library logs and counts each event
+// itself.
+func (f *File) fail(err error, events int64) error {
+	if !f.failing {
 		klog.ErrorS(err, "Audit log cannot be written; events are lost until it can (counted in apiserver_audit_error_total{plugin=\"log\"})", "path", f.opts.Path)
+		f.failing = true
 	}
-	f.failed++
+	f.failed += events
 	return err
 }
 
@@ -179,8 +183,8 @@ func (f *File) watch() {
 		}
 		f.mu.Lock()
 		if !f.closed {
-			if err := f.check(); err != nil && f.failed == 0 {
-				klog.ErrorS(err, "Audit log cannot be reopened; the next events will be lost if it still cannot", "path", f.opts.Path)
+			if err := f.check(); err != nil {
+				_ = f.fail(err, 0)
 			}
 		}
 		f.mu.Unlock()
