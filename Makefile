@@ -22,7 +22,7 @@ LDFLAGS := $(foreach pkg,$(VERSION_PKGS),-X $(pkg).gitVersion=$(KUBE_API_VERSION
 
 # The binaries the end-to-end tests run, named once.
 TEST_BINS := MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audit-sink AUDITCTL_BIN=$(BIN)/auditctl \
-	KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd
+	KUBECTL_BIN=$(BIN)/kubectl ETCD_BIN=$(BIN)/etcd VICTORIALOGS_BIN=$(BIN)/victoria-logs
 
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
@@ -41,8 +41,9 @@ run: build
 	$(BIN)/mini-apiserver $(ARGS)
 
 # kubectl and etcd, built from their Go modules at the versions pinned in
-# hack/tools/go.mod.
-tools: $(BIN)/kubectl $(BIN)/etcd
+# hack/tools/go.mod; VictoriaLogs (the search store of the collection
+# tests) from hack/tools/victorialogs/go.mod.
+tools: $(BIN)/kubectl $(BIN)/etcd $(BIN)/victoria-logs
 
 KUBECTL_VERSION := $(shell cd hack/tools && $(GO) list -m -f '{{.Version}}' k8s.io/kubectl | sed 's/^v0\./v1./')
 KUBECTL_LDFLAGS := $(foreach pkg,k8s.io/client-go/pkg/version k8s.io/component-base/version,\
@@ -53,6 +54,9 @@ $(BIN)/kubectl: hack/tools/go.mod hack/tools/go.sum hack/tools/kubectl/main.go
 
 $(BIN)/etcd: hack/tools/go.mod hack/tools/go.sum hack/tools/etcd/main.go
 	cd hack/tools && $(GO) build -o $(BIN)/etcd ./etcd
+
+$(BIN)/victoria-logs: hack/tools/victorialogs/go.mod hack/tools/victorialogs/go.sum
+	cd hack/tools/victorialogs && $(GO) build -o $(BIN)/victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs
 
 generate:
 	./hack/update-openapi.sh

@@ -42,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	failStatus := fs.Int("fail-status", http.StatusServiceUnavailable, "HTTP status of injected failures")
 	latency := fs.Duration("latency", 0, "delay every response by this long")
 	control := fs.String("control-listen", "", "address of the HTTP fault-injection API (/fail, /latency, /down, /up, /attempts, /stats)")
+	var es esFlags
+	es.addFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,8 +64,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	opts := sink.Options{Addr: *listen, OutputDir: *outputDir, PerUser: *perUser, DiscardInMemory: true}
-	if *toStdout || *outputDir == "" {
+	if *toStdout || (*outputDir == "" && es.url == "") {
 		opts.Writer = stdout
+	}
+	if es.url != "" {
+		buf, err := es.buffer()
+		if err != nil {
+			return err
+		}
+		opts.Forward = buf
+		defer func() {
+			// Deliver what is buffered before exiting, within a bound.
+			ctx, cancel := context.WithTimeout(context.Background(), es.shutdownTimeout)
+			defer cancel()
+			buf.Close(ctx)
+		}()
+		fmt.Fprintf(stderr, "audit-sink: forwarding to %s (index %s)\n", es.url, es.index)
 	}
 	if *certFile != "" {
 		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)

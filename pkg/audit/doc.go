@@ -14,4 +14,5 @@
 //	policytool explaining which rule decides a request, linting a policy
 //	auditctl   the auditctl command (explain, lint, view, verify)
 //	sink       a webhook receiver with fault injection (bin/audit-sink)
+//	esbulk     the Elasticsearch bulk API: documents, a client, a bounded retrying buffer
 package audit

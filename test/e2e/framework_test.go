@@ -20,7 +20,7 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
-var serverBin, sinkBin, auditctlBin, kubectlBin, etcdBin string
+var serverBin, sinkBin, auditctlBin, kubectlBin, etcdBin, victoriaLogsBin string
 
 func TestMain(m *testing.M) {
 	serverBin = binary("MINI_APISERVER_BIN", "mini-apiserver")
@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 	auditctlBin = binary("AUDITCTL_BIN", "auditctl")
 	kubectlBin = binary("KUBECTL_BIN", "kubectl")
 	etcdBin = binary("ETCD_BIN", "etcd")
+	victoriaLogsBin = binary("VICTORIALOGS_BIN", "victoria-logs")
 	os.Exit(m.Run())
 }
 

@@ -23,6 +23,7 @@ import (
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/esbulk"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
@@ -44,6 +45,10 @@ type Options struct {
 	DiscardInMemory bool
 	// MaxBodyBytes bounds one request body; default 64 MiB.
 	MaxBodyBytes int64
+	// Forward, when set, takes every delivery's events for a search store
+	// (the Elasticsearch bulk API). A delivery it has no room for is
+	// answered 503, so that the API server's webhook backend retries it.
+	Forward *esbulk.Buffer
 }
 
 // Attempt is one delivery attempt as the sink saw it.
@@ -76,6 +81,7 @@ type Sink struct {
 	latency     time.Duration
 	files       map[string]*os.File
 	closed      bool
+	metrics     http.Handler
 }
 
 // Start listens and serves until Close.
@@ -92,6 +98,7 @@ func Start(opts Options) (*Sink, error) {
 		}
 	}
 	s := &Sink{opts: opts, files: map[string]*os.File{}}
+	s.metrics = s.metricsHandler()
 	s.cond = sync.NewCond(&s.mu)
 	l, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -230,6 +237,10 @@ func (s *Sink) Close() error {
 }
 
 func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
+		s.metrics.ServeHTTP(w, r)
+		return
+	}
 	s.mu.Lock()
 	latency := s.latency
 	fail := s.failNext > 0
@@ -260,6 +271,24 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 		s.record(http.StatusBadRequest, nil)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	typed(list.Items)
+	if f := s.opts.Forward; f != nil {
+		docs := make([]esbulk.Doc, 0, len(list.Items))
+		for i := range list.Items {
+			d, err := esbulk.NewDoc(&list.Items[i])
+			if err != nil {
+				s.record(http.StatusInternalServerError, list)
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			docs = append(docs, d)
+		}
+		if !f.Offer(docs) {
+			s.record(http.StatusServiceUnavailable, list)
+			http.Error(w, "the forwarding buffer is full; retry later", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	if err := s.store(list.Items); err != nil {
 		s.record(http.StatusInternalServerError, list)
@@ -315,13 +344,6 @@ func (s *Sink) store(events []auditv1.Event) error {
 	if s.closed {
 		return errors.New("audit sink closed")
 	}
-	// Items of an EventList carry no type; written out alone, each is an
-	// Event exactly as the log backend writes it.
-	for i := range events {
-		if events[i].Kind == "" {
-			events[i].APIVersion, events[i].Kind = auditv1.SchemeGroupVersion.String(), "Event"
-		}
-	}
 	// Each event is encoded once and each destination written once per
 	// delivery: a system call per event would cost more than the decoding.
 	var out bytes.Buffer
@@ -367,6 +389,17 @@ func (s *Sink) store(events []auditv1.Event) error {
 	}
 	s.cond.Broadcast()
 	return nil
+}
+
+// typed gives the items of an EventList, which carry no type, the type of
+// an Event: written out alone, each is an Event exactly as the log backend
+// writes it.
+func typed(events []auditv1.Event) {
+	for i := range events {
+		if events[i].Kind == "" {
+			events[i].APIVersion, events[i].Kind = auditv1.SchemeGroupVersion.String(), "Event"
+		}
+	}
 }
 
 func (s *Sink) file(name string) (*os.File, error) {

@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+	"k8s.io/component-base/metrics/testutil"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
+)
+
+// victoriaLogs is a real VictoriaLogs (bin/victoria-logs) on loopback.
+type victoriaLogs struct {
+	t       *testing.T
+	port    int
+	dataDir string
+	cmd     *exec.Cmd
+	logs    *harness.SyncBuffer
+}
+
+func startVictoriaLogs(t *testing.T) *victoriaLogs {
+	t.Helper()
+	v := &victoriaLogs{t: t, port: freePort(t), dataDir: filepath.Join(t.TempDir(), "vl")}
+	v.start()
+	t.Cleanup(v.stop)
+	return v
+}
+
+func (v *victoriaLogs) start() {
+	v.t.Helper()
+	v.logs = &harness.SyncBuffer{}
+	v.cmd = exec.Command(victoriaLogsBin, "-httpListenAddr=127.0.0.1:"+strconv.Itoa(v.port), "-storageDataPath="+v.dataDir, "-loggerLevel=ERROR")
+	v.cmd.Stdout, v.cmd.Stderr = v.logs, v.logs
+	if err := v.cmd.Start(); err != nil {
+		v.t.Fatal(err)
+	}
+	eventually(v.t, waitShort, "VictoriaLogs to serve", func() (bool, error) {
+		resp, err := http.Get(v.base() + "/health")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+}
+
+// stop ends the process (one we started) gracefully, so that what it
+// acknowledged is on disk, and waits for it.
+func (v *victoriaLogs) stop() {
+	if v.cmd == nil || v.cmd.Process == nil {
+		return
+	}
+	_ = v.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = v.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitShort):
+		_ = v.cmd.Process.Kill()
+		<-done
+	}
+	v.cmd = nil
+}
+
+func (v *victoriaLogs) base() string { return "http://127.0.0.1:" + strconv.Itoa(v.port) }
+
+// bulkBase is the Elasticsearch bulk API base to give audit-sink: events'
+// @timestamp is their time, requestURI their message.
+func (v *victoriaLogs) bulkBase() string {
+	return v.base() + "/insert/elasticsearch?_time_field=@timestamp&_msg_field=requestURI"
+}
+
+// countByStage runs a LogsQL query counting the audit events per stage.
+func (v *victoriaLogs) countByStage() (map[string]int, error) {
+	resp, err := http.PostForm(v.base()+"/select/logsql/query", url.Values{"query": {`* | stats by (stage) count() n`}})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("LogsQL query: HTTP %d", resp.StatusCode)
+	}
+	out := map[string]int{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var row struct{ Stage, N string }
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			return nil, err
+		}
+		n, _ := strconv.Atoi(row.N)
+		out[row.Stage] = n
+	}
+	return out, sc.Err()
+}
+
+// audit-sink forwards what a real server delivers to VictoriaLogs through
+// the Elasticsearch bulk API, under continuous requests, with the store down
+// for ten seconds. With a buffer that holds the outage nothing is lost: the
+// store has every event the server generated, once. With a tiny one the
+// sink answers 503 to what does not fit, the server retries and then drops
+// and counts: store + the server's counted loss == generated, exactly.
+func TestAuditSinkForwardsToVictoriaLogs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		buffer int
+		lossy  bool
+	}{{"buffer holds the outage", 1000000, false}, {"tiny buffer", 100, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			forwardUnderOutage(t, tc.buffer, tc.lossy)
+		})
+	}
+}
+
+func forwardUnderOutage(t *testing.T, buffer int, lossy bool) {
+	vl := startVictoriaLogs(t)
+	out := filepath.Join(t.TempDir(), "events")
+	port := freePort(t)
+	cmd := exec.Command(sinkBin, fmt.Sprintf("--listen=127.0.0.1:%d", port), "--output-dir="+out,
+		"--elasticsearch-url="+vl.bulkBase(), "--elasticsearch-flush-interval=200ms", "--elasticsearch-max-retry-duration=2m",
+		"--elasticsearch-buffer-size="+strconv.Itoa(buffer))
+	logs := &harness.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	eventually(t, waitShort, "audit-sink to listen", func() (bool, error) {
+		return strings.Contains(logs.String(), "forwarding to"), nil
+	})
+	webhookConfig := filepath.Join(t.TempDir(), "webhook.kubeconfig")
+	mustDo(t, harness.WriteWebhookKubeconfig(webhookConfig, fmt.Sprintf("http://127.0.0.1:%d/audit", port), harness.WebhookClient{}))
+	s := startServer(t, "--audit-policy-file="+writePolicy(t, nsPolicy("default", auditv1.LevelMetadata)),
+		"--audit-webhook-config-file="+webhookConfig, "--audit-webhook-batch-max-wait=200ms", "--audit-webhook-initial-backoff=100ms")
+
+	load := startPodLoad(t, s.Client(), "default")
+	load.waitCreated(t, 50)
+	vl.stop()
+	t0 := time.Now()
+	for time.Since(t0) < 10*time.Second { // the store stays down ten seconds under load
+		load.waitCreated(t, 10)
+	}
+	vl.start()
+	load.waitCreated(t, 50)
+	load.Stop()
+
+	// Every event is delivered or counted lost by the server; then the
+	// store holds what the sink took, per stage, once.
+	var inFile map[string]int
+	var generated, lost float64
+	eventually(t, waitLong, "every event the sink took to be in VictoriaLogs", func() (bool, error) {
+		sm, err := s.Metrics(t.Context())
+		if err != nil {
+			return false, err
+		}
+		generated, lost = sm.Value("apiserver_audit_event_total"), sm.Value(`apiserver_audit_error_total{plugin="webhook"}`)
+		events, err := expect.ReadFile(filepath.Join(out, "events.log"))
+		if err != nil {
+			return false, err
+		}
+		inFile = map[string]int{}
+		for _, e := range events {
+			inFile[string(e.Stage)]++
+		}
+		inStore, err := vl.countByStage()
+		if err != nil {
+			return false, err
+		}
+		delivered := float64(inFile["RequestReceived"] + inFile["ResponseComplete"])
+		return fmt.Sprint(inStore) == fmt.Sprint(inFile) && delivered+lost == generated,
+			fmt.Errorf("store %v, sink's file %v; server generated %v, lost %v", inStore, inFile, generated, lost)
+	})
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	mustDo(t, err)
+	defer resp.Body.Close()
+	m, err := testutil.TextToMetricFamilies(resp.Body)
+	mustDo(t, err)
+	value := func(name, label, want string) float64 {
+		for _, metric := range m[name].GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == label && l.GetValue() == want {
+					return metric.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	for _, outcome := range []string{"rejected", "expired"} {
+		if got := value("audit_sink_elasticsearch_documents_total", "outcome", outcome); got != 0 {
+			t.Errorf("%s %v, want 0", outcome, got)
+		}
+	}
+	if r := m["audit_sink_elasticsearch_retries_total"].GetMetric(); len(r) != 1 || r[0].GetCounter().GetValue() == 0 {
+		t.Errorf("no retries counted across the outage")
+	}
+	refused := value("audit_sink_elasticsearch_documents_total", "outcome", "refused")
+	switch {
+	case !lossy && (lost != 0 || refused != 0):
+		t.Errorf("with a buffer that holds the outage: %v refused by the sink, %v lost by the server", refused, lost)
+	case lossy && (lost == 0 || refused == 0 || value("audit_sink_deliveries_total", "code", "503") == 0):
+		t.Errorf("with a tiny buffer: %v refused by the sink (answered 503), %v lost by the server: want both", refused, lost)
+	}
+	t.Logf("%d pods; store and sink %v; server generated %v, lost %v; sink refused %v (answered 503, retried by the server)",
+		load.created.Load(), inFile, generated, lost, refused)
+}
