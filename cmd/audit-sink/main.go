@@ -64,10 +64,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	opts := sink.Options{Addr: *listen, OutputDir: *outputDir, PerUser: *perUser, DiscardInMemory: true}
-	if *toStdout || (*outputDir == "" && es.url == "") {
+	if *toStdout || (*outputDir == "" && es.URL == "") {
 		opts.Writer = stdout
 	}
-	if es.url != "" {
+	if es.URL != "" {
 		buf, err := es.buffer()
 		if err != nil {
 			return err
@@ -79,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			defer cancel()
 			buf.Close(ctx)
 		}()
-		fmt.Fprintf(stderr, "audit-sink: forwarding to %s (index %s)\n", es.url, es.index)
+		fmt.Fprintf(stderr, "audit-sink: forwarding to %s (index %s)\n", es.URL, es.Index)
 	}
 	if *certFile != "" {
 		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)

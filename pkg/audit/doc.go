@@ -12,7 +12,8 @@
 //	expect     expected events and a matcher, for tests
 //	logview    reading rotated and .gz logs in time order, following a log
 //	policytool explaining which rule decides a request, linting a policy
-//	auditctl   the auditctl command (explain, lint, view, verify)
+//	auditctl   the auditctl command (explain, lint, view, verify, ship)
+//	ship       the log files into a search store, resuming from a position file
 //	sink       a webhook receiver with fault injection (bin/audit-sink)
 //	esbulk     the Elasticsearch bulk API: documents, a client, a bounded retrying buffer
 package audit

@@ -31,9 +31,14 @@ type podLoad struct {
 	err     atomic.Pointer[error]
 }
 
+// loads numbers the loads, so that two loads in one namespace create
+// different pods.
+var loads atomic.Int64
+
 func startPodLoad(t *testing.T, client kubernetes.Interface, ns string) *podLoad {
 	t.Helper()
 	l := &podLoad{stop: make(chan struct{})}
+	gen := loads.Add(1)
 	for w := range 4 {
 		l.wg.Add(1)
 		go func() {
@@ -44,7 +49,7 @@ func startPodLoad(t *testing.T, client kubernetes.Interface, ns string) *podLoad
 					return
 				default:
 				}
-				pod := newPod(ns, fmt.Sprintf("load-%d-%d", w, i))
+				pod := newPod(ns, fmt.Sprintf("load-%d-%d-%d", gen, w, i))
 				if _, err := client.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
 					l.err.CompareAndSwap(nil, &err)
 					return

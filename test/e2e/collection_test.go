@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -215,4 +216,87 @@ func forwardUnderOutage(t *testing.T, buffer int, lossy bool) {
 	}
 	t.Logf("%d pods; store and sink %v; server generated %v, lost %v; sink refused %v (answered 503, retried by the server)",
 		load.created.Load(), inFile, generated, lost, refused)
+}
+
+// auditctl ship sends the log files to VictoriaLogs: a backfill with
+// --once, then following the log under load across logrotate (create,
+// delaycompress) and a restart of the shipper: the store ends with every
+// event of every file, per stage, once.
+func TestAuditctlShipsToVictoriaLogs(t *testing.T) {
+	t.Parallel()
+	vl := startVictoriaLogs(t)
+	s, dir, log := auditLogServer(t, "--audit-log-maxsize=0")
+	work := t.TempDir()
+	position := filepath.Join(work, "position.json")
+	ship := func(extra ...string) *exec.Cmd {
+		args := append([]string{"ship", "--log=" + log, "--position-file=" + position, "--elasticsearch-url=" + vl.bulkBase()}, extra...)
+		return exec.Command(auditctlBin, args...)
+	}
+	stageCounts := func() map[string]int {
+		counts := map[string]int{}
+		for _, e := range logEvents(t, dir) {
+			counts[string(e.Stage)]++
+		}
+		return counts
+	}
+	waitStoreHas := func(what string) {
+		t.Helper()
+		eventually(t, waitLong, what, func() (bool, error) {
+			want := stageCounts()
+			got, err := vl.countByStage()
+			if err != nil {
+				return false, err
+			}
+			return fmt.Sprint(got) == fmt.Sprint(want), fmt.Errorf("store %v, files %v", got, want)
+		})
+	}
+
+	load := startPodLoad(t, s.Client(), "default")
+	load.waitCreated(t, 30)
+	load.Stop()
+	out, err := ship("--once").CombinedOutput()
+	if err != nil {
+		t.Fatalf("auditctl ship --once: %v\n%s", err, out)
+	}
+	waitStoreHas("the backfill in the store")
+	if out, err := ship("--once").CombinedOutput(); err != nil || !strings.Contains(string(out), "auditctl ship: 0 events shipped") {
+		t.Errorf("a second --once shipped again: %v\n%s", err, out)
+	}
+
+	conf := filepath.Join(dir, "audit.conf")
+	mustDo(t, os.WriteFile(conf, []byte(logrotateConfig(log, "create")), 0o600))
+	rotate := func() {
+		t.Helper()
+		if out, err := exec.Command("logrotate", "--force", "--state", filepath.Join(work, "logrotate.state"), conf).CombinedOutput(); err != nil {
+			t.Fatalf("logrotate: %v\n%s", err, out)
+		}
+	}
+	follow := func() (*exec.Cmd, *harness.SyncBuffer) {
+		cmd := ship()
+		logs := &harness.SyncBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		mustDo(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd, logs
+	}
+	load = startPodLoad(t, s.Client(), "default")
+	shipper, logs := follow()
+	for range 2 {
+		load.waitCreated(t, 40)
+		rotate()
+	}
+	// A restart of the shipper under load: it resumes from its position.
+	mustDo(t, shipper.Process.Signal(syscall.SIGTERM))
+	if err := shipper.Wait(); err != nil {
+		t.Fatalf("auditctl ship after SIGTERM: %v\n%s", err, logs.String())
+	}
+	load.waitCreated(t, 40)
+	follow()
+	for range 2 {
+		load.waitCreated(t, 40)
+		rotate()
+	}
+	load.waitCreated(t, 40)
+	load.Stop()
+	waitStoreHas("every event of every file in the store, once")
 }

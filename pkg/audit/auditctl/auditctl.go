@@ -41,7 +41,7 @@ func badInput(format string, args ...interface{}) error {
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "auditctl",
-		Short:         "Explain and lint Kubernetes audit policies; view and verify audit logs",
+		Short:         "Explain and lint Kubernetes audit policies; view, verify and ship audit logs",
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
@@ -49,7 +49,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(explainCommand(), lintCommand(), viewCommand(), verifyCommand())
+	root.AddCommand(explainCommand(), lintCommand(), viewCommand(), verifyCommand(), shipCommand())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return badInput("%v", err) })
 	err := root.Execute()
 	if err == nil {

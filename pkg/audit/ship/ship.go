@@ -1,0 +1,400 @@
+// Package ship sends the audit log files to a search store with the
+// Elasticsearch bulk API, as Fluent Bit or Fluentd tail a log: the rotated
+// set first (built-in rotation's backups, logrotate's numbered and .gz
+// files), then the active log as it grows, following every rotation the
+// server's log writer survives (pkg/audit/logfile).
+//
+// Files are known by their content, not their names: a file's fingerprint is
+// its first line (an event line: its auditID, stage and timestamps make it
+// unique), so a renamed file, its .gz copy and a copytruncate's copy are
+// the same file, and a truncated log is a new one. The position file maps
+// fingerprints to how far the file was shipped and acknowledged; it is
+// written (atomically) after every acknowledged bulk, so a restart resumes
+// where it stopped: nothing skipped, nothing sent again but the bulk that
+// was in flight if the process died.
+package ship
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/esbulk"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
+)
+
+// Options say what to ship where.
+type Options struct {
+	// Log is the active log (--audit-log-path); its rotated files are the
+	// files beside it named after it.
+	Log          string
+	PositionFile string
+	Client       *esbulk.Client
+	// BatchSize is the most events in one bulk request (default 500).
+	BatchSize int
+	// Interval is how often the files are looked at again when following
+	// (default 200ms); InitialBackoff and MaxBackoff pace retries.
+	Interval, InitialBackoff, MaxBackoff time.Duration
+}
+
+// Stats count what was shipped.
+type Stats struct {
+	// Shipped were acknowledged by the store; Rejected it refused for good;
+	// Unparsed were lines that are not audit events (skipped, logged).
+	Shipped, Rejected, Unparsed int64
+}
+
+// Shipper ships a log.
+type Shipper struct {
+	opts   Options
+	pos    map[string]int64 // fingerprint -> bytes shipped
+	gzSeen map[string]bool  // .gz files (name and size) known to be shipped whole
+	stats  Stats
+}
+
+// New reads the position file (absent: start from the beginning).
+func New(opts Options) (*Shipper, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 500
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 200 * time.Millisecond
+	}
+	if opts.InitialBackoff <= 0 {
+		opts.InitialBackoff = 200 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	s := &Shipper{opts: opts, pos: map[string]int64{}, gzSeen: map[string]bool{}}
+	data, err := os.ReadFile(opts.PositionFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("position file: %w", err)
+	default:
+		var p position
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("position file %s: %w", opts.PositionFile, err)
+		}
+		for _, f := range p.Files {
+			s.pos[f.Fingerprint] = f.Offset
+		}
+	}
+	return s, nil
+}
+
+// position is the position file's content.
+type position struct {
+	Log   string         `json:"log"`
+	Files []filePosition `json:"files"`
+}
+
+type filePosition struct {
+	Fingerprint string `json:"fingerprint"`
+	// Name is where the file was last seen, for people reading the file.
+	Name   string `json:"name"`
+	Offset int64  `json:"offset"`
+}
+
+// Stats reports the counts so far.
+func (s *Shipper) Stats() Stats { return s.stats }
+
+// Once ships what the files hold now.
+func (s *Shipper) Once(ctx context.Context) error {
+	files, err := s.files()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := s.shipFile(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Follow ships what the files hold and then what is written, until ctx is
+// done.
+func (s *Shipper) Follow(ctx context.Context) error {
+	t := time.NewTicker(s.opts.Interval)
+	defer t.Stop()
+	for {
+		if err := s.Once(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// files lists the log and the files named after it, oldest first (by
+// modification time, the active log last).
+func (s *Shipper) files() ([]string, error) {
+	dir, base := filepath.Split(s.opts.Log)
+	stem := strings.TrimSuffix(base, filepath.Ext(base))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("log directory: %w", err)
+	}
+	type file struct {
+		path string
+		mod  time.Time
+	}
+	var rotated []file
+	for _, e := range entries {
+		name := e.Name()
+		if name == base || !e.Type().IsRegular() {
+			continue
+		}
+		// logrotate: audit.log.1, audit.log.2.gz, audit.log-20261201;
+		// built-in rotation: audit-2026-12-01T00-00-00.000.log[.gz].
+		if !strings.HasPrefix(name, base) && !strings.HasPrefix(name, stem+"-") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		rotated = append(rotated, file{filepath.Join(dir, name), info.ModTime()})
+	}
+	sort.Slice(rotated, func(i, j int) bool { return rotated[i].mod.Before(rotated[j].mod) })
+	out := make([]string, 0, len(rotated)+1)
+	for _, f := range rotated {
+		out = append(out, f.path)
+	}
+	if _, err := os.Stat(s.opts.Log); err == nil {
+		out = append(out, s.opts.Log)
+	}
+	return out, nil
+}
+
+// shipFile ships what path holds past its recorded offset.
+func (s *Shipper) shipFile(ctx context.Context, path string) error {
+	var gzKey string
+	if strings.HasSuffix(path, ".gz") {
+		info, err := os.Stat(path)
+		if err != nil {
+			return nil // rotated away meanwhile
+		}
+		gzKey = fmt.Sprintf("%s/%d", path, info.Size())
+		if s.gzSeen[gzKey] {
+			return nil
+		}
+	}
+	fp, base, data, err := s.readNew(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if fp == "" {
+		return nil // not one whole line yet
+	}
+	// data is the file from offset base on; ship its whole lines.
+	end := int64(bytes.LastIndexByte(data, '\n') + 1)
+	offset := int64(0)
+	for offset < end {
+		batchEnd, docs := s.batch(path, data, offset, end)
+		if err := s.send(ctx, docs); err != nil {
+			return err
+		}
+		offset = batchEnd
+		s.pos[fp] = base + offset
+		if err := s.save(path, fp); err != nil {
+			return err
+		}
+	}
+	if gzKey != "" {
+		s.gzSeen[gzKey] = true
+	}
+	return nil
+}
+
+// batch takes up to BatchSize event lines from data[offset:end].
+func (s *Shipper) batch(path string, data []byte, offset, end int64) (int64, []esbulk.Doc) {
+	var docs []esbulk.Doc
+	for offset < end && len(docs) < s.opts.BatchSize {
+		nl := int64(bytes.IndexByte(data[offset:end], '\n'))
+		line := data[offset : offset+nl]
+		offset += nl + 1
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		e, err := events.DecodeEvent(line)
+		if err != nil {
+			s.stats.Unparsed++
+			klog.ErrorS(err, "Not an audit event: skipped", "file", path)
+			continue
+		}
+		d, err := esbulk.NewDoc(&e)
+		if err != nil {
+			s.stats.Unparsed++
+			continue
+		}
+		docs = append(docs, d)
+	}
+	return offset, docs
+}
+
+// send delivers docs, retrying with backoff until the store has taken or
+// refused each of them, or ctx is done.
+func (s *Shipper) send(ctx context.Context, docs []esbulk.Doc) error {
+	wait := s.opts.InitialBackoff
+	for len(docs) > 0 {
+		res, err := s.opts.Client.Bulk(ctx, docs)
+		s.stats.Shipped += int64(res.Done)
+		if len(res.Rejected) > 0 {
+			s.stats.Rejected += int64(len(res.Rejected))
+			klog.ErrorS(nil, "The store rejected events; they are skipped", "events", len(res.Rejected), "reason", res.Reason)
+		}
+		docs = res.Retry
+		if len(docs) == 0 {
+			return nil
+		}
+		klog.ErrorS(err, "Shipping failed; retrying", "events", len(docs), "in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, s.opts.MaxBackoff)
+	}
+	return nil
+}
+
+// save writes the position file atomically, dropping files no longer
+// present.
+func (s *Shipper) save(path, fp string) error {
+	current, err := s.files()
+	if err != nil {
+		return err
+	}
+	p := position{Log: s.opts.Log}
+	keep := map[string]string{fp: path}
+	for _, f := range current {
+		if line, err := firstLine(f); err == nil {
+			keep[fingerprint(line)] = f
+		}
+	}
+	for k, name := range keep {
+		if off, ok := s.pos[k]; ok {
+			p.Files = append(p.Files, filePosition{Fingerprint: k, Name: name, Offset: off})
+		}
+	}
+	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Name < p.Files[j].Name })
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.opts.PositionFile + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("position file: %w", err)
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("position file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("position file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("position file: %w", err)
+	}
+	return os.Rename(tmp, s.opts.PositionFile)
+}
+
+func fingerprint(firstLine []byte) string {
+	sum := sha256.Sum256(firstLine)
+	return hex.EncodeToString(sum[:12])
+}
+
+// firstLine is the first whole line of a file (decompressed for .gz).
+func firstLine(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, err
+		}
+		r = zr
+	}
+	line, err := bufio.NewReaderSize(r, 64<<10).ReadBytes('\n')
+	if err != nil {
+		return nil, err
+	}
+	return line[:len(line)-1], nil
+}
+
+// readNew reads, through one open file (a rename cannot slip between),
+// the file's fingerprint and what it holds past the recorded offset for
+// it: data starts at file offset base. A .gz is decompressed as far as it
+// is written. An offset past the end is from another file of the same
+// first line, which cannot be: it is read from the start.
+func (s *Shipper) readNew(path string) (fp string, base int64, data []byte, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	defer f.Close()
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return "", 0, nil, nil // not a whole gzip header yet
+		}
+		all, err := io.ReadAll(zr)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return "", 0, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		nl := bytes.IndexByte(all, '\n')
+		if nl < 0 {
+			return "", 0, nil, nil
+		}
+		fp = fingerprint(all[:nl])
+		base = min(s.pos[fp], int64(len(all)))
+		return fp, base, all[base:], nil
+	}
+	line, err := bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<30), 64<<10).ReadBytes('\n')
+	if err != nil {
+		return "", 0, nil, nil
+	}
+	fp = fingerprint(line[:len(line)-1])
+	info, err := f.Stat()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	base = s.pos[fp]
+	if base > info.Size() {
+		base = 0
+	}
+	data, err = io.ReadAll(io.NewSectionReader(f, base, info.Size()-base))
+	return fp, base, data, err
+}
