@@ -59,7 +59,7 @@ $(BIN)/victoria-logs: hack/tools/victorialogs/go.mod hack/tools/victorialogs/go.
 	cd hack/tools/victorialogs && $(GO) build -o $(BIN)/victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs
 
 generate:
-	./hack/update-openapi.sh
+	./hack/update-generated.sh
 
 verify:
 	./hack/verify.sh

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
 
 // Strategy is the create/update strategy of an RBAC resource, as kube's
@@ -54,7 +56,7 @@ type Resource struct {
 	Plural, Singular string
 	New, NewList     func() runtime.Object
 	Strategy         Strategy
-	Table            TableConvertor
+	Table            table.Convertor
 }
 
 // NewStore returns the resource's store backed by optsGetter (etcd). The
