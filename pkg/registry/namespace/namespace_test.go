@@ -73,7 +73,7 @@ func TestTable(t *testing.T) {
 	list := &corev1.NamespaceList{Items: []corev1.Namespace{
 		{ObjectMeta: metav1.ObjectMeta{Name: "a", CreationTimestamp: metav1.NewTime(time.Now().Add(-2 * time.Hour))}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}},
 	}}
-	table, err := TableConvertor{}.ConvertToTable(context.Background(), list, nil)
+	table, err := TableConvertor.ConvertToTable(context.Background(), list, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
 
 // REST serves /api/v1/namespaces. It embeds the store for everything but
@@ -52,7 +53,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (S
 		ResetFieldsStrategy: strategy,
 		ReturnDeletedObject: true,
 
-		TableConvertor: TableConvertor{},
+		TableConvertor: TableConvertor,
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return Storage{}, err
@@ -158,37 +159,13 @@ func (r *SubresourceREST) ConvertToTable(ctx context.Context, object runtime.Obj
 }
 
 // TableConvertor prints namespaces as NAME STATUS AGE.
-type TableConvertor struct{}
-
-var columns = []metav1.TableColumnDefinition{
-	{Name: "Name", Type: "string", Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]},
-	{Name: "Status", Type: "string", Description: "The status of the namespace"},
-	{Name: "Age", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
-}
-
-func (TableConvertor) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{}
-	if opt, ok := tableOptions.(*metav1.TableOptions); !ok || !opt.NoHeaders {
-		table.ColumnDefinitions = columns
-	}
-	row := func(ns *corev1.Namespace) metav1.TableRow {
-		return metav1.TableRow{
-			Object: runtime.RawExtension{Object: ns},
-			Cells:  []interface{}{ns.Name, string(ns.Status.Phase), pod.Age(ns.CreationTimestamp)},
-		}
-	}
-	switch o := obj.(type) {
-	case *corev1.Namespace:
-		table.ResourceVersion = o.ResourceVersion
-		table.Rows = []metav1.TableRow{row(o)}
-	case *corev1.NamespaceList:
-		table.ResourceVersion, table.Continue, table.RemainingItemCount = o.ResourceVersion, o.Continue, o.RemainingItemCount
-		table.Rows = make([]metav1.TableRow, 0, len(o.Items))
-		for i := range o.Items {
-			table.Rows = append(table.Rows, row(&o.Items[i]))
-		}
-	default:
-		return nil, fmt.Errorf("cannot print %T as a namespace table", obj)
-	}
-	return table, nil
+var TableConvertor = table.Convertor{
+	Columns: []metav1.TableColumnDefinition{table.Name,
+		{Name: "Status", Type: "string", Description: "The status of the namespace"},
+		table.Age,
+	},
+	Cells: func(obj runtime.Object) []interface{} {
+		ns := obj.(*corev1.Namespace)
+		return []interface{}{ns.Name, string(ns.Status.Phase), pod.Age(ns.CreationTimestamp)}
+	},
 }
