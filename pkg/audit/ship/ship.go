@@ -216,6 +216,9 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 	end := int64(bytes.LastIndexByte(data, '\n') + 1)
 	offset := int64(0)
 	for offset < end {
+		if err := ctx.Err(); err != nil {
+			return err // stopping: between bulks, so the position is exact
+		}
 		batchEnd, docs := s.batch(path, data, offset, end)
 		if err := s.send(ctx, docs); err != nil {
 			return err
@@ -259,11 +262,13 @@ func (s *Shipper) batch(path string, data []byte, offset, end int64) (int64, []e
 }
 
 // send delivers docs, retrying with backoff until the store has taken or
-// refused each of them, or ctx is done.
+// refused each of them, or ctx is done while waiting to retry. A bulk in
+// flight is not cancelled by ctx: a stop (SIGTERM) waits for its answer, so
+// that a clean restart sends nothing twice.
 func (s *Shipper) send(ctx context.Context, docs []esbulk.Doc) error {
 	wait := s.opts.InitialBackoff
 	for len(docs) > 0 {
-		res, err := s.opts.Client.Bulk(ctx, docs)
+		res, err := s.opts.Client.Bulk(context.WithoutCancel(ctx), docs)
 		s.stats.Shipped += int64(res.Done)
 		if len(res.Rejected) > 0 {
 			s.stats.Rejected += int64(len(res.Rejected))
