@@ -144,7 +144,7 @@ func (f *File) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// fail counts events failed writes and logs the first failure of a burst
+// fail counts the events of a failed write and logs the first failure of a burst
 // (from a write or the idle check); the library logs and counts each event
 // itself.
 func (f *File) fail(err error, events int64) error {
