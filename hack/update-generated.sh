@@ -29,9 +29,25 @@ for pkg in "${api_pkgs[@]}"; do
   fi
 done
 
+# openapi-gen also writes zz_generated.model_name.go into our API packages:
+# kube's model names (io.k8s.api.auditregistration.v1alpha1.AuditSink).
+models=()
+for pkg in "${api_pkgs[@]}"; do
+  file=${pkg#github.com/mini-apiserver/mini-apiserver/}/zz_generated.model_name.go
+  models+=("$file")
+  $verify && [[ -f "$file" ]] && cp "$file" "$tmp/$(echo "$file" | tr / _)"
+done
+readonly=()
+for pkg in k8s.io/api/core/v1 k8s.io/api/authentication/v1 k8s.io/api/authorization/v1 k8s.io/api/rbac/v1 \
+  k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
+  k8s.io/apimachinery/pkg/api/resource k8s.io/apimachinery/pkg/util/intstr; do
+  readonly+=(--readonly-pkg "$pkg")
+done
+
 out=pkg/generated/openapi
 $verify && out=$tmp/openapi
 go tool openapi-gen \
+  --output-model-name-file zz_generated.model_name.go "${readonly[@]}" \
   --output-file zz_generated.openapi.go \
   --output-dir "$out" \
   --output-pkg github.com/mini-apiserver/mini-apiserver/pkg/generated/openapi \
@@ -49,6 +65,14 @@ go tool openapi-gen \
   k8s.io/apimachinery/pkg/util/intstr
 
 if $verify; then
+  for file in "${models[@]}"; do
+    saved=$tmp/$(echo "$file" | tr / _)
+    if [[ ! -f "$saved" ]] || ! diff -u "$saved" "$file" >/dev/null; then
+      [[ -f "$saved" ]] && cp "$saved" "$file"
+      echo "$file is out of date: run 'make generate'" >&2
+      exit 1
+    fi
+  done
   if ! diff -u pkg/generated/openapi/zz_generated.openapi.go "$out/zz_generated.openapi.go" >/dev/null; then
     echo "pkg/generated/openapi is out of date: run 'make generate'" >&2
     exit 1

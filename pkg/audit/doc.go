@@ -16,5 +16,5 @@
 //	ship       the log files into a search store, resuming from a position file
 //	sink       a webhook receiver with fault injection (bin/audit-sink)
 //	esbulk     the Elasticsearch bulk API: documents, a client, a bounded retrying buffer
-//	dynamic    the dynamic backend: one webhook sink per AuditSink (not wired yet)
+//	dynamic    the dynamic backend: one webhook sink per AuditSink
 package audit

@@ -77,6 +77,9 @@ admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig fo
 // ctx is done. out receives the kubeconfig line.
 func Run(ctx context.Context, o CompletedOptions, out io.Writer) error {
 	ignored := o.IgnoredFlagsSet()
+	for _, key := range o.DynamicAudit.IgnoredRuntimeConfig() {
+		ignored = append(ignored, "--runtime-config="+key)
+	}
 	if slices.Contains(o.Authorization.Modes, auth.ModeNode) {
 		ignored = append(ignored, "--authorization-mode=Node (there are no nodes: the Node authorizer has no opinion)")
 	}

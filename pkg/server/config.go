@@ -16,6 +16,7 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission"
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/dynamic"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logfile"
 	"github.com/mini-apiserver/mini-apiserver/pkg/etcd"
 	generatedopenapi "github.com/mini-apiserver/mini-apiserver/pkg/generated/openapi"
@@ -46,6 +47,8 @@ type ExtraConfig struct {
 
 	embeddedEtcd *etcd.Server
 	auditLog     *logfile.File
+	// auditSinks is the dynamic audit backend, when its switches are on.
+	auditSinks *dynamic.Backend
 }
 
 // Config builds the server configuration, one concern at a time. On error
@@ -73,6 +76,11 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	}
 	if cfg.Extra.auditLog, err = o.applyAudit(&c.Config); err != nil {
 		return nil, err
+	}
+	if o.DynamicAudit.on() {
+		if cfg.Extra.auditSinks, err = applyDynamicAudit(&c.Config); err != nil {
+			return nil, err
+		}
 	}
 	// The loopback client carries its token already; the informers it
 	// feeds are what RBAC authorizes from.

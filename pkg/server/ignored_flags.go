@@ -29,7 +29,7 @@ var ignoredStringFlags = []string{
 	"kubelet-client-certificate", "kubelet-client-key", "kubelet-preferred-address-types", "kubelet-timeout",
 	"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names", "requestheader-client-ca-file",
 	"requestheader-extra-headers-prefix", "requestheader-group-headers", "requestheader-uid-headers",
-	"requestheader-username-headers", "runtime-config", "service-account-issuer", "service-account-jwks-uri",
+	"requestheader-username-headers", "service-account-issuer", "service-account-jwks-uri",
 	"service-account-key-file", "service-account-max-token-expiration", "service-account-signing-key-file",
 	"service-cluster-ip-range", "service-node-port-range",
 }

@@ -42,6 +42,7 @@ type Options struct {
 
 	Authentication *auth.AuthenticationOptions
 	Authorization  *auth.AuthorizationOptions
+	DynamicAudit   *DynamicAuditOptions
 
 	ignored *ignoredFlags
 }
@@ -60,6 +61,7 @@ func NewOptions() *Options {
 		Logs:             logs.NewOptions(),
 		Authentication:   auth.NewAuthenticationOptions(),
 		Authorization:    auth.NewAuthorizationOptions(),
+		DynamicAudit:     &DynamicAuditOptions{},
 		ignored:          newIgnoredFlags(),
 	}
 	// kube-apiserver's defaults, where the library's differ from them.
@@ -91,6 +93,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Etcd.AddFlags(fss.FlagSet("etcd"))
 	o.SecureServing.AddFlags(fss.FlagSet("secure serving"))
 	o.Audit.AddFlags(fss.FlagSet("auditing"))
+	o.DynamicAudit.AddFlags(fss.FlagSet("auditing"), fss.FlagSet("api enablement"))
 	o.Features.AddFlags(fss.FlagSet("features"))
 	o.Authentication.AddFlags(fss.FlagSet("authentication"))
 	o.Authorization.AddFlags(fss.FlagSet("authorization"))
@@ -160,6 +163,7 @@ func (o CompletedOptions) Validate() error {
 	errs = append(errs, o.Features.Validate()...)
 	errs = append(errs, o.Audit.Validate()...)
 	errs = append(errs, o.validateAuditExtras()...)
+	errs = append(errs, o.DynamicAudit.Validate()...)
 	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
 		errs = append(errs, o.Etcd.Validate()...)
 	} else if o.Etcd.StorageConfig.Transport.CertFile != "" || o.Etcd.StorageConfig.Transport.KeyFile != "" || o.Etcd.StorageConfig.Transport.TrustedCAFile != "" {

@@ -28,7 +28,9 @@ func TestAuditFlagsMatchLibrary(t *testing.T) {
 		}
 	})
 	ours.VisitAll(func(f *pflag.Flag) {
-		if lib.Lookup(f.Name) == nil {
+		// kube-apiserver 1.13-1.18 had this one in the section too; the
+		// library dropped it with the dynamic backend.
+		if lib.Lookup(f.Name) == nil && f.Name != "audit-dynamic-configuration" {
 			t.Errorf("--%s in the auditing section is not a library audit flag", f.Name)
 		}
 	})

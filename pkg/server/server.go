@@ -8,6 +8,9 @@ import (
 
 	rbacrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/rbac/rest"
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/auditsink"
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -80,7 +83,18 @@ func (c CompletedConfig) New() (s *Server, err error) {
 	}
 	rbacGroup := genericapiserver.NewDefaultAPIGroupInfo(rbacv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
 	rbacGroup.VersionedResourcesStorageMap["v1"] = rbacStorage
-	if err := generic.InstallAPIGroups(&authnGroup, &authzGroup, &rbacGroup); err != nil {
+	groups := []*genericapiserver.APIGroupInfo{&authnGroup, &authzGroup, &rbacGroup}
+	sinks := c.Extra.auditSinks
+	if sinks != nil {
+		sinkStorage, err := auditsink.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter)
+		if err != nil {
+			return nil, fmt.Errorf("auditsink storage: %w", err)
+		}
+		auditRegGroup := genericapiserver.NewDefaultAPIGroupInfo(auditreg.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
+		auditRegGroup.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{"auditsinks": sinkStorage}
+		groups = append(groups, &auditRegGroup)
+	}
+	if err := generic.InstallAPIGroups(groups...); err != nil {
 		return nil, err
 	}
 	loopbackRBAC, err := rbacclient.NewForConfig(c.Generic.LoopbackClientConfig)
@@ -104,6 +118,12 @@ func (c CompletedConfig) New() (s *Server, err error) {
 		}},
 		{"bootstrap-namespaces", s.bootstrapNamespaces},
 		{"rbac/bootstrap-roles", s.bootstrapRBAC},
+		{"start-audit-sink-informer", func(ctx genericapiserver.PostStartHookContext) error {
+			if sinks == nil {
+				return nil
+			}
+			return runAuditSinkInformer(ctx, ctx.LoopbackClientConfig, sinks)
+		}},
 		{"start-clusterrole-aggregation-controller", func(ctx genericapiserver.PostStartHookContext) error {
 			go aggregation.Run(ctx)
 			return nil

@@ -5,5 +5,6 @@
 //
 // +k8s:deepcopy-gen=package
 // +k8s:openapi-gen=true
+// +k8s:openapi-model-package=io.k8s.api.auditregistration.v1alpha1
 // +groupName=auditregistration.k8s.io
 package v1alpha1

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/audit"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/component-base/featuregate"
+	"k8s.io/klog/v2"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/api"
+	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/dynamic"
+)
+
+// DynamicAuditing is kube-apiserver 1.13-1.18's alpha gate of the dynamic
+// audit backend.
+const DynamicAuditing featuregate.Feature = "DynamicAuditing"
+
+func init() {
+	utilruntime.Must(utilfeature.DefaultMutableFeatureGate.AddVersioned(map[featuregate.Feature]featuregate.VersionedSpecs{
+		DynamicAuditing: {{Version: version.MajorMinor(1, 13), Default: false, PreRelease: featuregate.Alpha}},
+	}))
+}
+
+// auditRegistrationGroup is the --runtime-config key that serves AuditSinks.
+const auditRegistrationGroup = "auditregistration.k8s.io/v1alpha1"
+
+// DynamicAuditOptions are the three switches of the dynamic backend, all
+// needed, as in kube-apiserver 1.13-1.18.
+type DynamicAuditOptions struct {
+	Enabled bool
+	// RuntimeConfig is --runtime-config; only auditregistration.k8s.io/v1alpha1
+	// means something here, the other keys are named in the start-up warning.
+	RuntimeConfig cliflag.ConfigurationMap
+}
+
+// AddFlags adds --audit-dynamic-configuration and --runtime-config.
+func (o *DynamicAuditOptions) AddFlags(audit, apiEnablement *pflag.FlagSet) {
+	audit.BoolVar(&o.Enabled, "audit-dynamic-configuration", o.Enabled,
+		"Enables dynamic audit configuration. This feature also requires the DynamicAuditing feature flag")
+	if o.RuntimeConfig == nil {
+		o.RuntimeConfig = cliflag.ConfigurationMap{}
+	}
+	apiEnablement.Var(&o.RuntimeConfig, "runtime-config", ""+
+		"A set of key=value pairs that enable or disable built-in APIs. Here only auditregistration.k8s.io/v1alpha1=true|false "+
+		"(the AuditSink API of the dynamic audit backend) has an effect; other keys are accepted and named in the start-up warning.")
+}
+
+// groupEnabled says whether --runtime-config turns the AuditSink API on.
+func (o *DynamicAuditOptions) groupEnabled() (bool, error) {
+	v, ok := o.RuntimeConfig[auditRegistrationGroup]
+	if !ok {
+		return false, nil
+	}
+	if v == "" {
+		return true, nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("--runtime-config %s=%s: want true or false", auditRegistrationGroup, v)
+	}
+	return on, nil
+}
+
+// IgnoredRuntimeConfig are the --runtime-config keys without effect here.
+func (o *DynamicAuditOptions) IgnoredRuntimeConfig() []string {
+	var keys []string
+	for k := range o.RuntimeConfig {
+		if k != auditRegistrationGroup {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Validate names the missing switch, with upstream's message for the gate.
+func (o *DynamicAuditOptions) Validate() []error {
+	group, err := o.groupEnabled()
+	if err != nil {
+		return []error{err}
+	}
+	if !o.Enabled {
+		return nil
+	}
+	var errs []error
+	if !utilfeature.DefaultFeatureGate.Enabled(DynamicAuditing) {
+		errs = append(errs, errors.New("--audit-dynamic-configuration set, but DynamicAuditing feature gate is not enabled"))
+	}
+	if !group {
+		errs = append(errs, fmt.Errorf("--audit-dynamic-configuration set, but the AuditSink API is not enabled: add --runtime-config=%s=true", auditRegistrationGroup))
+	}
+	return errs
+}
+
+// on says whether all three switches are on.
+func (o *DynamicAuditOptions) on() bool {
+	group, _ := o.groupEnabled()
+	return o.Enabled && group && utilfeature.DefaultFeatureGate.Enabled(DynamicAuditing)
+}
+
+// applyDynamicAudit adds the dynamic backend to the audit pipeline: the
+// sinks get events captured at RequestResponse while at least one exists;
+// the static backends keep to --audit-policy-file.
+func applyDynamicAudit(c *genericapiserver.Config) (*dynamic.Backend, error) {
+	sinks, err := dynamic.NewBackend(nil)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic audit backend: %w", err)
+	}
+	static := c.AuditPolicyRuleEvaluator
+	c.AuditPolicyRuleEvaluator = &dynamic.Evaluator{Static: static, Sinks: sinks}
+	if c.AuditBackend != nil && static != nil {
+		c.AuditBackend = audit.Union(&dynamic.StaticPolicy{Backend: c.AuditBackend, Policy: static}, sinks)
+	} else {
+		c.AuditBackend = sinks
+	}
+	return sinks, nil
+}
+
+// runAuditSinkInformer keeps the sinks equal to the AuditSink objects.
+func runAuditSinkInformer(ctx context.Context, cfg *rest.Config, sinks *dynamic.Backend) error {
+	rc := rest.CopyConfig(cfg)
+	rc.GroupVersion = &auditreg.SchemeGroupVersion
+	rc.APIPath = "/apis"
+	rc.NegotiatedSerializer = api.Codecs.WithoutConversion()
+	client, err := rest.RESTClientFor(rc)
+	if err != nil {
+		return err
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list := &auditreg.AuditSinkList{}
+			err := client.Get().Resource("auditsinks").VersionedParams(&opts, api.ParameterCodec).Do(ctx).Into(list)
+			return list, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.Watch = true
+			return client.Get().Resource("auditsinks").VersionedParams(&opts, api.ParameterCodec).Watch(ctx)
+		},
+	}
+	informer := cache.NewSharedIndexInformer(lw, &auditreg.AuditSink{}, 0, cache.Indexers{})
+	set := func(obj interface{}) {
+		if err := sinks.Set(obj.(*auditreg.AuditSink)); err != nil {
+			klog.ErrorS(err, "Audit sink not started")
+		}
+	}
+	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: set,
+		UpdateFunc: func(old, cur interface{}) {
+			if old.(*auditreg.AuditSink).Generation != cur.(*auditreg.AuditSink).Generation {
+				set(cur)
+			}
+		},
+		DeleteFunc: func(obj interface{}) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if s, ok := obj.(*auditreg.AuditSink); ok {
+				sinks.Delete(s.UID)
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	go informer.RunWithContext(ctx)
+	return nil
+}

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
+)
+
+// dynamicAuditFlags are the three switches of the dynamic backend.
+var dynamicAuditFlags = []string{"--audit-dynamic-configuration", "--feature-gates=DynamicAuditing=true",
+	"--runtime-config=auditregistration.k8s.io/v1alpha1=true"}
+
+// An AuditSink created with kubectl receives, from then on, what its own
+// policy asks for, over HTTPS with its caBundle; the static log keeps
+// exactly what --audit-policy-file says; a deleted sink stops.
+func TestDynamicAuditSink(t *testing.T) {
+	t.Parallel()
+	ca, err := pki.NewCA("receiver-ca")
+	mustDo(t, err)
+	serving, err := pki.NewSigned(ca, pki.ServingTemplate("receiver", nil, []net.IP{net.ParseIP("127.0.0.1")}))
+	mustDo(t, err)
+	cert, err := serving.TLSCertificate()
+	mustDo(t, err)
+	receiver, err := sink.Start(sink.Options{TLS: sink.ClientCATLS(cert, nil)})
+	mustDo(t, err)
+	t.Cleanup(func() { receiver.Close() })
+
+	log := filepath.Join(t.TempDir(), "audit.log")
+	s := startServer(t, append([]string{"--audit-policy-file=" + writePolicy(t, nsPolicy("default", auditv1.LevelMetadata)),
+		"--audit-log-path=" + log}, dynamicAuditFlags...)...)
+	manifest := `apiVersion: auditregistration.k8s.io/v1alpha1
+kind: AuditSink
+metadata: {name: everything}
+spec:
+  policy: {level: RequestResponse, stages: [RequestReceived, ResponseStarted, ResponseComplete, Panic]}
+  webhook:
+    throttle: {qps: 10}
+    clientConfig: {url: "` + receiver.URL() + `/audit", caBundle: ` + b64(ca.CertPEM) + `}
+`
+	s.KubectlEnv(nil, manifest, "apply", "-f", "-")
+	if out := s.Kubectl("get", "auditsinks"); !regexpMatch(`^NAME\s+AGE\neverything\s+\d+s\n$`, out) {
+		t.Errorf("kubectl get auditsinks:\n%s", out)
+	}
+	if out := s.Kubectl("get", "auditsink", "everything", "-o", "jsonpath={.spec.webhook.throttle.burst} {.metadata.generation}"); out != "15 1" {
+		t.Errorf("defaulted burst and generation: %q", out)
+	}
+	eventually(t, waitShort, "the sink to run", func() (bool, error) {
+		return strings.Contains(s.Stderr(), `"Audit sink running" sink="everything"`), nil
+	})
+	pods := s.Client().CoreV1().Pods("default")
+	if _, err := pods.Create(context.Background(), newPod("default", "seen"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The sink's batches go at least every 30 s (upstream's dynamic default).
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	err = receiver.WaitFor(ctx, func(evs []auditv1.Event) bool {
+		n := 0
+		for _, e := range evs {
+			// RequestReceived comes before the body is read; the final
+			// stage has both bodies.
+			if e.Verb == "create" && e.RequestURI == "/api/v1/namespaces/default/pods" && e.Level == auditv1.LevelRequestResponse &&
+				(e.Stage == auditv1.StageRequestReceived || e.RequestObject != nil && e.ResponseObject != nil) {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if err != nil {
+		for _, e := range receiver.Events() {
+			t.Logf("received %s %s %s %s request=%v response=%v", e.Stage, e.Level, e.Verb, e.RequestURI, e.RequestObject != nil, e.ResponseObject != nil)
+		}
+		t.Fatal(err)
+	}
+	// The static log: the pod's events at Metadata, as the policy file says.
+	waitForEvents(t, logReader(log), []expect.Event{
+		{Level: auditv1.LevelMetadata, Stage: auditv1.StageRequestReceived, Verb: "create", RequestURI: "/api/v1/namespaces/default/pods",
+			User: "kubernetes-admin", Resource: "pods", Namespace: "default"},
+		{Level: auditv1.LevelMetadata, Stage: auditv1.StageResponseComplete, Verb: "create", RequestURI: "/api/v1/namespaces/default/pods", Code: 201,
+			User: "kubernetes-admin", Resource: "pods", Namespace: "default", Name: "seen", AuthorizeDecision: "allow"},
+	})
+	logged, err := expect.ReadFile(log)
+	mustDo(t, err)
+	for _, e := range logged {
+		if e.Level != auditv1.LevelMetadata || e.RequestObject != nil || e.ResponseObject != nil || e.ObjectRef == nil || e.ObjectRef.Resource != "pods" {
+			t.Errorf("the static log got an event its policy does not ask for: %s %s %s level %s", e.Verb, e.RequestURI, e.Stage, e.Level)
+		}
+	}
+
+	s.Kubectl("delete", "auditsink", "everything")
+	eventually(t, waitShort, "the sink to be removed", func() (bool, error) {
+		return strings.Contains(s.Stderr(), `"Audit sink removed" sink="everything"`), nil
+	})
+}
+
+// The switches: the flag without the gate fails with upstream's message;
+// the API is not served unless all three are on.
+func TestDynamicAuditSwitches(t *testing.T) {
+	t.Parallel()
+	code, out := runBinary(t, 20*time.Second, "--audit-dynamic-configuration", "--data-dir="+t.TempDir())
+	if code == 0 || !strings.Contains(out, "--audit-dynamic-configuration set, but DynamicAuditing feature gate is not enabled") {
+		t.Errorf("flag without the gate: exit %d\n%s", code, out)
+	}
+	code, out = runBinary(t, 20*time.Second, "--audit-dynamic-configuration", "--feature-gates=DynamicAuditing=true", "--data-dir="+t.TempDir())
+	if code == 0 || !strings.Contains(out, "add --runtime-config=auditregistration.k8s.io/v1alpha1=true") {
+		t.Errorf("flag and gate without the API: exit %d\n%s", code, out)
+	}
+	s := startServer(t, "--runtime-config=auditregistration.k8s.io/v1alpha1=true")
+	if r := s.KubectlEnv(nil, "", "get", "auditsinks"); r.Err == nil || !strings.Contains(r.Stderr, `the server doesn't have a resource type "auditsinks"`) {
+		t.Errorf("AuditSinks served without --audit-dynamic-configuration: %v %s", r.Err, r.Stderr)
+	}
+}
