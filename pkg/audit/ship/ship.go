@@ -61,8 +61,10 @@ type Stats struct {
 // Shipper ships a log.
 type Shipper struct {
 	opts   Options
-	pos    map[string]int64 // fingerprint -> bytes shipped
-	gzSeen map[string]bool  // .gz files (name and size) known to be shipped whole
+	pos    map[string]int64  // fingerprint -> bytes shipped
+	names  map[string]string // fingerprint -> where the file was last seen
+	gzSeen map[string]string // .gz files (name and size) shipped whole -> fingerprint
+	seen   map[string]bool   // fingerprints of the files of the current pass
 	stats  Stats
 }
 
@@ -80,7 +82,7 @@ func New(opts Options) (*Shipper, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 10 * time.Second
 	}
-	s := &Shipper{opts: opts, pos: map[string]int64{}, gzSeen: map[string]bool{}}
+	s := &Shipper{opts: opts, pos: map[string]int64{}, names: map[string]string{}, gzSeen: map[string]string{}}
 	data, err := os.ReadFile(opts.PositionFile)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -92,7 +94,7 @@ func New(opts Options) (*Shipper, error) {
 			return nil, fmt.Errorf("position file %s: %w", opts.PositionFile, err)
 		}
 		for _, f := range p.Files {
-			s.pos[f.Fingerprint] = f.Offset
+			s.pos[f.Fingerprint], s.names[f.Fingerprint] = f.Offset, f.Name
 		}
 	}
 	return s, nil
@@ -120,10 +122,23 @@ func (s *Shipper) Once(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.seen = map[string]bool{}
 	for _, f := range files {
 		if err := s.shipFile(ctx, f); err != nil {
 			return err
 		}
+	}
+	// Forget the files that are gone.
+	gone := false
+	for fp := range s.pos {
+		if !s.seen[fp] {
+			delete(s.pos, fp)
+			delete(s.names, fp)
+			gone = true
+		}
+	}
+	if gone {
+		return s.save()
 	}
 	return nil
 }
@@ -198,7 +213,8 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 			return nil // rotated away meanwhile
 		}
 		gzKey = fmt.Sprintf("%s/%d", path, info.Size())
-		if s.gzSeen[gzKey] {
+		if fp, ok := s.gzSeen[gzKey]; ok {
+			s.seen[fp] = true
 			return nil
 		}
 	}
@@ -212,6 +228,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 	if fp == "" {
 		return nil // not one whole line yet
 	}
+	s.seen[fp], s.names[fp] = true, path
 	// data is the file from offset base on; ship its whole lines.
 	end := int64(bytes.LastIndexByte(data, '\n') + 1)
 	offset := int64(0)
@@ -225,12 +242,12 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 		}
 		offset = batchEnd
 		s.pos[fp] = base + offset
-		if err := s.save(path, fp); err != nil {
+		if err := s.save(); err != nil {
 			return err
 		}
 	}
 	if gzKey != "" {
-		s.gzSeen[gzKey] = true
+		s.gzSeen[gzKey] = fp
 	}
 	return nil
 }
@@ -289,24 +306,12 @@ func (s *Shipper) send(ctx context.Context, docs []esbulk.Doc) error {
 	return nil
 }
 
-// save writes the position file atomically, dropping files no longer
-// present.
-func (s *Shipper) save(path, fp string) error {
-	current, err := s.files()
-	if err != nil {
-		return err
-	}
+// save writes the position file atomically: no I/O but the write, after
+// every acknowledged bulk.
+func (s *Shipper) save() error {
 	p := position{Log: s.opts.Log}
-	keep := map[string]string{fp: path}
-	for _, f := range current {
-		if line, err := firstLine(f); err == nil {
-			keep[fingerprint(line)] = f
-		}
-	}
-	for k, name := range keep {
-		if off, ok := s.pos[k]; ok {
-			p.Files = append(p.Files, filePosition{Fingerprint: k, Name: name, Offset: off})
-		}
+	for fp, off := range s.pos {
+		p.Files = append(p.Files, filePosition{Fingerprint: fp, Name: s.names[fp], Offset: off})
 	}
 	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Name < p.Files[j].Name })
 	data, err := json.MarshalIndent(p, "", "  ")
@@ -335,28 +340,6 @@ func (s *Shipper) save(path, fp string) error {
 func fingerprint(firstLine []byte) string {
 	sum := sha256.Sum256(firstLine)
 	return hex.EncodeToString(sum[:12])
-}
-
-// firstLine is the first whole line of a file (decompressed for .gz).
-func firstLine(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, err
-		}
-		r = zr
-	}
-	line, err := bufio.NewReaderSize(r, 64<<10).ReadBytes('\n')
-	if err != nil {
-		return nil, err
-	}
-	return line[:len(line)-1], nil
 }
 
 // readNew reads, through one open file (a rename cannot slip between),
