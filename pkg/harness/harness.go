@@ -51,6 +51,10 @@ type Options struct {
 	// Webhook starts an HTTPS audit sink (see Sink) and points
 	// --audit-webhook-config-file at it.
 	Webhook bool
+	// DynamicAudit turns the dynamic audit backend on (its three switches)
+	// with a batch wait of DynamicAuditBatchWait; create sinks with
+	// Server.AuditSinks and NewAuditSink.
+	DynamicAudit bool
 	// Flags are further mini-apiserver flags, as on its command line.
 	Flags []string
 	// DataDir is the server's data directory (or --data-dir in Flags); by
@@ -106,6 +110,13 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	if opts.Binary != "" && opts.WrapHandler != nil {
 		return nil, errors.New("harness: WrapHandler needs the in-process server")
+	}
+	if opts.DynamicAudit {
+		flags, err := dynamicAuditFlags(opts.Binary != "")
+		if err != nil {
+			return nil, err
+		}
+		opts.Flags = append(flags, opts.Flags...)
 	}
 	parsed, fs, err := parseFlags(opts.Flags, opts.Binary != "")
 	if err != nil {

@@ -32,34 +32,7 @@ func WriteWebhookKubeconfig(path, url string, client WebhookClient) error {
 // takes to reach it. With clientCert the sink requires a client certificate,
 // which the file carries. It returns the sink and the file's path.
 func StartTLSSink(dir string, clientCert bool) (*sink.Sink, string, error) {
-	ca, err := pki.NewCA("audit-sink-ca")
-	if err != nil {
-		return nil, "", err
-	}
-	serving, err := pki.NewSigned(ca, pki.ServingTemplate("audit-sink", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
-	if err != nil {
-		return nil, "", err
-	}
-	cert, err := serving.TLSCertificate()
-	if err != nil {
-		return nil, "", err
-	}
-	var clientCAs *x509.CertPool
-	client := WebhookClient{CAData: ca.CertPEM}
-	if clientCert {
-		clientCA, err := pki.NewCA("audit-sink-client-ca")
-		if err != nil {
-			return nil, "", err
-		}
-		cred, err := pki.NewSigned(clientCA, pki.ClientTemplate("mini-apiserver"))
-		if err != nil {
-			return nil, "", err
-		}
-		clientCAs = x509.NewCertPool()
-		clientCAs.AddCert(clientCA.Cert)
-		client.CertData, client.KeyData = cred.CertPEM, cred.KeyPEM
-	}
-	s, err := sink.Start(sink.Options{TLS: sink.ClientCATLS(cert, clientCAs)})
+	s, client, err := StartTLSReceiver(clientCert)
 	if err != nil {
 		return nil, "", err
 	}
@@ -69,4 +42,42 @@ func StartTLSSink(dir string, clientCert bool) (*sink.Sink, string, error) {
 		return nil, "", err
 	}
 	return s, path, nil
+}
+
+// StartTLSReceiver starts an HTTPS audit sink with a CA generated for it
+// and returns how a server reaches it (the CA, and with clientCert the
+// client certificate the sink requires).
+func StartTLSReceiver(clientCert bool) (*sink.Sink, WebhookClient, error) {
+	ca, err := pki.NewCA("audit-sink-ca")
+	if err != nil {
+		return nil, WebhookClient{}, err
+	}
+	serving, err := pki.NewSigned(ca, pki.ServingTemplate("audit-sink", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
+	if err != nil {
+		return nil, WebhookClient{}, err
+	}
+	cert, err := serving.TLSCertificate()
+	if err != nil {
+		return nil, WebhookClient{}, err
+	}
+	var clientCAs *x509.CertPool
+	client := WebhookClient{CAData: ca.CertPEM}
+	if clientCert {
+		clientCA, err := pki.NewCA("audit-sink-client-ca")
+		if err != nil {
+			return nil, WebhookClient{}, err
+		}
+		cred, err := pki.NewSigned(clientCA, pki.ClientTemplate("mini-apiserver"))
+		if err != nil {
+			return nil, WebhookClient{}, err
+		}
+		clientCAs = x509.NewCertPool()
+		clientCAs.AddCert(clientCA.Cert)
+		client.CertData, client.KeyData = cred.CertPEM, cred.KeyPEM
+	}
+	s, err := sink.Start(sink.Options{TLS: sink.ClientCATLS(cert, clientCAs)})
+	if err != nil {
+		return nil, WebhookClient{}, err
+	}
+	return s, client, nil
 }

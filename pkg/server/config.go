@@ -78,7 +78,7 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 		return nil, err
 	}
 	if o.DynamicAudit.on() {
-		if cfg.Extra.auditSinks, err = applyDynamicAudit(&c.Config); err != nil {
+		if cfg.Extra.auditSinks, err = o.DynamicAudit.applyTo(&c.Config); err != nil {
 			return nil, err
 		}
 	}

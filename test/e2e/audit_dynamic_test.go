@@ -13,12 +13,9 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
 )
-
-// dynamicAuditFlags are the three switches of the dynamic backend.
-var dynamicAuditFlags = []string{"--audit-dynamic-configuration", "--feature-gates=DynamicAuditing=true",
-	"--runtime-config=auditregistration.k8s.io/v1alpha1=true"}
 
 // An AuditSink created with kubectl receives, from then on, what its own
 // policy asks for, over HTTPS with its caBundle; the static log keeps
@@ -36,8 +33,8 @@ func TestDynamicAuditSink(t *testing.T) {
 	t.Cleanup(func() { receiver.Close() })
 
 	log := filepath.Join(t.TempDir(), "audit.log")
-	s := startServer(t, append([]string{"--audit-policy-file=" + writePolicy(t, nsPolicy("default", auditv1.LevelMetadata)),
-		"--audit-log-path=" + log}, dynamicAuditFlags...)...)
+	s := startServerOpts(t, harness.Options{DynamicAudit: true, Flags: []string{
+		"--audit-policy-file=" + writePolicy(t, nsPolicy("default", auditv1.LevelMetadata)), "--audit-log-path=" + log}})
 	manifest := `apiVersion: auditregistration.k8s.io/v1alpha1
 kind: AuditSink
 metadata: {name: everything}
@@ -61,8 +58,7 @@ spec:
 	if _, err := pods.Create(context.Background(), newPod("default", "seen"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// The sink's batches go at least every 30 s (upstream's dynamic default).
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	ctx, cancel := context.WithTimeout(context.Background(), waitShort)
 	defer cancel()
 	err = receiver.WaitFor(ctx, func(evs []auditv1.Event) bool {
 		n := 0

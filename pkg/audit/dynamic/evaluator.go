@@ -14,6 +14,9 @@ import (
 // while no sink exists, everything (RequestResponse, every stage) while one
 // does, since a sink may want any of it. Upstream captured everything
 // whenever dynamic auditing was on; this costs only while sinks exist.
+// The static policy's omitManagedFields for the request is kept: the
+// bodies every backend gets leave managedFields out when the policy file
+// says so, sinks included.
 type Evaluator struct {
 	// Static is --audit-policy-file's evaluator; nil without one.
 	Static audit.PolicyRuleEvaluator
@@ -22,13 +25,14 @@ type Evaluator struct {
 
 // EvaluatePolicyRule implements audit.PolicyRuleEvaluator.
 func (e *Evaluator) EvaluatePolicyRule(attrs authorizer.Attributes) audit.RequestAuditConfig {
+	static := audit.RequestAuditConfig{Level: auditinternal.LevelNone}
+	if e.Static != nil {
+		static = e.Static.EvaluatePolicyRule(attrs)
+	}
 	if e.Sinks.Len() > 0 {
-		return audit.RequestAuditConfig{Level: auditinternal.LevelRequestResponse}
+		return audit.RequestAuditConfig{Level: auditinternal.LevelRequestResponse, OmitManagedFields: static.OmitManagedFields}
 	}
-	if e.Static == nil {
-		return audit.RequestAuditConfig{Level: auditinternal.LevelNone}
-	}
-	return e.Static.EvaluatePolicyRule(attrs)
+	return static
 }
 
 // StaticPolicy keeps the static backends (log, webhook) to exactly what

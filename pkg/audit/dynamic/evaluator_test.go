@@ -80,8 +80,14 @@ func TestEvaluatorCapturesForSinksOnlyWhileThereAreSome(t *testing.T) {
 	if err := b.Set(auditSink("1", "s", r.URL()+"/audit", ca, auditreg.LevelMetadata, auditreg.StageResponseComplete)); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.EvaluatePolicyRule(secrets); got.Level != auditinternal.LevelRequestResponse || len(got.OmitStages) != 0 {
+	if got := e.EvaluatePolicyRule(secrets); got.Level != auditinternal.LevelRequestResponse || len(got.OmitStages) != 0 || got.OmitManagedFields {
 		t.Errorf("with a sink: %+v, want RequestResponse with every stage", got)
+	}
+	// The policy file's omitManagedFields holds for the widened capture.
+	omitting := &Evaluator{Sinks: b, Static: policy.NewPolicyRuleEvaluator(&auditinternal.Policy{OmitManagedFields: true,
+		Rules: []auditinternal.PolicyRule{{Level: auditinternal.LevelMetadata}}})}
+	if got := omitting.EvaluatePolicyRule(secrets); got.Level != auditinternal.LevelRequestResponse || !got.OmitManagedFields {
+		t.Errorf("with a sink and omitManagedFields: %+v", got)
 	}
 	b.Delete("1")
 	if got := (&Evaluator{Sinks: b}).EvaluatePolicyRule(secrets).Level; got != auditinternal.LevelNone {
