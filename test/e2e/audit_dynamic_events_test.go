@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +40,14 @@ func startReceiver(t *testing.T) receiver {
 // sinkFor is an AuditSink to r at level with the stages (all four when none).
 func (r receiver) sinkFor(name string, level auditreg.Level, stages ...auditreg.Stage) *auditreg.AuditSink {
 	return harness.NewAuditSink(name, r.Sink, r.ca, level, stages...)
+}
+
+// missingPodGet is the ResponseComplete event of the admin's get of a
+// pod that does not exist (upstream's simpleOp).
+func missingPodGet(level auditv1.Level, name string) expect.Event {
+	return expect.Event{Level: level, Stage: auditv1.StageResponseComplete, Verb: "get", Code: 404,
+		RequestURI: "/api/v1/namespaces/default/pods/" + name, User: "kubernetes-admin", Resource: "pods", Namespace: "default",
+		Name: name, ResponseObject: level == auditv1.LevelRequestResponse, AuthorizeDecision: "allow"}
 }
 
 func auditSinks(t *testing.T, s *apiServer) *auditsinks.Client {
@@ -152,9 +161,7 @@ func TestDynamicAuditSinkLifecycle(t *testing.T) {
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("get %s: %v", name, err)
 		}
-		return expect.Event{Level: auditv1.LevelRequestResponse, Stage: auditv1.StageResponseComplete, Verb: "get", Code: 404,
-			RequestURI: "/api/v1/namespaces/default/pods/" + name, User: "kubernetes-admin", Resource: "pods", Namespace: "default",
-			Name: name, ResponseObject: true, AuthorizeDecision: "allow"}
+		return missingPodGet(auditv1.LevelRequestResponse, name)
 	}
 
 	createSinks(t, s, r1.sinkFor("sink1", auditreg.LevelRequestResponse))
@@ -279,5 +286,158 @@ func TestDynamicAuditSinkPolicies(t *testing.T) {
 		if e.Stage == auditv1.StageResponseStarted || e.Level != auditv1.LevelRequest || e.ResponseObject != nil {
 			t.Errorf("request sink got %s %s %s level %s response=%v", e.Verb, e.RequestURI, e.Stage, e.Level, e.ResponseObject != nil)
 		}
+	}
+}
+
+// A sink's throttle (qps 1, burst 1) holds its batches to about one a
+// second; every event still arrives, in larger batches.
+func TestDynamicAuditSinkThrottle(t *testing.T) {
+	t.Parallel()
+	s := startServerOpts(t, harness.Options{DynamicAudit: true})
+	r := startReceiver(t)
+	throttled := r.sinkFor("throttled", auditreg.LevelMetadata, auditreg.StageResponseComplete)
+	one := int64(1)
+	throttled.Spec.Webhook.Throttle = &auditreg.WebhookThrottleConfig{QPS: &one, Burst: &one}
+	createSinks(t, s, throttled)
+	waitSinkRunning(t, s, r)
+	start := len(r.Attempts())
+
+	// 3 s of requests, one every 20 ms: unthrottled, a batch every 200 ms.
+	client := s.Client()
+	var want []expect.Event
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		name := fmt.Sprintf("throttled-%d", len(want))
+		if _, err := client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		want = append(want, missingPodGet(auditv1.LevelMetadata, name))
+	}
+	waitForEvents(t, sinkReader(r.Sink), want)
+	attempts := r.Attempts()[start:]
+	if len(attempts) < 2 {
+		t.Fatalf("%d batches", len(attempts))
+	}
+	span := attempts[len(attempts)-1].Time.Sub(attempts[0].Time)
+	if limit := int(span.Seconds()) + 2; len(attempts) > limit {
+		t.Errorf("%d batches in %s: more than one a second (want at most %d)", len(attempts), span.Round(time.Millisecond), limit)
+	}
+	t.Logf("%d requests in %d batches over %s", len(want), len(attempts), span.Round(time.Millisecond))
+}
+
+// A sink that fails never fails nor slows a request: answering 500 it is
+// retried with backoff and gets the batch; down, what it misses is counted
+// per sink in /metrics and logged once, and it delivers again once up;
+// slow, requests go on at their speed.
+func TestDynamicAuditSinkFaults(t *testing.T) {
+	t.Parallel()
+	s := startServerOpts(t, harness.Options{DynamicAudit: true})
+	r := startReceiver(t)
+	createSinks(t, s, r.sinkFor("faulty", auditreg.LevelMetadata, auditreg.StageResponseComplete))
+	waitSinkRunning(t, s, r)
+	client := s.Client()
+	get := func(name string) expect.Event {
+		start := time.Now()
+		_, err := client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			t.Fatalf("get %s while the sink fails: %v", name, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("get %s took %s while the sink fails", name, d)
+		}
+		return missingPodGet(auditv1.LevelMetadata, name)
+	}
+
+	// 500 twice: the same batch is sent again after a backoff, and arrives.
+	start := len(r.Attempts())
+	r.FailNext(2, 500)
+	waitForEvents(t, sinkReader(r.Sink), []expect.Event{get("after-500")})
+	var statuses []int
+	var times []time.Time
+	for _, a := range r.Attempts()[start:] {
+		statuses, times = append(statuses, a.Status), append(times, a.Time)
+	}
+	if len(statuses) != 3 || statuses[0] != 500 || statuses[1] != 500 || statuses[2] != 200 {
+		t.Errorf("deliveries after two 500s: %v, want [500 500 200]", statuses)
+	} else if gap := times[1].Sub(times[0]); gap < 300*time.Millisecond {
+		t.Errorf("retried after %s, want the backoff (500 ms, jitter 0.2)", gap)
+	}
+
+	// Slow: a 20 s answer holds the sink's batch, not the requests.
+	r.SetLatency(20 * time.Second)
+	for i := range 5 {
+		get(fmt.Sprintf("while-slow-%d", i))
+	}
+	r.SetLatency(0)
+
+	// Down: refused deliveries are counted and logged, requests go on.
+	mustDo(t, r.Down())
+	dropped := `apiserver_audit_dynamic_dropped_events_total{sink="faulty",reason="delivery_failed"}`
+	get("while-down")
+	eventually(t, waitShort, "the drop to be counted", func() (bool, error) {
+		return metric(t, s, dropped) >= 1, nil
+	})
+	if !strings.Contains(s.Stderr(), `"Audit sink is dropping events (counted in apiserver_audit_dynamic_dropped_events_total)" sink="faulty" reason="delivery_failed"`) {
+		t.Errorf("the drop was not logged:\n%s", s.Stderr())
+	}
+	mustDo(t, r.Up())
+	waitForEvents(t, sinkReader(r.Sink), []expect.Event{get("after-up")})
+	eventually(t, waitShort, "the recovery to be logged", func() (bool, error) {
+		return strings.Contains(s.Stderr(), `"Audit sink delivers again" sink="faulty"`), nil
+	})
+	for _, e := range r.Events() {
+		if strings.HasSuffix(e.RequestURI, "/while-down") {
+			t.Errorf("an event counted as dropped arrived: %s", e.RequestURI)
+		}
+	}
+}
+
+// Two servers on one external etcd follow the same sinks: a sink created
+// through one receives the events of both.
+func TestDynamicAuditSinkTwoServers(t *testing.T) {
+	t.Parallel()
+	etcd := startEtcd(t)
+	a := startServerOpts(t, harness.Options{DynamicAudit: true, Flags: []string{"--etcd-servers=" + etcd.URL()}})
+	b := startServerOpts(t, harness.Options{DynamicAudit: true, Flags: []string{"--etcd-servers=" + etcd.URL()}})
+	r := startReceiver(t)
+	createSinks(t, a, r.sinkFor("shared", auditreg.LevelMetadata, auditreg.StageResponseComplete))
+	waitSinkRunning(t, a, r)
+	waitSinkRunning(t, b, r)
+	var want []expect.Event
+	for name, s := range map[string]*apiServer{"via-a": a, "via-b": b} {
+		if _, err := s.Client().CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		want = append(want, missingPodGet(auditv1.LevelMetadata, name))
+	}
+	waitForEvents(t, sinkReader(r.Sink), want)
+	mustDo(t, auditSinks(t, b).Delete(context.Background(), "shared"))
+	for _, s := range []*apiServer{a, b} {
+		eventually(t, waitShort, "the sink removed on both servers", func() (bool, error) {
+			return strings.Contains(s.Stderr(), `"Audit sink removed" sink="shared"`), nil
+		})
+	}
+}
+
+// SIGTERM drains every sink: events waiting for their batch (here for an
+// hour) are delivered before the process exits.
+func TestDynamicAuditSinkDrainsOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	s := startServerOpts(t, harness.Options{DynamicAudit: true, Flags: []string{"--audit-dynamic-batch-max-wait=1h"}})
+	r := startReceiver(t)
+	createSinks(t, s, r.sinkFor("draining", auditreg.LevelMetadata, auditreg.StageResponseComplete))
+	eventually(t, waitShort, "the sink to run", func() (bool, error) {
+		return strings.Contains(s.Stderr(), `"Audit sink running" sink="draining"`), nil
+	})
+	_, err := s.Client().CoreV1().Pods("default").Create(context.Background(), newPod("default", "drained"), metav1.CreateOptions{})
+	mustDo(t, err)
+	if n := len(r.Events()); n != 0 {
+		t.Fatalf("%d events arrived before their batch was due", n)
+	}
+	mustDo(t, s.Stop())
+	report := expect.Check(r.Events(), []expect.Event{{Level: auditv1.LevelMetadata, Stage: auditv1.StageResponseComplete, Verb: "create",
+		Code: 201, RequestURI: "/api/v1/namespaces/default/pods", User: "kubernetes-admin", Resource: "pods", Namespace: "default",
+		Name: "drained", AuthorizeDecision: "allow"}})
+	if !report.OK() {
+		t.Errorf("after SIGTERM: %s", report)
 	}
 }

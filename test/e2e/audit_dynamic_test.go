@@ -111,8 +111,86 @@ func TestDynamicAuditSwitches(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "add --runtime-config=auditregistration.k8s.io/v1alpha1=true") {
 		t.Errorf("flag and gate without the API: exit %d\n%s", code, out)
 	}
+	code, out = runBinary(t, 20*time.Second, "--audit-dynamic-batch-max-wait=0s", "--data-dir="+t.TempDir())
+	if code == 0 || !strings.Contains(out, "--audit-dynamic-batch-max-wait=0s: must be greater than 0") {
+		t.Errorf("zero batch wait: exit %d\n%s", code, out)
+	}
 	s := startServer(t, "--runtime-config=auditregistration.k8s.io/v1alpha1=true")
 	if r := s.KubectlEnv(nil, "", "get", "auditsinks"); r.Err == nil || !strings.Contains(r.Stderr, `the server doesn't have a resource type "auditsinks"`) {
 		t.Errorf("AuditSinks served without --audit-dynamic-configuration: %v %s", r.Err, r.Stderr)
+	}
+}
+
+// Every validation rule of upstream v1.18, with its message, as kubectl
+// prints it; a plain http URL is accepted with a warning.
+func TestDynamicAuditSinkValidation(t *testing.T) {
+	t.Parallel()
+	s := startServerOpts(t, harness.Options{DynamicAudit: true})
+	const good = `{"level": "Metadata", "stages": ["ResponseComplete"]}`
+	const url = `{"url": "https://127.0.0.1:9443/audit"}`
+	manifest := func(policy, webhook string) string {
+		return `{"apiVersion": "auditregistration.k8s.io/v1alpha1", "kind": "AuditSink", "metadata": {"name": "bad"},
+			"spec": {"policy": ` + policy + `, "webhook": ` + webhook + `}}`
+	}
+	for _, tc := range []struct {
+		name, policy, webhook, want string
+	}{
+		{"level missing", `{"stages": ["ResponseComplete"]}`, `{"clientConfig": ` + url + `}`, `spec.policy.level: Required value`},
+		{"level unknown", `{"level": "Everything", "stages": ["ResponseComplete"]}`, `{"clientConfig": ` + url + `}`,
+			`spec.policy.level: Unsupported value: "Everything": supported values: "Metadata", "None", "Request", "RequestResponse"`},
+		{"stage unknown", `{"level": "Metadata", "stages": ["Sometimes"]}`, `{"clientConfig": ` + url + `}`,
+			`spec.policy.stages[0]: Invalid value: "Sometimes": allowed stages are Panic,RequestReceived,ResponseComplete,ResponseStarted`},
+		{"no stages", `{"level": "Metadata"}`, `{"clientConfig": ` + url + `}`, `spec.policy.stages: Required value`},
+		{"qps zero", good, `{"throttle": {"qps": 0}, "clientConfig": ` + url + `}`,
+			`spec.webhook.throttle.qps: Invalid value: 0: qps must be a positive number`},
+		{"burst negative", good, `{"throttle": {"burst": -1}, "clientConfig": ` + url + `}`,
+			`spec.webhook.throttle.burst: Invalid value: -1: burst must be a positive number`},
+		{"no target", good, `{"clientConfig": {}}`, `spec.webhook.clientConfig: Required value: exactly one of url or service is required`},
+		{"two targets", good, `{"clientConfig": {"url": "https://127.0.0.1/audit", "service": {"namespace": "audit", "name": "sink"}}}`,
+			`spec.webhook.clientConfig: Required value: exactly one of url or service is required`},
+		{"url scheme", good, `{"clientConfig": {"url": "ftp://127.0.0.1/audit"}}`,
+			`spec.webhook.clientConfig.url: Unsupported value: "ftp": supported values: "http", "https"`},
+		{"url host", good, `{"clientConfig": {"url": "https:///audit"}}`,
+			`spec.webhook.clientConfig.url: Invalid value: "": host must be specified; desired format: https://host[/path]`},
+		{"url query", good, `{"clientConfig": {"url": "https://127.0.0.1/audit?a=b"}}`,
+			`spec.webhook.clientConfig.url: Invalid value: "a=b": query parameters are not permitted in the URL`},
+		{"url with user", good, `{"clientConfig": {"url": "https://user:pw@127.0.0.1/audit"}}`,
+			`spec.webhook.clientConfig.url: Invalid value: "user:pw": user information is not permitted in the URL`},
+		{"service namespace", good, `{"clientConfig": {"service": {"name": "sink"}}}`,
+			`spec.webhook.clientConfig.service.namespace: Required value`},
+		{"service port", good, `{"clientConfig": {"service": {"namespace": "audit", "name": "sink", "port": 70000}}}`,
+			`spec.webhook.clientConfig.service.port: Invalid value: 70000: port is not valid: must be between 1 and 65535, inclusive`},
+		{"caBundle", good, `{"clientConfig": {"url": "https://127.0.0.1/audit", "caBundle": "bm90IGEgY2VydA=="}}`,
+			`spec.webhook.clientConfig.caBundle: Invalid value: "<bytes>": must be PEM-encoded certificates`},
+	} {
+		r := s.KubectlEnv(nil, manifest(tc.policy, tc.webhook), "create", "-f", "-")
+		if r.Err == nil || !strings.Contains(r.Stderr, `The AuditSink "bad" is invalid: `) || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%s: err %v\n%s\nwant %q", tc.name, r.Err, r.Stderr, tc.want)
+		}
+	}
+	r := s.KubectlEnv(nil, manifest(good, `{"clientConfig": {"url": "http://audit.example.com/audit"}}`), "create", "-f", "-")
+	if out := s.Kubectl("get", "auditsinks", "-o", "name"); out != "auditsink.auditregistration.k8s.io/bad\n" {
+		t.Errorf("AuditSinks after the invalid ones and the plain http one: %q", out)
+	}
+	if r.Err != nil || !strings.Contains(r.Stderr, "Warning: ") || !strings.Contains(r.Stderr, "unencrypted") {
+		t.Errorf("plain http: err %v\n%s", r.Err, r.Stderr)
+	}
+	// Updates need a resourceVersion; generation moves only with the spec.
+	s.Kubectl("label", "auditsink", "bad", "team=audit")
+	if out := s.Kubectl("get", "auditsink", "bad", "-o", "jsonpath={.metadata.generation}"); out != "1" {
+		t.Errorf("generation after a label: %s", out)
+	}
+	s.Kubectl("patch", "auditsink", "bad", "--type=merge", "-p", `{"spec": {"policy": {"level": "Request"}}}`)
+	if out := s.Kubectl("get", "auditsink", "bad", "-o", "jsonpath={.metadata.generation}"); out != "2" {
+		t.Errorf("generation after a spec change: %s", out)
+	}
+	// kubectl replace fills resourceVersion in; a client that does not is
+	// refused.
+	current, err := auditSinks(t, s).Get(context.Background(), "bad")
+	mustDo(t, err)
+	current.ResourceVersion = ""
+	if _, err := auditSinks(t, s).Update(context.Background(), current); err == nil ||
+		!strings.Contains(err.Error(), "metadata.resourceVersion: Invalid value: 0: must be specified for an update") {
+		t.Errorf("update without resourceVersion: %v", err)
 	}
 }

@@ -51,6 +51,8 @@ func TestValidate(t *testing.T) {
 		{"both url and service", func(s *auditreg.AuditSink) {
 			s.Spec.Webhook.ClientConfig.Service = &auditreg.ServiceReference{Namespace: "n", Name: "s"}
 		}, "spec.webhook.clientConfig: Required value: exactly one of url or service is required"},
+		{"url not http", func(s *auditreg.AuditSink) { s.Spec.Webhook.ClientConfig.URL = ptr.To("ftp://audit.example.com") },
+			`spec.webhook.clientConfig.url: Unsupported value: "ftp": supported values: "http", "https"`},
 		{"url with user", func(s *auditreg.AuditSink) { s.Spec.Webhook.ClientConfig.URL = ptr.To("https://u:p@audit.example.com") },
 			"spec.webhook.clientConfig.url: Invalid value"},
 		{"service without name", func(s *auditreg.AuditSink) {

@@ -42,6 +42,11 @@ func validateWebhook(w auditreg.Webhook, path *field.Path) field.ErrorList {
 		errs = append(errs, field.Required(ccPath, "exactly one of url or service is required"))
 	case cc.URL != nil:
 		errs = append(errs, webhook.ValidateWebhookURL(ccPath.Child("url"), *cc.URL, false)...)
+		// Upstream let any scheme through and lost every event of such a
+		// sink; only what the webhook client speaks is accepted here.
+		if u, err := url.Parse(*cc.URL); err == nil && u.Scheme != "http" && u.Scheme != "https" {
+			errs = append(errs, field.NotSupported(ccPath.Child("url"), u.Scheme, []string{"http", "https"}))
+		}
 	default:
 		port := auditreg.DefaultServicePort
 		if cc.Service.Port != nil {
