@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
+
 	"github.com/spf13/cobra"
 	auditinternal "k8s.io/apiserver/pkg/apis/audit"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
@@ -78,54 +80,46 @@ func loadPolicy(path string) (*policytool.Policy, error) {
 }
 
 func explainCommand() *cobra.Command {
-	var policyPath string
+	var policyPath, sinkPath string
 	var r policytool.Request
 	cmd := &cobra.Command{
-		Use:   "explain --policy P --user U [--group G ...] --verb V (--resource R [--subresource S] [--namespace N] [--name X] [--api-group G] | --path /url)",
-		Short: "Show which rule of a policy decides a request, its level and omitted stages",
-		Args:  cobra.NoArgs,
+		Use:   "explain (--policy P --user U [--group G ...] --verb V (--resource R [--subresource S] [--namespace N] [--name X] [--api-group G] | --path /url) | --sink S)",
+		Short: "Show which rule of a policy decides a request, its level and omitted stages; what an AuditSink gets",
+		Long: `With --policy, shows the rule of the audit policy that decides the request, its level, the stages
+omitted and whether managedFields are kept. With --sink (an AuditSink manifest), shows what that dynamic
+sink gets: its level and stages for every request (defaulted and validated as the server would), with
+managedFields as --policy decides for the request when both are given.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if r.User == "" || r.Verb == "" {
-				return badInput("explain: --user and --verb are required")
+			if policyPath == "" && sinkPath == "" {
+				return badInput("explain: give --policy, --sink or both")
 			}
-			if (r.Resource == "") == (r.Path == "") {
-				return badInput("explain: give exactly one of --resource and --path")
-			}
-			if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
-				return badInput("explain: --path must start with /")
-			}
-			p, err := loadPolicy(policyPath)
-			if err != nil {
-				return err
-			}
-			e := p.Explain(r)
 			out := cmd.OutOrStdout()
-			if e.Rule < 0 {
-				fmt.Fprintf(out, "rule:           none matches\n")
-			} else {
-				fmt.Fprintf(out, "rule:           rules[%d] (%s line %d)\n", e.Rule, p.Path, p.RuleLines[e.Rule])
-				for _, l := range strings.Split(p.RuleTexts[e.Rule], "\n") {
-					fmt.Fprintf(out, "                %s\n", l)
+			omitManagedFields := false
+			if policyPath != "" {
+				e, err := explainPolicy(out, policyPath, r)
+				if err != nil {
+					return err
 				}
+				omitManagedFields = e.OmitManagedFields
 			}
-			fmt.Fprintf(out, "level:          %s\n", e.Level)
-			omitted := "none"
-			if len(e.OmitStages) > 0 {
-				var s []string
-				for _, st := range e.OmitStages {
-					s = append(s, string(st))
-				}
-				omitted = strings.Join(s, ", ")
+			if sinkPath == "" {
+				return nil
 			}
-			fmt.Fprintf(out, "omitted stages: %s\n", omitted)
-			if e.Level.GreaterOrEqual(auditinternal.LevelRequest) {
-				fmt.Fprintf(out, "managedFields:  %s\n", map[bool]string{true: "omitted", false: "kept"}[e.OmitManagedFields])
+			sink, err := policytool.LoadSink(sinkPath)
+			if err != nil {
+				return badInput("%v", err)
 			}
+			if policyPath != "" {
+				fmt.Fprintln(out)
+			}
+			explainSink(out, sinkPath, sink, policyPath != "", omitManagedFields)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&policyPath, "policy", "", "audit policy file")
+	f.StringVar(&sinkPath, "sink", "", "an AuditSink manifest (auditregistration.k8s.io/v1alpha1): what that dynamic sink gets")
 	f.StringVar(&r.User, "user", "", "user name")
 	f.StringArrayVar(&r.Groups, "group", nil, "a group of the user (repeatable); system:authenticated is implied")
 	f.StringVar(&r.Verb, "verb", "", "request verb: get, list, watch, create, update, patch, delete, deletecollection, ...")
@@ -136,6 +130,87 @@ func explainCommand() *cobra.Command {
 	f.StringVar(&r.Name, "name", "", "name of the object")
 	f.StringVar(&r.Path, "path", "", "a non-resource URL, e.g. /healthz")
 	return cmd
+}
+
+// explainPolicy prints which rule of the policy at path decides r.
+func explainPolicy(out io.Writer, path string, r policytool.Request) (policytool.Explanation, error) {
+	if r.User == "" || r.Verb == "" {
+		return policytool.Explanation{}, badInput("explain: --user and --verb are required")
+	}
+	if (r.Resource == "") == (r.Path == "") {
+		return policytool.Explanation{}, badInput("explain: give exactly one of --resource and --path")
+	}
+	if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
+		return policytool.Explanation{}, badInput("explain: --path must start with /")
+	}
+	p, err := loadPolicy(path)
+	if err != nil {
+		return policytool.Explanation{}, err
+	}
+	e := p.Explain(r)
+	if e.Rule < 0 {
+		fmt.Fprintf(out, "rule:           none matches\n")
+	} else {
+		fmt.Fprintf(out, "rule:           rules[%d] (%s line %d)\n", e.Rule, p.Path, p.RuleLines[e.Rule])
+		for _, l := range strings.Split(p.RuleTexts[e.Rule], "\n") {
+			fmt.Fprintf(out, "                %s\n", l)
+		}
+	}
+	fmt.Fprintf(out, "level:          %s\n", e.Level)
+	omitted := "none"
+	if len(e.OmitStages) > 0 {
+		var s []string
+		for _, st := range e.OmitStages {
+			s = append(s, string(st))
+		}
+		omitted = strings.Join(s, ", ")
+	}
+	fmt.Fprintf(out, "omitted stages: %s\n", omitted)
+	if e.Level.GreaterOrEqual(auditinternal.LevelRequest) {
+		fmt.Fprintf(out, "managedFields:  %s\n", map[bool]string{true: "omitted", false: "kept"}[e.OmitManagedFields])
+	}
+	return e, nil
+}
+
+// explainSink prints what an AuditSink gets: the same for every request
+// (a sink's policy selects no requests), at its level and stages; the
+// bodies leave managedFields out when the static policy does.
+func explainSink(out io.Writer, path string, sink *auditreg.AuditSink, withPolicy, omitManagedFields bool) {
+	p := sink.Spec.Policy
+	fmt.Fprintf(out, "sink:           %s (%s)\n", sink.Name, path)
+	if p.Level == auditreg.LevelNone {
+		fmt.Fprintf(out, "level:          None: the sink gets no events\n")
+		return
+	}
+	fmt.Fprintf(out, "level:          %s, for every request\n", p.Level)
+	var stages []string
+	for _, st := range p.Stages {
+		stages = append(stages, string(st))
+	}
+	fmt.Fprintf(out, "stages:         %s\n", strings.Join(stages, ", "))
+	if p.Level != auditreg.LevelMetadata {
+		how := "kept"
+		switch {
+		case !withPolicy:
+			how = "kept (unless the server's --audit-policy-file omits them for the request; give --policy to see)"
+		case omitManagedFields:
+			how = "omitted (as --policy says for this request)"
+		}
+		fmt.Fprintf(out, "managedFields:  %s\n", how)
+	}
+	t := sink.Spec.Webhook.Throttle
+	fmt.Fprintf(out, "throttle:       %d batches a second, burst %d\n", *t.QPS, *t.Burst)
+	cc := sink.Spec.Webhook.ClientConfig
+	if cc.URL != nil {
+		fmt.Fprintf(out, "target:         %s\n", *cc.URL)
+	} else {
+		path := ""
+		if cc.Service.Path != nil {
+			path = *cc.Service.Path
+		}
+		fmt.Fprintf(out, "target:         https://%s.%s.svc:%d%s (service: the name must resolve from the server's host)\n",
+			cc.Service.Name, cc.Service.Namespace, *cc.Service.Port, path)
+	}
 }
 
 func lintCommand() *cobra.Command {

@@ -34,6 +34,14 @@ func TestExitCodesAndBadInput(t *testing.T) {
 		{[]string{"explain", "--policy", invalid, "--user", "a", "--verb", "get", "--path", "/x"}, ExitError, ""},
 		{[]string{"explain", "--policy", binary, "--user", "a", "--verb", "get", "--path", "/x"}, ExitError, "is not a text file"},
 		{[]string{"explain", "--policy", review, "--user", "a", "--verb", "get"}, ExitError, "auditctl: explain: give exactly one of --resource and --path\n"},
+		{[]string{"explain"}, ExitError, "auditctl: explain: give --policy, --sink or both\n"},
+		{[]string{"explain", "--sink", "/nonexistent.yaml"}, ExitError, "auditctl: bad input: open /nonexistent.yaml: no such file or directory\n"},
+		{[]string{"explain", "--sink", "../policytool/testdata/sink-invalid.yaml"}, ExitError, `auditctl: ../policytool/testdata/sink-invalid.yaml: AuditSink "broken" is invalid: ` +
+			`spec.policy.level: Unsupported value: "Everything": supported values: "Metadata", "None", "Request", "RequestResponse"; ` +
+			`spec.webhook.throttle.qps: Invalid value: 0: qps must be a positive number; ` +
+			`spec.webhook.clientConfig: Required value: exactly one of url or service is required` + "\n"},
+		{[]string{"explain", "--sink", review}, ExitError, `auditctl: ../policytool/testdata/review.yaml: apiVersion "audit.k8s.io/v1", kind "Policy": want auditregistration.k8s.io/v1alpha1 AuditSink` + "\n"},
+		{[]string{"explain", "--sink", "../policytool/testdata/sink.yaml", "--policy", review}, ExitError, "auditctl: explain: --user and --verb are required\n"},
 		{[]string{"explain", "--bogus"}, ExitError, "auditctl: unknown flag: --bogus\n"},
 		{[]string{"view", "/nonexistent.log"}, ExitError, "auditctl: view: open /nonexistent.log: no such file or directory\n"},
 		{[]string{"view", binary}, ExitError, "is not a text audit log (binary content)\n"},
@@ -50,5 +58,32 @@ func TestExitCodesAndBadInput(t *testing.T) {
 		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 			t.Errorf("%v: error is not one line: %q", tc.args, stderr)
 		}
+	}
+}
+
+// explain --sink says what a dynamic sink gets: its level and stages for
+// every request, defaulted as the server would, managedFields as the static
+// policy decides.
+func TestExplainSink(t *testing.T) {
+	sink := "../policytool/testdata/sink.yaml"
+	code, out, stderr := run("explain", "--sink", sink)
+	want := `sink:           bodies (../policytool/testdata/sink.yaml)
+level:          RequestResponse, for every request
+stages:         ResponseComplete
+managedFields:  kept (unless the server's --audit-policy-file omits them for the request; give --policy to see)
+throttle:       10 batches a second, burst 15
+target:         https://127.0.0.1:9443/audit
+`
+	if code != ExitOK || out != want {
+		t.Errorf("exit %d %s\n%s\nwant\n%s", code, stderr, out, want)
+	}
+	policy := filepath.Join(t.TempDir(), "omit.yaml")
+	if err := os.WriteFile(policy, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitManagedFields: true\nrules:\n- level: Metadata\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = run("explain", "--policy", policy, "--sink", sink, "--user", "alice", "--verb", "create", "--resource", "pods", "--namespace", "default")
+	if code != ExitOK || !strings.Contains(out, "level:          Metadata\n") ||
+		!strings.Contains(out, "\n\nsink:           bodies") || !strings.Contains(out, "managedFields:  omitted (as --policy says for this request)\n") {
+		t.Errorf("exit %d %s\n%s", code, stderr, out)
 	}
 }

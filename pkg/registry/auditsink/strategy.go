@@ -9,6 +9,7 @@ import (
 	"k8s.io/apiserver/pkg/storage/names"
 
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
+	"github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/validation"
 )
 
 // strategy follows k8s.io/kubernetes v1.18
@@ -42,17 +43,17 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return Validate(obj.(*auditreg.AuditSink))
+	return validation.Validate(obj.(*auditreg.AuditSink))
 }
 
 func (strategy) ValidateUpdate(_ context.Context, obj, _ runtime.Object) field.ErrorList {
-	return Validate(obj.(*auditreg.AuditSink))
+	return validation.Validate(obj.(*auditreg.AuditSink))
 }
 
 func (strategy) WarningsOnCreate(_ context.Context, obj runtime.Object) []string {
-	return Warnings(obj.(*auditreg.AuditSink))
+	return validation.Warnings(obj.(*auditreg.AuditSink))
 }
 
 func (strategy) WarningsOnUpdate(_ context.Context, obj, _ runtime.Object) []string {
-	return Warnings(obj.(*auditreg.AuditSink))
+	return validation.Warnings(obj.(*auditreg.AuditSink))
 }

@@ -1,4 +1,7 @@
-package auditsink
+// Package validation validates AuditSinks, as k8s.io/kubernetes v1.18
+// pkg/apis/auditregistration/validation did: the server's registry and
+// auditctl explain --sink use it.
+package validation
 
 import (
 	"net"
