@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "demo: every step showed what it should") || strings.Contains(string(out), "FAILED") {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ResponseStarted", "kubernetes-admin as bob", "403  forbid", "failed to store audit event", "attempts 503 503 "} {
+	for _, want := range []string{"ResponseStarted", "kubernetes-admin as bob", "403  forbid", "failed to store audit event", "attempts 503 503 ", "NAME              AGE\nsecond-receiver", "pods demo/watched"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q", want)
 		}
