@@ -59,7 +59,7 @@ type variant struct {
 	// of the server's client CA) instead of the admin; setup runs first,
 	// as the admin.
 	user  string
-	setup func(admin kubernetes.Interface)
+	setup func(s *server)
 }
 
 // startLoaded starts a server with namespace "load" holding the pool of 100
@@ -69,7 +69,7 @@ func startLoaded(dataDir string, v variant) *server {
 	ensureNS(s.client, "load")
 	check(loadgen.EnsurePool(context.Background(), s.client, "load", 100, *objectSize))
 	if v.setup != nil {
-		v.setup(s.client)
+		v.setup(s)
 	}
 	if v.user != "" {
 		ca, err := pki.LoadCA(filepath.Join(dataDir, "pki"), "client-ca")

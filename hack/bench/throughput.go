@@ -10,7 +10,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
 	"github.com/mini-apiserver/mini-apiserver/pkg/loadgen"
@@ -133,11 +132,11 @@ func cpuPerRequest(servers []*server, configs []config, op string, rate float64)
 // RoleBindings.
 func rbacCost(work string) {
 	say("## Authorization: RBAC against AlwaysAllow (a user bound to `edit` in the namespace, audit off, concurrency %d, medians of %d interleaved rounds of %s)\n", *concurrency, *rounds, *duration)
-	bind := func(admin kubernetes.Interface) {
+	bind := func(s *server) {
 		b := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "loader", Namespace: "load"},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "loader"}}}
-		_, err := admin.RbacV1().RoleBindings("load").Create(context.Background(), b, metav1.CreateOptions{})
+		_, err := s.client.RbacV1().RoleBindings("load").Create(context.Background(), b, metav1.CreateOptions{})
 		check(err)
 	}
 	compareGetCreate(work, "rbac", "`--authorization-mode`", []variant{
@@ -158,6 +157,16 @@ func gcTarget(work string) {
 // on them interleaved, and tables rates and ratios to the first variant. It
 // returns each server's RSS after the rounds.
 func compareGetCreate(work, prefix, what string, variants []variant) []float64 {
+	servers, rss := compareGetCreateKeep(work, prefix, what, variants)
+	for _, s := range servers {
+		s.stop()
+	}
+	return rss
+}
+
+// compareGetCreateKeep is compareGetCreate leaving the servers running for
+// the caller to read and stop.
+func compareGetCreateKeep(work, prefix, what string, variants []variant) ([]*server, []float64) {
 	servers := make([]*server, len(variants))
 	names := make([]string, len(variants))
 	for i, v := range variants {
@@ -183,9 +192,8 @@ func compareGetCreate(work, prefix, what string, variants []variant) []float64 {
 	rss := make([]float64, len(servers))
 	for i, s := range servers {
 		rss[i] = rssMiB(s.PID())
-		s.stop()
 	}
-	return rss
+	return servers, rss
 }
 
 // interleaved runs op on each server in turn, *rounds times over, and
