@@ -44,6 +44,11 @@ spec:
     throttle: {qps: 10}
     clientConfig: {url: "` + receiver.URL() + `/audit", caBundle: ` + b64(ca.CertPEM) + `}
 `
+	pods := s.Client().CoreV1().Pods("default")
+	// The same request before any sink exists, for the static log to compare.
+	if _, err := pods.Create(context.Background(), newPod("default", "before"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	s.KubectlEnv(nil, manifest, "apply", "-f", "-")
 	if out := s.Kubectl("get", "auditsinks"); !regexpMatch(`^NAME\s+AGE\neverything\s+\d+s\n$`, out) {
 		t.Errorf("kubectl get auditsinks:\n%s", out)
@@ -54,7 +59,6 @@ spec:
 	eventually(t, waitShort, "the sink to run", func() (bool, error) {
 		return strings.Contains(s.Stderr(), `"Audit sink running" sink="everything"`), nil
 	})
-	pods := s.Client().CoreV1().Pods("default")
 	if _, err := pods.Create(context.Background(), newPod("default", "seen"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +95,22 @@ spec:
 		if e.Level != auditv1.LevelMetadata || e.RequestObject != nil || e.ResponseObject != nil || e.ObjectRef == nil || e.ObjectRef.Resource != "pods" {
 			t.Errorf("the static log got an event its policy does not ask for: %s %s %s level %s", e.Verb, e.RequestURI, e.Stage, e.Level)
 		}
+	}
+	// Same request without and with a sink: the same static events.
+	static := map[string][]string{}
+	for _, e := range logged {
+		if e.Verb == "create" {
+			sum := expect.Summarize(&e)
+			sum.Annotations, sum.Name = nil, ""
+			static[string(e.AuditID)] = append(static[string(e.AuditID)], sum.String())
+		}
+	}
+	var shapes []string
+	for _, evs := range static {
+		shapes = append(shapes, strings.Join(evs, " / "))
+	}
+	if len(shapes) != 2 || shapes[0] != shapes[1] {
+		t.Errorf("the static log differs with a sink:\n%s", strings.Join(shapes, "\n"))
 	}
 
 	s.Kubectl("delete", "auditsink", "everything")
