@@ -27,7 +27,7 @@ TEST_BINS := MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audi
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run deps test test-faults soak fuzz bench generate verify tools clean demo
+.PHONY: all build run deps test test-faults soak fuzz bench generate verify tools clean demo console-screenshots
 
 all: build
 
@@ -99,6 +99,12 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+# The console's screenshots in docs/images, taken by its browser test.
+console-screenshots: deps build tools
+	mkdir -p docs/images
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/images $(TEST_BINS) \
+		$(GO) test -count=1 -run '^TestConsole$$' ./test/e2e
 
 # A narrated, self-checking tour of the audit pipeline (DEMO_PAUSE=1 to step through it).
 demo: build tools

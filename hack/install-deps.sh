@@ -2,10 +2,11 @@
 # Installs the Debian packages the build and tests need, if missing. Go itself
 # comes with the machine (see go.mod for the version); kubectl and etcd are
 # built from Go modules by `make tools`. logrotate is what the audit log
-# tests rotate the log with.
+# tests rotate the log with; chromium is the headless browser the console's
+# tests drive (through the DevTools protocol, with chromedp).
 set -euo pipefail
 need=()
-for cmd in make git diff curl logrotate; do
+for cmd in make git diff curl logrotate chromium; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 if ((${#need[@]} > 0)); then

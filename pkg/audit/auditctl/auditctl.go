@@ -51,7 +51,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(explainCommand(), lintCommand(), viewCommand(), verifyCommand(), shipCommand())
+	root.AddCommand(explainCommand(), lintCommand(), viewCommand(), verifyCommand(), shipCommand(), consoleCommand())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return badInput("%v", err) })
 	err := root.Execute()
 	if err == nil {

@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +34,7 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/esbulk"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logview"
 )
 
 // Options say what to ship where.
@@ -166,42 +166,7 @@ func (s *Shipper) Follow(ctx context.Context) error {
 // files lists the log and the files named after it, oldest first (by
 // modification time, the active log last).
 func (s *Shipper) files() ([]string, error) {
-	dir, base := filepath.Split(s.opts.Log)
-	stem := strings.TrimSuffix(base, filepath.Ext(base))
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("log directory: %w", err)
-	}
-	type file struct {
-		path string
-		mod  time.Time
-	}
-	var rotated []file
-	for _, e := range entries {
-		name := e.Name()
-		if name == base || !e.Type().IsRegular() {
-			continue
-		}
-		// logrotate: audit.log.1, audit.log.2.gz, audit.log-20261201;
-		// built-in rotation: audit-2026-12-01T00-00-00.000.log[.gz].
-		if !strings.HasPrefix(name, base) && !strings.HasPrefix(name, stem+"-") {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue
-		}
-		rotated = append(rotated, file{filepath.Join(dir, name), info.ModTime()})
-	}
-	sort.Slice(rotated, func(i, j int) bool { return rotated[i].mod.Before(rotated[j].mod) })
-	out := make([]string, 0, len(rotated)+1)
-	for _, f := range rotated {
-		out = append(out, f.path)
-	}
-	if _, err := os.Stat(s.opts.Log); err == nil {
-		out = append(out, s.opts.Log)
-	}
-	return out, nil
+	return logview.LogSet(s.opts.Log)
 }
 
 // shipFile ships what path holds past its recorded offset.

@@ -1,0 +1,164 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/policytool"
+)
+
+//go:embed web
+var web embed.FS
+
+// Options configure the console's web server.
+type Options struct {
+	// Addr to listen on; default 127.0.0.1:8077.
+	Addr string
+	// Policy, when set, explains each request's level (auditctl explain).
+	Policy *policytool.Policy
+	// Source says where the events come from, shown on the page.
+	Source string
+}
+
+// Console serves a Store over HTTP.
+type Console struct {
+	store  *Store
+	opts   Options
+	server *http.Server
+	addr   string
+}
+
+// Handler is the console's HTTP handler:
+//
+//	/                      the page (filters in the query, ?audit-id= for one request)
+//	/api/requests          a Page as JSON (the filters, limit, before)
+//	/api/requests/{id}     a Detail as JSON
+//	/api/stream            server-sent events: "version" each time the store changes
+func Handler(store *Store, opts Options) http.Handler {
+	c := &Console{store: store, opts: opts}
+	return c.routes()
+}
+
+// Start listens on opts.Addr and serves the console until Close.
+func Start(store *Store, opts Options) (*Console, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:8077"
+	}
+	l, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	c := &Console{store: store, opts: opts, addr: l.Addr().String()}
+	c.server = &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = c.server.Serve(l) }()
+	return c, nil
+}
+
+// URL is where the console is served.
+func (c *Console) URL() string { return "http://" + c.addr + "/" }
+
+// Close stops serving; streams in progress end.
+func (c *Console) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.server.Shutdown(ctx); err != nil {
+		return c.server.Close()
+	}
+	return nil
+}
+
+func (c *Console) routes() http.Handler {
+	mux := http.NewServeMux()
+	assets, _ := fs.Sub(web, "web")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(assets)))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		page, _ := web.ReadFile("web/index.html")
+		_, _ = w.Write(page)
+	})
+	mux.HandleFunc("GET /api/requests", func(w http.ResponseWriter, r *http.Request) {
+		p := c.store.Query(ParseQuery(r.URL.Query().Get))
+		p.Source = c.opts.Source
+		writeJSON(w, p)
+	})
+	mux.HandleFunc("GET /api/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
+		d, err := c.store.detail(r.PathValue("id"), c.opts.Policy)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if d == nil {
+			http.Error(w, "no request with audit ID "+r.PathValue("id")+" (not seen, or forgotten beyond the console's capacity)", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, d)
+	})
+	mux.HandleFunc("GET /api/stream", c.stream)
+	return mux
+}
+
+// stream tells the page when to fetch again: at most every 100 ms, so a
+// busy log costs the page a few small queries a second.
+func (c *Console) stream(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	ctx := r.Context()
+	v := int64(-1)
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		next := c.store.Version()
+		if next != v {
+			v = next
+			if _, err := fmt.Fprintf(w, "event: version\ndata: %d\n\n", v); err != nil {
+				return
+			}
+			flusher.Flush()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		wait, cancel := context.WithCancel(ctx)
+		changed := make(chan struct{})
+		go func() {
+			c.store.Wait(wait, v)
+			close(changed)
+		}()
+		select {
+		case <-ctx.Done():
+			cancel()
+			return
+		case <-changed:
+		case <-keepalive.C:
+			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+				cancel()
+				return
+			}
+			flusher.Flush()
+		}
+		cancel()
+		<-changed
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	// An error here is the client gone away: nothing to tell it.
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,202 @@
+// The audit console's page: the filters live in the URL, the server filters
+// and pages, and a server-sent event says when to fetch again.
+"use strict";
+
+const FILTERS = ["user", "group", "verb", "resource", "namespace", "code", "level", "decision", "q"];
+const PAGE = 100;
+const form = document.getElementById("filters");
+const $ = (id) => document.getElementById(id);
+let limit = PAGE;
+let shownVersion = -1;
+let fetching = false;
+let again = false;
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v;
+    else if (k === "data") Object.assign(e.dataset, v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c == null ? "" : String(c)));
+  return e;
+}
+
+function params() { return new URLSearchParams(location.search); }
+
+function filtersToForm() {
+  const p = params();
+  for (const name of FILTERS) form.elements[name].value = p.get(name) || "";
+}
+
+function filterQuery() {
+  const q = new URLSearchParams();
+  const p = params();
+  for (const name of FILTERS) if (p.get(name)) q.set(name, p.get(name));
+  return q;
+}
+
+// A filter changed: the URL says it, so the view can be bookmarked.
+function formToURL() {
+  const p = new URLSearchParams();
+  for (const name of FILTERS) {
+    const v = form.elements[name].value.trim();
+    if (v) p.set(name, v);
+  }
+  const id = params().get("audit-id");
+  if (id) p.set("audit-id", id);
+  history.replaceState(null, "", p.toString() ? "?" + p : location.pathname);
+  limit = PAGE;
+  refresh();
+}
+
+let typing;
+form.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(formToURL, 200); });
+form.addEventListener("submit", (e) => { e.preventDefault(); formToURL(); });
+$("clear").addEventListener("click", () => { form.reset(); formToURL(); });
+$("more").addEventListener("click", () => { limit += PAGE; refresh(); });
+
+async function refresh() {
+  if (fetching) { again = true; return; }
+  fetching = true;
+  try {
+    const q = filterQuery();
+    q.set("limit", limit);
+    const res = await fetch("/api/requests?" + q);
+    if (res.ok) render(await res.json());
+    const id = params().get("audit-id");
+    if (id) await showDetail(id);
+  } finally {
+    fetching = false;
+    if (again) { again = false; refresh(); }
+  }
+}
+
+function fmtTime(t) { return t ? t.slice(11, 23) : ""; }
+
+function stagesCell(row) {
+  const td = el("td", { class: "stages" });
+  let prev = 0;
+  row.stages.forEach((s, i) => {
+    if (i > 0) td.append(el("span", { class: "gap" }, "+" + (s.ms - prev).toFixed(1) + "ms"));
+    td.append(el("span", { class: "stage " + s.stage, title: s.stage + " at +" + s.ms.toFixed(1) + " ms" }, s.stage));
+    prev = s.ms;
+  });
+  return td;
+}
+
+function target(row) {
+  if (!row.resource) return row.uri;
+  let t = row.resource;
+  if (row.namespace || row.name) t += " " + [row.namespace, row.name].filter(Boolean).join("/");
+  return t;
+}
+
+function render(page) {
+  shownVersion = page.version;
+  $("source").textContent = page.source || "";
+  const tbody = $("rows");
+  const selected = params().get("audit-id");
+  const rows = page.rows.map((r) => {
+    const user = el("td", { class: "user" }, r.user);
+    if (r.impersonated) user.append(el("span", { class: "imp" }, " as " + r.impersonated));
+    const tr = el("tr", { class: "req" + (r.open ? " open" : "") + (r.id === selected ? " selected" : ""), data: { id: r.id } },
+      el("td", { class: "time" }, fmtTime(r.time)),
+      user,
+      el("td", { class: "verb" }, r.verb),
+      el("td", { class: "target", title: r.uri }, target(r)),
+      el("td", { class: "code c" + String(r.code || "").charAt(0) }, r.code || ""),
+      el("td", { class: "level" }, r.level),
+      el("td", { class: "decision " + (r.decision || ""), title: r.reason || "" }, r.decision || ""),
+      stagesCell(r));
+    tr.addEventListener("click", () => openDetail(r.id));
+    return tr;
+  });
+  tbody.replaceChildren(...rows);
+  const s = page.stats;
+  const filtered = FILTERS.some((f) => params().get(f));
+  $("total").textContent = page.total + (page.total === 1 ? " request" : " requests") + (filtered ? " match" : "");
+  $("stats").textContent = `${s.events} events, ${s.requests} requests read; ${s.unparsed} lines not audit events` +
+    (s.lastProblem ? ` (last: ${s.lastProblem})` : "") + `; ${s.dropped} events lost at the source; ${s.forgotten} oldest requests forgotten`;
+  const counts = $("counts");
+  counts.replaceChildren(...[["users", page.users], ["verbs", page.verbs], ["codes", page.codes]].map(([name, list]) =>
+    el("div", { class: "count-" + name }, el("b", {}, name + ": "), list.slice(0, 6).map((c) => `${c.value || "(none)"} ${c.n}`).join(", "))));
+  const empty = $("empty");
+  empty.hidden = page.rows.length > 0;
+  if (s.requests === 0) {
+    empty.textContent = "No audit events yet. The console shows requests as soon as they are written: make one " +
+      "(kubectl get pods) against a server whose audit policy records it.";
+  } else if (page.rows.length === 0) {
+    empty.textContent = "No request matches these filters.";
+  }
+  $("more").hidden = !page.more;
+}
+
+function openDetail(id) {
+  const p = params();
+  p.set("audit-id", id);
+  history.pushState(null, "", "?" + p);
+  refresh();
+}
+
+$("close").addEventListener("click", (e) => {
+  e.preventDefault();
+  const p = params();
+  p.delete("audit-id");
+  history.pushState(null, "", p.toString() ? "?" + p : location.pathname);
+  $("detail").hidden = true;
+  refresh();
+});
+
+function pretty(raw) { return raw ? JSON.stringify(raw, null, 2) : "(not recorded at this level)"; }
+
+async function showDetail(id) {
+  const res = await fetch("/api/requests/" + encodeURIComponent(id));
+  const d = $("detail");
+  d.hidden = false;
+  if (!res.ok) {
+    $("detail-title").textContent = await res.text();
+    for (const x of ["detail-events", "detail-explain", "detail-annotations", "detail-diff", "detail-request", "detail-response"]) $(x).replaceChildren();
+    return;
+  }
+  const det = await res.json();
+  const r = det.row;
+  $("detail-title").replaceChildren(el("b", {}, `${r.verb} ${r.uri}`), ` ${r.code || "open"} · ${r.user}` +
+    (r.impersonated ? ` as ${r.impersonated}` : "") + ` · ${r.id}`);
+  $("detail-events").replaceChildren(...det.events.map((e) =>
+    el("li", { class: "event", data: { stage: e.stage } }, el("span", { class: "stage " + e.stage }, e.stage),
+      ` ${e.level} at ${fmtTime(e.stageTimestamp)}` + (e.responseStatus ? ` code ${e.responseStatus.code}` : ""))));
+  const x = det.explain;
+  const explain = $("detail-explain");
+  if (!x) {
+    explain.replaceChildren(el("p", { class: "hint" }, "Start the console with --policy FILE to see which rule of the policy decided this level."));
+  } else if (x.rule < 0) {
+    explain.replaceChildren(el("p", {}, `No rule of ${x.policy} matches: level None.`));
+  } else {
+    explain.replaceChildren(el("p", { class: "rule" }, `Level ${x.level} decided by rules[${x.rule}] (${x.policy} line ${x.line})` +
+      (x.omitStages && x.omitStages.length ? `, omitting ${x.omitStages.join(", ")}` : "") + ":"), el("pre", { class: "rule-text" }, x.text));
+  }
+  const ann = Object.entries(det.annotations).sort();
+  $("detail-annotations").replaceChildren(...(ann.length ? ann.map(([k, v]) => el("tr", { data: { key: k } }, el("td", { class: "mono" }, k), el("td", {}, v)))
+    : [el("tr", {}, el("td", {}, "none"))]));
+  $("detail-diff").replaceChildren(...(det.diff && det.diff.length ? det.diff.map((c) => el("tr", { data: { path: c.path, op: c.op } },
+    el("td", { class: "op " + c.op }, c.op), el("td", { class: "mono" }, c.path),
+    el("td", { class: "mono" }, c.op === "changed" ? `${c.from} → ${c.to}` : (c.to || c.from))))
+    : [el("tr", {}, el("td", {}, det.requestObject && det.responseObject ? "no difference" : "needs both objects (level RequestResponse)"))]));
+  $("detail-request").textContent = pretty(det.requestObject);
+  $("detail-response").textContent = pretty(det.responseObject);
+}
+
+window.addEventListener("popstate", () => { filtersToForm(); if (!params().get("audit-id")) $("detail").hidden = true; refresh(); });
+
+function connect() {
+  const live = $("live");
+  const es = new EventSource("/api/stream");
+  es.addEventListener("open", () => { live.textContent = "live"; live.className = "on"; });
+  es.addEventListener("version", (e) => { if (Number(e.data) !== shownVersion) refresh(); });
+  es.addEventListener("error", () => { live.textContent = "reconnecting…"; live.className = ""; });
+}
+
+filtersToForm();
+refresh();
+connect();

@@ -1,0 +1,340 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// consolePolicy records pods with both bodies and the rest as metadata;
+// probes are not recorded.
+const consolePolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+- level: None
+  nonResourceURLs: ["/healthz*", "/livez*", "/readyz*"]
+- level: RequestResponse
+  resources: [{group: "", resources: ["pods"]}]
+- level: Metadata
+`
+
+// startConsole runs `auditctl console` on log (with policy, if given) and
+// returns its URL.
+func startConsole(t *testing.T, log, policy string) string {
+	t.Helper()
+	args := []string{"console", "--log", log, "--address", fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	if policy != "" {
+		args = append(args, "--policy", policy)
+	}
+	cmd := exec.Command(auditctlBin, args...)
+	out, err := cmd.StdoutPipe()
+	mustDo(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	mustDo(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	lines := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			t.Fatalf("auditctl console exited: %s", stderr.String())
+		}
+		_, u, found := strings.Cut(line, " at ")
+		if !found {
+			t.Fatalf("auditctl console printed %q", line)
+		}
+		return u
+	case <-time.After(waitShort):
+		t.Fatalf("auditctl console printed no URL: %s", stderr.String())
+	}
+	return ""
+}
+
+// browser is a headless Chromium driven over the DevTools protocol.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("CHROMIUM_BIN")
+	if path == "" {
+		var err error
+		if path, err = exec.LookPath("chromium"); err != nil {
+			t.Fatalf("chromium not found (hack/install-deps.sh installs it; or set CHROMIUM_BIN): %v", err)
+		}
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1600, 1000), chromedp.UserDataDir(t.TempDir()))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate("about:blank"))) // starts the browser
+	return ctx
+}
+
+// consoleRow is one row of the page, as shown.
+type consoleRow struct {
+	ID, Time, User, Verb, Target, Code, Level, Decision, Reason, Stages string
+	Open                                                                bool
+}
+
+const rowsJS = `[...document.querySelectorAll('#rows tr.req')].map(tr => ({
+	ID: tr.dataset.id, Time: tr.querySelector('.time').textContent, User: tr.querySelector('.user').textContent,
+	Verb: tr.querySelector('.verb').textContent, Target: tr.querySelector('.target').textContent,
+	Code: tr.querySelector('.code').textContent, Level: tr.querySelector('.level').textContent,
+	Decision: tr.querySelector('.decision').textContent, Reason: tr.querySelector('.decision').title,
+	Stages: tr.querySelector('.stages').textContent, Open: tr.classList.contains('open')}))`
+
+func pageRows(t *testing.T, ctx context.Context) []consoleRow {
+	t.Helper()
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]consoleRow](rowsJS))
+	mustDo(t, err)
+	return rows
+}
+
+// waitRows polls the page (never reloading it) until cond holds for its rows.
+func waitRows(t *testing.T, ctx context.Context, what string, cond func([]consoleRow) bool) []consoleRow {
+	t.Helper()
+	var rows []consoleRow
+	eventually(t, waitShort, what, func() (bool, error) {
+		var err error
+		if rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]consoleRow](rowsJS)); err != nil {
+			return false, err
+		}
+		return cond(rows), nil
+	})
+	return rows
+}
+
+// waitText polls until the element's text contains want.
+func waitText(t *testing.T, ctx context.Context, selector, want string) string {
+	t.Helper()
+	var text string
+	eventually(t, waitShort, fmt.Sprintf("%s to show %q", selector, want), func() (bool, error) {
+		var err error
+		text, err = chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+jsString(selector)+`) || {}).innerText || ""`))
+		return strings.Contains(text, want), err
+	})
+	return text
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func findRow(rows []consoleRow, verb, target string) *consoleRow {
+	for i := range rows {
+		if rows[i].Verb == verb && rows[i].Target == target {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+// apiRows is what the console's API answers for a query.
+func apiRows(t *testing.T, base, query string) []string {
+	t.Helper()
+	res, err := http.Get(base + "api/requests?limit=1000&" + query)
+	mustDo(t, err)
+	defer res.Body.Close()
+	var page struct {
+		Rows []struct{ ID string }
+	}
+	mustDo(t, json.NewDecoder(res.Body).Decode(&page))
+	var ids []string
+	for _, r := range page.Rows {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// The console as a person uses it: rows appear while kubectl works, each
+// filter narrows them and lives in the URL, a request's detail shows its
+// stages, what the server added and the deciding rule, a forbidden request
+// its decision and reason.
+func TestConsole(t *testing.T) {
+	t.Parallel()
+	demo, _ := filepath.Abs(filepath.Join("..", "..", "hack", "demo"))
+	log := filepath.Join(t.TempDir(), "audit.log")
+	policy := writePolicy(t, consolePolicy)
+	s := startServer(t, "--audit-policy-file="+policy, "--audit-log-path="+log,
+		"--token-auth-file="+filepath.Join(demo, "tokens.csv"), "--authorization-mode=ABAC",
+		"--authorization-policy-file="+filepath.Join(demo, "abac.jsonl"))
+	base := startConsole(t, log, policy)
+	ctx := browser(t)
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base)))
+	waitText(t, ctx, "#live", "live")
+	if s := os.Getenv("CONSOLE_SCREENSHOTS"); s != "" {
+		defer screenshots(t, ctx, base, s)
+	}
+
+	// Rows appear live, newest first, while kubectl works.
+	s.Kubectl("create", "namespace", "demo")
+	bob := userKubeconfig(t, s, "bob", "bob-token")
+	alice := userKubeconfig(t, s, "alice", "alice-token")
+	runKubectlOK(t, alice, "run", "web", "--image=nginx", "-n", "demo")
+	rows := waitRows(t, ctx, "the pod create's row", func(rows []consoleRow) bool {
+		r := findRow(rows, "create", "pods demo/web")
+		return r != nil && !r.Open
+	})
+	create := findRow(rows, "create", "pods demo/web")
+	if create.User != "alice" || create.Code != "201" || create.Level != "RequestResponse" || create.Decision != "allow" ||
+		!strings.Contains(create.Stages, "RequestReceived") || !strings.Contains(create.Stages, "ResponseComplete") || !strings.Contains(create.Stages, "ms") {
+		t.Errorf("pod create row: %+v", *create)
+	}
+	runKubectlOK(t, bob, "get", "pods", "-n", "demo")
+	r := runKubectl(t, bob, nil, "", "delete", "pod", "web", "-n", "demo")
+	if r.Err == nil {
+		t.Fatal("bob deleted the pod")
+	}
+	rows = waitRows(t, ctx, "bob's delete", func(rows []consoleRow) bool { return findRow(rows, "delete", "pods demo/web") != nil })
+	if rows[0].Verb != "delete" || rows[0].User != "bob" {
+		t.Errorf("newest row is %+v, want bob's delete", rows[0])
+	}
+	del := findRow(rows, "delete", "pods demo/web")
+	if del.Code != "403" || del.Decision != "forbid" || del.Reason == "" {
+		t.Errorf("forbidden delete row: %+v", *del)
+	}
+
+	// Each filter narrows the rows and is in the URL; opening that URL
+	// gives the same rows as the API's answer for the same filter.
+	all := pageRows(t, ctx)
+	for _, f := range []struct {
+		query string
+		keep  func(consoleRow) bool
+	}{
+		{"user=bob", func(r consoleRow) bool { return r.User == "bob" }},
+		{"group=developers", func(r consoleRow) bool { return r.User == "alice" }},
+		{"verb=create", func(r consoleRow) bool { return r.Verb == "create" }},
+		{"resource=pods", func(r consoleRow) bool { return strings.HasPrefix(r.Target, "pods") }},
+		{"namespace=demo", func(r consoleRow) bool { return strings.Contains(r.Target, " demo") }},
+		{"code=4xx", func(r consoleRow) bool { return strings.HasPrefix(r.Code, "4") }},
+		{"level=RequestResponse", func(r consoleRow) bool { return r.Level == "RequestResponse" }},
+		{"decision=forbid", func(r consoleRow) bool { return r.Decision == "forbid" }},
+		{"q=nginx", func(r consoleRow) bool { return false }}, // no row's fields say nginx; only bodies would
+		{"q=demo%2Fweb", func(r consoleRow) bool { return strings.Contains(r.Target, "demo/web") }},
+		{"user=bob&verb=delete", func(r consoleRow) bool { return r.User == "bob" && r.Verb == "delete" }},
+	} {
+		mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?"+f.query)))
+		want := apiRows(t, base, f.query)
+		got := waitRows(t, ctx, "the rows of ?"+f.query, func(rows []consoleRow) bool { return len(rows) == len(want) })
+		for i, row := range got {
+			if row.ID != want[i] {
+				t.Errorf("?%s: row %d is %s, the API says %s", f.query, i, row.ID, want[i])
+			}
+			if !f.keep(row) {
+				t.Errorf("?%s shows %+v", f.query, row)
+			}
+		}
+		if f.query != "q=nginx" && (len(got) == 0 || len(got) >= len(all)) {
+			t.Errorf("?%s: %d rows of %d", f.query, len(got), len(all))
+		}
+	}
+	// Typing a filter narrows the rows and writes it into the URL.
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base)))
+	waitRows(t, ctx, "every row again", func(rows []consoleRow) bool { return len(rows) == len(all) })
+	mustDo(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#filters input[name="verb"]`), "delete")))
+	waitRows(t, ctx, "only deletes", func(rows []consoleRow) bool { return len(rows) == 1 && rows[0].Verb == "delete" })
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	mustDo(t, err)
+	if u, _ := url.Parse(loc); u.Query().Get("verb") != "delete" {
+		t.Errorf("the URL after typing a filter: %s", loc)
+	}
+
+	// The pod create's detail, by clicking its row.
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?resource=pods&verb=create")))
+	waitRows(t, ctx, "the create row", func(rows []consoleRow) bool { return len(rows) == 1 })
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#rows tr.req`))))
+	waitText(t, ctx, "#detail-events", "ResponseComplete")
+	events := waitText(t, ctx, "#detail-events", "RequestReceived")
+	if strings.Count(events, "\n")+1 != 2 {
+		t.Errorf("the create's stages: %q", events)
+	}
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	mustDo(t, err)
+	if u, _ := url.Parse(loc); u.Query().Get("audit-id") != create.ID {
+		t.Errorf("the URL of the detail: %s", loc)
+	}
+	diff := waitText(t, ctx, "#detail-diff", "metadata.uid")
+	for _, want := range []string{"added\tmetadata.uid", "added\tstatus.qosClass\t\"BestEffort\"", "added\tmetadata.creationTimestamp"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("the diff lacks %q:\n%s", want, diff)
+		}
+	}
+	explain := waitText(t, ctx, "#detail-explain", "rules[1]")
+	if !strings.Contains(explain, "Level RequestResponse decided by rules[1] ("+policy+" line 6)") || !strings.Contains(explain, `resources: [{group: "", resources: ["pods"]}]`) {
+		t.Errorf("the deciding rule:\n%s", explain)
+	}
+	waitText(t, ctx, "#detail-request", `"image": "nginx"`)
+
+	// The forbidden delete's detail, opened by its URL.
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?audit-id="+del.ID)))
+	ann := waitText(t, ctx, "#detail-annotations", "authorization.k8s.io/decision")
+	if !strings.Contains(ann, "authorization.k8s.io/decision\tforbid") || !strings.Contains(ann, "authorization.k8s.io/reason\t"+del.Reason) {
+		t.Errorf("the forbidden request's annotations:\n%s", ann)
+	}
+}
+
+// userKubeconfig writes a kubeconfig for a token user of the server.
+func userKubeconfig(t *testing.T, s *apiServer, user, token string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), user+".kubeconfig")
+	cmd := exec.Command(filepath.Join("..", "..", "hack", "user-kubeconfig.sh"), s.Kubeconfig(), user, "--token", token)
+	cmd.Env = append(os.Environ(), "KUBECTL="+kubectlBin)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("user-kubeconfig.sh: %v", err)
+	}
+	mustDo(t, os.WriteFile(path, out, 0o600))
+	return path
+}
+
+func runKubectlOK(t *testing.T, kubeconfig string, args ...string) string {
+	t.Helper()
+	r := runKubectl(t, kubeconfig, nil, "", args...)
+	if r.Err != nil {
+		t.Fatalf("kubectl %v: %v\n%s", args, r.Err, r.Stderr)
+	}
+	return r.Stdout
+}
+
+// screenshots saves the main view and a detail for docs/console.md
+// (make console-screenshots), once each has what it should show.
+func screenshots(t *testing.T, ctx context.Context, base, dir string) {
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base)))
+	waitText(t, ctx, "#live", "live")
+	waitRows(t, ctx, "rows", func(rows []consoleRow) bool { return len(rows) > 0 })
+	main, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	mustDo(t, err)
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?resource=pods&verb=create")))
+	waitRows(t, ctx, "the create row", func(rows []consoleRow) bool { return len(rows) == 1 })
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#rows tr.req`))))
+	waitText(t, ctx, "#detail-explain", "rules[")
+	waitText(t, ctx, "#detail-diff", "metadata.uid")
+	detail, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	mustDo(t, err)
+	mustDo(t, os.WriteFile(filepath.Join(dir, "console-requests.png"), main, 0o644))
+	mustDo(t, os.WriteFile(filepath.Join(dir, "console-detail.png"), detail, 0o644))
+}
