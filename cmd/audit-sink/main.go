@@ -41,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	failFirst := fs.Int("fail-first", 0, "fail the first N deliveries (fault injection)")
 	failStatus := fs.Int("fail-status", http.StatusServiceUnavailable, "HTTP status of injected failures")
 	latency := fs.Duration("latency", 0, "delay every response by this long")
+	consoleAddr := fs.String("console-address", "", "serve the live audit console for the events received on this address (e.g. 127.0.0.1:8077)")
+	policyPath := fs.String("policy", "", "with --console-address: the API server's audit policy, to show the rule that decided each request's level")
 	control := fs.String("control-listen", "", "address of the HTTP fault-injection API (/fail, /latency, /down, /up, /attempts, /stats)")
 	var es esFlags
 	es.addFlags(fs)
@@ -63,9 +65,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--fail-status %d: want an HTTP error status (400-599)", *failStatus)
 	}
 
+	if *policyPath != "" && *consoleAddr == "" {
+		return errors.New("--policy needs --console-address")
+	}
 	opts := sink.Options{Addr: *listen, OutputDir: *outputDir, PerUser: *perUser, DiscardInMemory: true}
-	if *toStdout || (*outputDir == "" && es.URL == "") {
+	if *toStdout || (*outputDir == "" && es.URL == "" && *consoleAddr == "") {
 		opts.Writer = stdout
+	}
+	if *consoleAddr != "" {
+		c, err := startConsole(&opts, *consoleAddr, *policyPath, *listen)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Fprintf(stderr, "audit-sink: console at %s\n", c.URL())
 	}
 	if es.URL != "" {
 		buf, err := es.buffer()

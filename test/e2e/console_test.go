@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
 // consolePolicy records pods with both bodies and the rest as metadata;
@@ -337,4 +339,104 @@ func screenshots(t *testing.T, ctx context.Context, base, dir string) {
 	mustDo(t, err)
 	mustDo(t, os.WriteFile(filepath.Join(dir, "console-requests.png"), main, 0o644))
 	mustDo(t, os.WriteFile(filepath.Join(dir, "console-detail.png"), detail, 0o644))
+}
+
+// consoleStats are the counts the console's API reports.
+func consoleStats(t *testing.T, base, query string) (total int, events int64) {
+	t.Helper()
+	res, err := http.Get(base + "api/requests?limit=1&" + query)
+	mustDo(t, err)
+	defer res.Body.Close()
+	var page struct {
+		Total int
+		Stats struct{ Events int64 }
+	}
+	mustDo(t, json.NewDecoder(res.Body).Decode(&page))
+	return page.Total, page.Stats.Events
+}
+
+// The console follows a log that rotates under load (built-in rotation at
+// 1 MB): every request is a row once, every event counted once, and the
+// page, never reloaded, shows them all.
+func TestConsoleFollowsRotation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.log")
+	s := startServer(t, "--audit-policy-file="+writePolicy(t, consolePolicy), "--audit-log-path="+log, "--audit-log-maxsize=1")
+	createNamespace(t, s.Client(), "rotating")
+	base := startConsole(t, log, "")
+	ctx := browser(t)
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?namespace=rotating&verb=create")))
+	waitText(t, ctx, "#live", "live")
+
+	load := startPodLoad(t, s.Client(), "rotating")
+	eventually(t, waitLong, "two rotations under load", func() (bool, error) {
+		backups, err := filepath.Glob(filepath.Join(dir, "audit-*.log"))
+		return len(backups) >= 2, err
+	})
+	load.Stop()
+	created := load.created.Load()
+
+	files, err := filepath.Glob(filepath.Join(dir, "audit*.log"))
+	mustDo(t, err)
+	var lines int64
+	eventually(t, waitShort, "the console to read every line", func() (bool, error) {
+		lines = 0
+		for _, f := range files {
+			evs, err := expect.ReadFile(f)
+			if err != nil {
+				return false, err
+			}
+			lines += int64(len(evs))
+		}
+		total, events := consoleStats(t, base, "namespace=rotating&verb=create")
+		return total == int(created) && events == lines, nil
+	})
+	total, events := consoleStats(t, base, "namespace=rotating&verb=create")
+	if total != int(created) || events != lines {
+		t.Errorf("console: %d creates of %d, %d events of %d lines", total, created, events, lines)
+	}
+	waitText(t, ctx, "#total", fmt.Sprintf("%d requests match", created))
+	if rows := pageRows(t, ctx); len(rows) != min(int(created), 100) {
+		t.Errorf("the page shows %d rows", len(rows))
+	}
+}
+
+// audit-sink --console-address shows what the webhook delivers, and counts
+// a body that is not an EventList.
+func TestConsoleOfAuditSink(t *testing.T) {
+	t.Parallel()
+	port, consolePort := freePort(t), freePort(t)
+	policy := writePolicy(t, consolePolicy)
+	cmd := exec.Command(sinkBin, fmt.Sprintf("--listen=127.0.0.1:%d", port), fmt.Sprintf("--console-address=127.0.0.1:%d", consolePort),
+		"--policy="+policy)
+	logs := &harness.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	mustDo(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	eventually(t, waitShort, "audit-sink's console", func() (bool, error) {
+		return strings.Contains(logs.String(), "audit-sink: console at http://127.0.0.1:"), nil
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d/", consolePort)
+	ctx := browser(t)
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base)))
+	waitText(t, ctx, "#empty", "No audit events yet")
+
+	webhookConfig := filepath.Join(t.TempDir(), "webhook.kubeconfig")
+	mustDo(t, harness.WriteWebhookKubeconfig(webhookConfig, fmt.Sprintf("http://127.0.0.1:%d/audit", port), harness.WebhookClient{}))
+	s := startServer(t, "--audit-policy-file="+policy, "--audit-webhook-config-file="+webhookConfig, "--audit-webhook-batch-max-wait=200ms")
+	s.Kubectl("run", "delivered", "--image=nginx")
+	waitRows(t, ctx, "the delivered create", func(rows []consoleRow) bool {
+		r := findRow(rows, "create", "pods default/delivered")
+		return r != nil && r.Code == "201" && !r.Open
+	})
+	waitText(t, ctx, "#source", fmt.Sprintf("webhook deliveries to audit-sink on 127.0.0.1:%d", port))
+	res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/audit", port), "application/json", strings.NewReader("not an event list"))
+	mustDo(t, err)
+	res.Body.Close()
+	waitText(t, ctx, "#stats", "1 lines not audit events")
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?verb=create&resource=pods")))
+	waitRows(t, ctx, "the create alone", func(rows []consoleRow) bool { return len(rows) == 1 })
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#rows tr.req`))))
+	waitText(t, ctx, "#detail-explain", "Level RequestResponse decided by rules[1]")
 }

@@ -45,6 +45,11 @@ type Options struct {
 	DiscardInMemory bool
 	// MaxBodyBytes bounds one request body; default 64 MiB.
 	MaxBodyBytes int64
+	// Observe, when set, is called with every delivery's events once they
+	// are stored, and Rejected with why a body was not an EventList (the
+	// live console takes both).
+	Observe  func([]auditv1.Event)
+	Rejected func(error)
 	// Forward, when set, takes every delivery's events for a search store
 	// (the Elasticsearch bulk API). A delivery it has no room for is
 	// answered 503, so that the API server's webhook backend retries it.
@@ -269,6 +274,9 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 		s.badRequests++
 		s.mu.Unlock()
 		s.record(http.StatusBadRequest, nil)
+		if s.opts.Rejected != nil {
+			s.opts.Rejected(err)
+		}
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -294,6 +302,9 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 		s.record(http.StatusInternalServerError, list)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
+	}
+	if s.opts.Observe != nil {
+		s.opts.Observe(list.Items)
 	}
 	s.record(http.StatusOK, list)
 	w.WriteHeader(http.StatusOK)
