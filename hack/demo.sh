@@ -7,7 +7,8 @@
 # growing backoff, then delivery), blocking-strict refusing a request while the sink is down, and the dynamic
 # backend: an AuditSink created with kubectl sends events to a second receiver until it is deleted.
 #
-# DEMO_PAUSE=1 waits for Enter between steps. Without it the demo runs unattended and exits 0 only when every
+# DEMO_PAUSE=1 waits for Enter between steps; DEMO_CONSOLE=1 also serves the live audit console (auditctl console)
+# on a loopback port for a browser beside the tour. Without it the demo runs unattended and exits 0 only when every
 # step and act showed what it should. Every process it starts is stopped on exit or Ctrl-C.
 set -uo pipefail
 
@@ -122,6 +123,20 @@ user_config bob bob-token
 k() { local who=$1; shift; run "$bin/kubectl" --kubeconfig="$work/$who.kubeconfig" "$@"; }
 ka() { run "$bin/kubectl" --kubeconfig="$admin" "$@"; }
 cp "$admin" "$work/admin.kubeconfig"
+
+if [[ "${DEMO_CONSOLE:-}" == 1 ]]; then
+  # The live console beside the tour: every step's requests appear there as they happen.
+  for attempt in 1 2 3 4 5; do
+    console_port=$(free_port)
+    "$bin/auditctl" console --log "$log" --policy "$demo/policy.yaml" --address "127.0.0.1:$console_port" >"$work/console.log" 2>&1 &
+    console_pid=$!
+    if wait_for 10 grep -q "console for" "$work/console.log"; then break; fi
+    kill "$console_pid" 2>/dev/null; wait "$console_pid" 2>/dev/null
+  done
+  pids+=("$console_pid")
+  say "The live audit console: open http://127.0.0.1:$console_port/ beside this tour (filters go in the URL, click a row for its detail)"
+  pause
+fi
 
 seen=0
 events_since_last_step() { # print the events logged since the previous step, grouped by request
@@ -304,6 +319,11 @@ check "the sink is removed" wait_for 20 grep -q '"Audit sink removed" sink="seco
 k alice run unwatched --image=nginx -n demo
 check "the static log records the next pod as before" wait_for 20 grep -q '"name":"unwatched"' "$log"
 check "the deleted sink got nothing more" bash -c "! grep -q '\"name\":\"unwatched\"' '$work/dynamic/events.log'"
+
+if [[ "${DEMO_CONSOLE:-}" == 1 ]]; then
+  console_saw() { curl -s "http://127.0.0.1:$console_port/api/requests?user=alice&verb=create&resource=pods&q=unwatched" | grep -q '"total":1,'; }
+  check "the console showed the tour's requests as they happened (alice's last pod among them)" wait_for 20 console_saw
+fi
 
 echo
 if ((failures > 0)); then
