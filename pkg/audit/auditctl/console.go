@@ -28,7 +28,7 @@ annotations, objects, what the server changed, and (with --policy) the rule that
 				return badInput("console: --log is required")
 			}
 			if _, err := os.Stat(logPath); err != nil {
-				return badInput("console: %v", err)
+				return badInput("console: %v (the server writes it with --audit-log-path)", err)
 			}
 			var policy *policytool.Policy
 			if policyPath != "" {
