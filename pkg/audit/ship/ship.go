@@ -65,8 +65,17 @@ type Shipper struct {
 	names  map[string]string // fingerprint -> where the file was last seen
 	gzSeen map[string]string // .gz files (name and size) shipped whole -> fingerprint
 	seen   map[string]bool   // fingerprints of the files of the current pass
-	stats  Stats
+	// lastSeen is when each file was last listed: a position is forgotten
+	// only after forgetAfter unseen, since a pass can miss a file that is
+	// being renamed or compressed (listed as audit.log.1, opened after
+	// logrotate renamed it; audit.log.2 gone before its .gz is whole), and
+	// forgetting it then would send it all again.
+	lastSeen map[string]time.Time
+	stats    Stats
 }
+
+// forgetAfter is how long a file's position is kept once it is gone.
+const forgetAfter = 10 * time.Minute
 
 // New reads the position file (absent: start from the beginning).
 func New(opts Options) (*Shipper, error) {
@@ -82,7 +91,7 @@ func New(opts Options) (*Shipper, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 10 * time.Second
 	}
-	s := &Shipper{opts: opts, pos: map[string]int64{}, names: map[string]string{}, gzSeen: map[string]string{}}
+	s := &Shipper{opts: opts, pos: map[string]int64{}, names: map[string]string{}, gzSeen: map[string]string{}, lastSeen: map[string]time.Time{}}
 	data, err := os.ReadFile(opts.PositionFile)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -94,7 +103,7 @@ func New(opts Options) (*Shipper, error) {
 			return nil, fmt.Errorf("position file %s: %w", opts.PositionFile, err)
 		}
 		for _, f := range p.Files {
-			s.pos[f.Fingerprint], s.names[f.Fingerprint] = f.Offset, f.Name
+			s.pos[f.Fingerprint], s.names[f.Fingerprint], s.lastSeen[f.Fingerprint] = f.Offset, f.Name, f.Seen
 		}
 	}
 	return s, nil
@@ -111,6 +120,8 @@ type filePosition struct {
 	// Name is where the file was last seen, for people reading the file.
 	Name   string `json:"name"`
 	Offset int64  `json:"offset"`
+	// Seen is when the file was last listed.
+	Seen time.Time `json:"seen"`
 }
 
 // Stats reports the counts so far.
@@ -128,12 +139,18 @@ func (s *Shipper) Once(ctx context.Context) error {
 			return err
 		}
 	}
-	// Forget the files that are gone.
+	// Forget the files gone for a while.
+	now := time.Now()
 	gone := false
 	for fp := range s.pos {
-		if !s.seen[fp] {
+		if s.seen[fp] {
+			s.lastSeen[fp] = now
+			continue
+		}
+		if now.Sub(s.lastSeen[fp]) > forgetAfter {
 			delete(s.pos, fp)
 			delete(s.names, fp)
+			delete(s.lastSeen, fp)
 			gone = true
 		}
 	}
@@ -193,7 +210,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 	if fp == "" {
 		return nil // not one whole line yet
 	}
-	s.seen[fp], s.names[fp] = true, path
+	s.seen[fp], s.names[fp], s.lastSeen[fp] = true, path, time.Now()
 	// data is the file from offset base on; ship its whole lines.
 	end := int64(bytes.LastIndexByte(data, '\n') + 1)
 	offset := int64(0)
@@ -276,7 +293,7 @@ func (s *Shipper) send(ctx context.Context, docs []esbulk.Doc) error {
 func (s *Shipper) save() error {
 	p := position{Log: s.opts.Log}
 	for fp, off := range s.pos {
-		p.Files = append(p.Files, filePosition{Fingerprint: fp, Name: s.names[fp], Offset: off})
+		p.Files = append(p.Files, filePosition{Fingerprint: fp, Name: s.names[fp], Offset: off, Seen: s.lastSeen[fp]})
 	}
 	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Name < p.Files[j].Name })
 	data, err := json.MarshalIndent(p, "", "  ")

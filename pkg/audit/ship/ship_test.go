@@ -106,6 +106,13 @@ func TestShipFollowsRotationsAndResumes(t *testing.T) {
 	// The copy compressed: the same file, nothing new.
 	gzipFile(t, log+".1", log+".2.gz")
 	step("after compression", 24)
+	// A file a pass misses (renamed or compressed meanwhile) keeps its
+	// position: listed again, it is not sent again.
+	aside := filepath.Join(t.TempDir(), "aside")
+	mustRename(t, filepath.Join(dir, "audit-2026-12-01T00-00-00.000.log"), aside)
+	step("a file missing from a pass", 24)
+	gzipFile(t, aside, filepath.Join(dir, "audit-2026-12-01T00-00-00.000.log.gz"))
+	step("the file back, compressed", 24)
 	// A restart resumes from the position file.
 	if s, err = New(opts); err != nil {
 		t.Fatal(err)
