@@ -42,6 +42,13 @@ free_port() {
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
+start_bg() { # start_bg LOG READY_TEXT COMMAND...: run COMMAND in the background until READY_TEXT is in LOG; sets bg_pid
+  "${@:3}" >"$1" 2>&1 &
+  bg_pid=$!
+  wait_for 10 grep -q "$2" "$1" && return 0
+  kill "$bg_pid" 2>/dev/null; wait "$bg_pid" 2>/dev/null
+  return 1
+}
 wait_for() { # wait_for SECONDS COMMAND...
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do
@@ -60,13 +67,10 @@ mkdir -p "$work/by-user"
 # start is retried on new ports.
 for attempt in 1 2 3 4 5; do
   sink_port=$(free_port) control_port=$(free_port)
-  "$bin/audit-sink" --listen="127.0.0.1:$sink_port" --control-listen="127.0.0.1:$control_port" \
-    --output-dir="$work/by-user" --per-user >"$work/sink.log" 2>&1 &
-  sink_pid=$!
-  if wait_for 10 grep -q "control API on" "$work/sink.log"; then break; fi
-  kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
+  start_bg "$work/sink.log" "control API on" "$bin/audit-sink" --listen="127.0.0.1:$sink_port" \
+    --control-listen="127.0.0.1:$control_port" --output-dir="$work/by-user" --per-user && break
 done
-pids+=("$sink_pid")
+pids+=("$bg_pid")
 cat >"$work/webhook.kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -128,12 +132,10 @@ if [[ "${DEMO_CONSOLE:-}" == 1 ]]; then
   # The live console beside the tour: every step's requests appear there as they happen.
   for attempt in 1 2 3 4 5; do
     console_port=$(free_port)
-    "$bin/auditctl" console --log "$log" --policy "$demo/policy.yaml" --address "127.0.0.1:$console_port" >"$work/console.log" 2>&1 &
-    console_pid=$!
-    if wait_for 10 grep -q "console for" "$work/console.log"; then break; fi
-    kill "$console_pid" 2>/dev/null; wait "$console_pid" 2>/dev/null
+    start_bg "$work/console.log" "console for" "$bin/auditctl" console --log "$log" --policy "$demo/policy.yaml" \
+      --address "127.0.0.1:$console_port" && break
   done
-  pids+=("$console_pid")
+  pids+=("$bg_pid")
   say "The live audit console: open http://127.0.0.1:$console_port/ beside this tour (filters go in the URL, click a row for its detail)"
   pause
 fi
@@ -289,12 +291,9 @@ start_server --audit-dynamic-configuration --feature-gates=DynamicAuditing=true 
 mkdir -p "$work/dynamic"
 for attempt in 1 2 3 4 5; do
   dyn_port=$(free_port)
-  "$bin/audit-sink" --listen="127.0.0.1:$dyn_port" --output-dir="$work/dynamic" >"$work/dynamic-sink.log" 2>&1 &
-  dyn_pid=$!
-  if wait_for 10 grep -q "receiving on" "$work/dynamic-sink.log"; then break; fi
-  kill "$dyn_pid" 2>/dev/null; wait "$dyn_pid" 2>/dev/null
+  start_bg "$work/dynamic-sink.log" "receiving on" "$bin/audit-sink" --listen="127.0.0.1:$dyn_port" --output-dir="$work/dynamic" && break
 done
-pids+=("$dyn_pid")
+pids+=("$bg_pid")
 cat >"$work/auditsink.yaml" <<EOF
 apiVersion: auditregistration.k8s.io/v1alpha1
 kind: AuditSink
