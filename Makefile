@@ -27,7 +27,7 @@ TEST_BINS := MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audi
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run deps test test-faults soak fuzz bench generate verify tools clean demo console-screenshots
+.PHONY: all build run deps test test-faults soak fuzz bench generate verify tools clean demo console-screenshots kube-apiserver
 
 all: build
 
@@ -83,9 +83,20 @@ soak: build tools
 	SOAK_DURATION=$(SOAK_DURATION) $(TEST_BINS) \
 		$(GO) test -timeout 60m -count=1 -run '^TestSoak$$' -v ./test/e2e
 
-# Start-up, memory, throughput per audit configuration, storage limit; writes docs/performance.md.
-bench: build tools
-	$(GO) run ./hack/bench -bin $(BIN) -out docs/performance.md
+# kube-apiserver, built from k8s.io/kubernetes (hack/tools/kube-apiserver/go.mod) into a cache folder,
+# for make bench's side-by-side figures (make test does not need it).
+KUBE_CACHE ?= $(HOME)/.cache/mini-apiserver
+KUBE_VERSION := $(shell sed -n 's/^[[:space:]]*k8s.io\/kubernetes \(v[^ ]*\).*/\1/p' hack/tools/kube-apiserver/go.mod)
+KUBE_APISERVER := $(KUBE_CACHE)/kube-apiserver-$(KUBE_VERSION)
+kube-apiserver: $(KUBE_APISERVER)
+$(KUBE_APISERVER): hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum
+	mkdir -p $(KUBE_CACHE)
+	cd hack/tools/kube-apiserver && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+# Start-up, memory, throughput per audit configuration, storage limit, each against kube-apiserver + etcd
+# side by side; writes docs/performance.md.
+bench: build tools kube-apiserver
+	$(GO) run ./hack/bench -bin $(BIN) -kube-apiserver $(KUBE_APISERVER) -out docs/performance.md
 
 # Each fuzz target for FUZZTIME (its seeds also run in `make test`).
 FUZZTIME ?= 15s

@@ -122,6 +122,8 @@ func applyOpenAPI(c *genericapiserver.RecommendedConfig) {
 	c.OpenAPIV3Config.Info.Title = "Kubernetes"
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
 	c.OpenAPIConfig.Info.Title = "Kubernetes"
+	// Served by installLazyOpenAPI, built at the first request.
+	c.SkipOpenAPIInstallation = true
 }
 
 // Close releases what Config started (the bound port, the embedded etcd,

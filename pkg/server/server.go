@@ -97,6 +97,7 @@ func (c CompletedConfig) New() (s *Server, err error) {
 	if err := generic.InstallAPIGroups(groups...); err != nil {
 		return nil, err
 	}
+	installLazyOpenAPI(generic, c.Generic.Config)
 	loopbackRBAC, err := rbacclient.NewForConfig(c.Generic.LoopbackClientConfig)
 	if err != nil {
 		return nil, err
