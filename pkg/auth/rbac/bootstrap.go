@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -192,34 +195,103 @@ func addDefaultMetadata(m *metav1.ObjectMeta) {
 // rules and subjects are added, a user's additions kept, and an object
 // annotated autoupdate=false left alone.
 func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface) error {
-	var errs []error
+	// One list of each instead of a get per object: the reconciliation of
+	// an unchanged policy is two requests, which start-up waits for.
+	roles, err := client.ClusterRoles().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("clusterroles: %w", err)
+	}
+	bindings, err := client.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("clusterrolebindings: %w", err)
+	}
+	listedRoles := listedClusterRoles{ClusterRoleModifier: reconciliation.ClusterRoleModifier{Client: client.ClusterRoles()}, byName: map[string]*rbacv1.ClusterRole{}}
+	for i := range roles.Items {
+		listedRoles.byName[roles.Items[i].Name] = &roles.Items[i]
+	}
+	listedBindings := listedClusterRoleBindings{ClusterRoleBindingClientAdapter: reconciliation.ClusterRoleBindingClientAdapter{Client: client.ClusterRoleBindings()},
+		byName: map[string]*rbacv1.ClusterRoleBinding{}}
+	for i := range bindings.Items {
+		listedBindings.byName[bindings.Items[i].Name] = &bindings.Items[i]
+	}
+	// Each object on its own: on a new data directory the creates are
+	// written together (etcd commits them in a few fsyncs, not one each).
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	run := func(what string, reconcile func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := reconcile(); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", what, err))
+				mu.Unlock()
+			}
+		}()
+	}
 	for _, role := range ClusterRoles() {
-		opts := reconciliation.ReconcileRoleOptions{
-			Role:    reconciliation.ClusterRoleRuleOwner{ClusterRole: &role},
-			Client:  reconciliation.ClusterRoleModifier{Client: client.ClusterRoles()},
-			Confirm: true,
-		}
-		result, err := opts.Run()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("clusterrole %s: %w", role.Name, err))
-			continue
-		}
-		logResult("clusterrole", role.Name, result.Operation, result.Protected, len(result.MissingRules) > 0)
+		run("clusterrole "+role.Name, func() error {
+			opts := reconciliation.ReconcileRoleOptions{
+				Role:    reconciliation.ClusterRoleRuleOwner{ClusterRole: &role},
+				Client:  listedRoles,
+				Confirm: true,
+			}
+			result, err := opts.Run()
+			if err == nil {
+				logResult("clusterrole", role.Name, result.Operation, result.Protected, len(result.MissingRules) > 0)
+			}
+			return err
+		})
 	}
 	for _, binding := range ClusterRoleBindings() {
-		opts := reconciliation.ReconcileRoleBindingOptions{
-			RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &binding},
-			Client:      reconciliation.ClusterRoleBindingClientAdapter{Client: client.ClusterRoleBindings()},
-			Confirm:     true,
-		}
-		result, err := opts.Run()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("clusterrolebinding %s: %w", binding.Name, err))
-			continue
-		}
-		logResult("clusterrolebinding", binding.Name, result.Operation, result.Protected, len(result.MissingSubjects) > 0)
+		run("clusterrolebinding "+binding.Name, func() error {
+			opts := reconciliation.ReconcileRoleBindingOptions{
+				RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &binding},
+				Client:      listedBindings,
+				Confirm:     true,
+			}
+			result, err := opts.Run()
+			if err == nil {
+				logResult("clusterrolebinding", binding.Name, result.Operation, result.Protected, len(result.MissingSubjects) > 0)
+			}
+			return err
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// listedClusterRoles answers the reconciliation's Get from a list taken
+// before it; creates and updates go to the server (a conflict with a
+// change since fails, and the caller retries with a new list).
+type listedClusterRoles struct {
+	reconciliation.ClusterRoleModifier
+	byName map[string]*rbacv1.ClusterRole
+}
+
+func (l listedClusterRoles) Get(_, name string) (reconciliation.RuleOwner, error) {
+	r, ok := l.byName[name]
+	if !ok {
+		return nil, apierrors.NewNotFound(rbacv1.Resource("clusterroles"), name)
+	}
+	return reconciliation.ClusterRoleRuleOwner{ClusterRole: r.DeepCopy()}, nil
+}
+
+// listedClusterRoleBindings is listedClusterRoles for bindings.
+type listedClusterRoleBindings struct {
+	reconciliation.ClusterRoleBindingClientAdapter
+	byName map[string]*rbacv1.ClusterRoleBinding
+}
+
+func (l listedClusterRoleBindings) Get(_, name string) (reconciliation.RoleBinding, error) {
+	b, ok := l.byName[name]
+	if !ok {
+		return nil, apierrors.NewNotFound(rbacv1.Resource("clusterrolebindings"), name)
+	}
+	return reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: b.DeepCopy()}, nil
 }
 
 func logResult(kind, name string, op reconciliation.ReconcileOperation, protected, missing bool) {
