@@ -18,7 +18,14 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
+	"github.com/mini-apiserver/mini-apiserver/pkg/loadgen"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 var kubeBin = flag.String("kube-apiserver", "", "a kube-apiserver binary (make kube-apiserver) measured side by side with etcd from -bin; empty: mini-apiserver alone")
@@ -129,4 +136,96 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// client is the load generator's client of kube-apiserver, as its admin.
+func (k *kube) client() *kubernetes.Clientset {
+	c, err := loadgen.Client(&rest.Config{Host: fmt.Sprintf("https://127.0.0.1:%d", k.port), BearerToken: kubeToken,
+		TLSClientConfig: rest.TLSClientConfig{Insecure: true}})
+	check(err)
+	return c
+}
+
+// cpu is kube-apiserver's and etcd's CPU seconds together (mini-apiserver's
+// process has its etcd inside).
+func (k *kube) cpu() float64 { return processCPU(k.cmd.Process.Pid) + processCPU(k.etcd.PID()) }
+
+// kubeThroughput measures get and create, and the server CPU per request,
+// on mini-apiserver and kube-apiserver + etcd with the same audit flags,
+// interleaved round by round.
+func kubeThroughput(work string) {
+	if !haveKube() {
+		say("## Against kube-apiserver\n\nSkipped: no -kube-apiserver binary (`make kube-apiserver` builds it).\n")
+		return
+	}
+	snk, err := sink.Start(sink.Options{DiscardInMemory: true})
+	check(err)
+	defer snk.Close()
+	wh := webhookKubeconfig(work, snk)
+	meta, rr := policyFile(work, "Metadata"), policyFile(work, "RequestResponse")
+	configs := []config{
+		{"audit off", func(string) []string { return nil }},
+		{"Metadata to the log", func(d string) []string {
+			return []string{"--audit-policy-file=" + meta, "--audit-log-path=" + filepath.Join(d, "audit.log"), "--audit-log-maxsize=0"}
+		}},
+		{"RequestResponse to the log", func(d string) []string {
+			return []string{"--audit-policy-file=" + rr, "--audit-log-path=" + filepath.Join(d, "audit.log"), "--audit-log-maxsize=0"}
+		}},
+		{"Metadata to a batch webhook", func(string) []string {
+			return []string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + wh}
+		}},
+	}
+	say("## Against kube-apiserver: throughput and server CPU with the same audit flags (concurrency %d, %d B pods, medians of %d interleaved rounds of %s)\n",
+		*concurrency, *objectSize, *rounds, *duration)
+	say("Both get the same flags for each configuration; kube-apiserver's CPU is its own and its etcd's (mini-apiserver's process")
+	say("has its etcd inside). The load generator is the same client, as system:masters (exempt from priority and fairness).\n")
+	say("| configuration | get req/s mini | get req/s kube | ratio | create req/s mini | create req/s kube | ratio |")
+	say("|---|---|---|---|---|---|---|")
+	type cpuRow struct{ mini, kube float64 }
+	var cpuRows []cpuRow
+	for i, c := range configs {
+		dir, kdir := filepath.Join(work, fmt.Sprintf("vs-mini-%d", i)), filepath.Join(work, fmt.Sprintf("vs-kube-%d", i))
+		mini := startLoaded(dir, variant{name: c.name, args: c.args(dir)})
+		k, _, _ := startKube(kdir, c.args(kdir)...)
+		kc := k.client()
+		ensureNS(kc, "load")
+		_, _ = kc.CoreV1().ServiceAccounts("load").Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+		check(loadgen.EnsurePool(context.Background(), kc, "load", 100, *objectSize))
+		rates := map[string][2][]float64{}
+		for _, op := range []string{"get", "create"} {
+			var m, kr []float64
+			for r := 0; r < *rounds; r++ {
+				res, err := loadgen.Run(context.Background(), mini.client, loadgen.Options{Op: op, Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
+				check(err)
+				m = append(m, res.Rate())
+				res, err = loadgen.Run(context.Background(), kc, loadgen.Options{Op: op, Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
+				check(err)
+				kr = append(kr, res.Rate())
+				fmt.Printf("  round %d %-32s %-6s mini %.0f/s kube %.0f/s\n", r+1, c.name, op, m[len(m)-1], kr[len(kr)-1])
+			}
+			rates[op] = [2][]float64{m, kr}
+		}
+		g, cr := rates["get"], rates["create"]
+		say("| %s | %.0f | %.0f | %.1fx | %.0f | %.0f | %.1fx |", c.name, median(g[0]), median(g[1]), median(g[0])/median(g[1]),
+			median(cr[0]), median(cr[1]), median(cr[0])/median(cr[1]))
+		// Server CPU per create at a rate both sustain.
+		rate := 0.5 * min(median(cr[0]), median(cr[1]))
+		perRequest := func(cpu func() float64, client *kubernetes.Clientset) float64 {
+			before := cpu()
+			res, err := loadgen.Run(context.Background(), client, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load", Rate: rate})
+			check(err)
+			return (cpu() - before) / float64(res.Requests)
+		}
+		cpuRows = append(cpuRows, cpuRow{perRequest(func() float64 { return processCPU(mini.PID()) }, mini.client), perRequest(k.cpu, kc)})
+		mini.stop()
+		k.stop()
+	}
+	say("\nServer CPU per create at half the slower server's rate, and what each audit configuration adds to audit off:\n")
+	say("| configuration | mini-apiserver | kube-apiserver + etcd | added by audit, mini | added by audit, kube |")
+	say("|---|---|---|---|---|")
+	for i, c := range configs {
+		r := cpuRows[i]
+		say("| %s | %.0f µs | %.0f µs | %+.0f µs | %+.0f µs |", c.name, r.mini*1e6, r.kube*1e6, (r.mini-cpuRows[0].mini)*1e6, (r.kube-cpuRows[0].kube)*1e6)
+	}
+	say("")
 }

@@ -25,7 +25,7 @@ var (
 	rounds       = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
 	concurrency  = flag.Int("concurrency", 8, "client concurrency")
 	objectSize   = flag.Int("object-size", 1024, "pod padding bytes")
-	sections     = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, gogc, rbac, dynamic, delivery, writes, hot, console (the report is written only for all)")
+	sections     = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, gogc, rbac, dynamic, delivery, writes, hot, console, kube (the report is written only for all)")
 	writesFor    = flag.Duration("writes-duration", 105*time.Second, "duration of each sustained-write memory measurement (past the watch cache's 75 s history)")
 	deliveryStep = flag.Duration("delivery-step", 10*time.Second, "duration of each step of the webhook delivery measurement")
 )
@@ -65,7 +65,7 @@ func run() error {
 	for _, sec := range []struct {
 		name string
 		run  func(string)
-	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"gogc", gcTarget}, {"rbac", rbacCost}, {"dynamic", dynamicCost}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}, {"console", consoleLatency}} {
+	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"gogc", gcTarget}, {"rbac", rbacCost}, {"dynamic", dynamicCost}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}, {"console", consoleLatency}, {"kube", kubeThroughput}} {
 		if *sections == "all" || slices.Contains(strings.Split(*sections, ","), sec.name) {
 			if err := runSection(sec.run, work); err != nil {
 				return fmt.Errorf("section %s: %w", sec.name, err)
