@@ -33,7 +33,8 @@ type Store struct {
 
 	mu      sync.RWMutex
 	byID    map[string]*request
-	order   []*request // by first arrival; order[0] is the oldest kept
+	order   []*request // by first arrival; order[head] is the oldest kept
+	head    int        // forgotten requests before it, compacted away now and then
 	nextSeq int64
 	stats   Stats
 	version int64
@@ -94,12 +95,17 @@ func (s *Store) Add(evs ...auditv1.Event) {
 		r.events = append(r.events, e)
 		r.summarize()
 	}
-	if over := len(s.order) - s.capacity; over > 0 {
-		for _, r := range s.order[:over] {
-			delete(s.byID, r.id)
-		}
-		s.order = slices.Clone(s.order[over:])
-		s.stats.Forgotten += int64(over)
+	for len(s.order)-s.head > s.capacity {
+		delete(s.byID, s.order[s.head].id)
+		s.order[s.head] = nil
+		s.head++
+		s.stats.Forgotten++
+	}
+	// Compacting when half is forgotten keeps an Add at capacity O(1)
+	// amortised instead of a copy of the whole order each time.
+	if s.head > len(s.order)/2 {
+		s.order = slices.Clone(s.order[s.head:])
+		s.head = 0
 	}
 	s.bump()
 }
@@ -328,7 +334,7 @@ func (s *Store) Query(q Query) Page {
 	defer s.mu.RUnlock()
 	p := Page{Rows: []Row{}, Stats: s.stats, Version: s.version}
 	users, verbs, codes := map[string]int{}, map[string]int{}, map[string]int{}
-	for i := len(s.order) - 1; i >= 0; i-- {
+	for i := len(s.order) - 1; i >= s.head; i-- {
 		r := s.order[i]
 		if !q.match(r) {
 			continue

@@ -142,6 +142,20 @@ func TestStoreHoldsAHundredThousandRequests(t *testing.T) {
 	if _, err := s.detail("id-000000", nil); err != nil || s.events("id-000000") != nil {
 		t.Errorf("the forgotten request is still there")
 	}
+	// Far beyond a small capacity: the newest kept, in order, through the
+	// compactions.
+	small := NewStore(10)
+	for i := range 35 {
+		small.Add(pair(i, "bob", "get", "default", "x", 200)...)
+	}
+	p = small.Query(Query{})
+	var ids []string
+	for _, r := range p.Rows {
+		ids = append(ids, strings.TrimPrefix(r.ID, "id-0000"))
+	}
+	if got := strings.Join(ids, ","); got != "34,33,32,31,30,29,28,27,26,25" || p.Stats.Forgotten != 25 || small.events("id-000024") != nil {
+		t.Errorf("capacity 10 after 35: %s, forgotten %d", got, p.Stats.Forgotten)
+	}
 }
 
 // The detail diffs the response object against the request object; a
