@@ -161,20 +161,7 @@ func kubeThroughput(work string) {
 	snk, err := sink.Start(sink.Options{DiscardInMemory: true})
 	check(err)
 	defer snk.Close()
-	wh := webhookKubeconfig(work, snk)
-	meta, rr := policyFile(work, "Metadata"), policyFile(work, "RequestResponse")
-	configs := []config{
-		{"audit off", func(string) []string { return nil }},
-		{"Metadata to the log", func(d string) []string {
-			return []string{"--audit-policy-file=" + meta, "--audit-log-path=" + filepath.Join(d, "audit.log"), "--audit-log-maxsize=0"}
-		}},
-		{"RequestResponse to the log", func(d string) []string {
-			return []string{"--audit-policy-file=" + rr, "--audit-log-path=" + filepath.Join(d, "audit.log"), "--audit-log-maxsize=0"}
-		}},
-		{"Metadata to a batch webhook", func(string) []string {
-			return []string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + wh}
-		}},
-	}
+	configs := auditConfigs(work, snk)[:4] // the blocking webhook measures the receiver more than the server
 	say("## Against kube-apiserver: throughput and server CPU with the same audit flags (concurrency %d, %d B pods, medians of %d interleaved rounds of %s)\n",
 		*concurrency, *objectSize, *rounds, *duration)
 	say("Both get the same flags for each configuration; kube-apiserver's CPU is its own and its etcd's (mini-apiserver's process")

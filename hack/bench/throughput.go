@@ -20,13 +20,13 @@ type config struct {
 	args func(dir string) []string
 }
 
-func throughput(work string) {
-	snk, err := sink.Start(sink.Options{DiscardInMemory: true})
-	check(err)
-	defer snk.Close()
+// auditConfigs are the audit configurations measured against audit off
+// (and against kube-apiserver with the same flags): the log at two levels,
+// a batch and a blocking webhook to snk.
+func auditConfigs(work string, snk *sink.Sink) []config {
 	wh := webhookKubeconfig(work, snk)
 	meta, rr := policyFile(work, "Metadata"), policyFile(work, "RequestResponse")
-	configs := []config{
+	return []config{
 		{"audit off", func(string) []string { return nil }},
 		{"Metadata to the log (blocking)", func(d string) []string {
 			return []string{"--audit-policy-file=" + meta, "--audit-log-path=" + filepath.Join(d, "audit.log"), "--audit-log-maxsize=0"}
@@ -41,6 +41,13 @@ func throughput(work string) {
 			return []string{"--audit-policy-file=" + meta, "--audit-webhook-config-file=" + wh, "--audit-webhook-mode=blocking"}
 		}},
 	}
+}
+
+func throughput(work string) {
+	snk, err := sink.Start(sink.Options{DiscardInMemory: true})
+	check(err)
+	defer snk.Close()
+	configs := auditConfigs(work, snk)
 	servers := make([]*server, len(configs))
 	for i, c := range configs {
 		dir := filepath.Join(work, fmt.Sprintf("tp-%d", i))
