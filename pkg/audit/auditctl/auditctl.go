@@ -204,12 +204,7 @@ func explainSink(out io.Writer, path string, sink *auditreg.AuditSink, withPolic
 	if cc.URL != nil {
 		fmt.Fprintf(out, "target:         %s\n", *cc.URL)
 	} else {
-		path := ""
-		if cc.Service.Path != nil {
-			path = *cc.Service.Path
-		}
-		fmt.Fprintf(out, "target:         https://%s.%s.svc:%d%s (service: the name must resolve from the server's host)\n",
-			cc.Service.Name, cc.Service.Namespace, *cc.Service.Port, path)
+		fmt.Fprintf(out, "target:         %s (service: the name must resolve from the server's host)\n", auditreg.ServiceURL(cc.Service))
 	}
 }
 

@@ -243,16 +243,7 @@ func target(config *auditreg.AuditSink) string {
 	if cc.URL != nil {
 		return *cc.URL
 	}
-	s := cc.Service
-	port := auditreg.DefaultServicePort
-	if s.Port != nil {
-		port = *s.Port
-	}
-	path := ""
-	if s.Path != nil {
-		path = *s.Path
-	}
 	// Upstream's default resolver; with no Services here, the name must
 	// resolve by itself.
-	return fmt.Sprintf("https://%s.%s.svc:%d%s (service: the name must resolve from this host)", s.Name, s.Namespace, port, path)
+	return auditreg.ServiceURL(cc.Service) + " (service: the name must resolve from this host)"
 }

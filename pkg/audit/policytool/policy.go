@@ -36,12 +36,9 @@ var ErrBadInput = errors.New("bad input")
 
 // Read reads a policy file and locates its rules, without validating it.
 func Read(path string) (*Policy, []byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := readText(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadInput, err)
-	}
-	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
-		return nil, nil, fmt.Errorf("%w: %s is not a text file", ErrBadInput, path)
+		return nil, nil, err
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -221,4 +218,17 @@ func ruleMatches(rule auditinternal.PolicyRule, attrs authorizer.Attributes) boo
 	probe.Level = auditinternal.LevelMetadata
 	single := &auditinternal.Policy{Rules: []auditinternal.PolicyRule{probe}}
 	return policy.NewPolicyRuleEvaluator(single).EvaluatePolicyRule(attrs).Level == auditinternal.LevelMetadata
+}
+
+// readText reads a file that must be text (a policy, a manifest): a
+// missing or binary file is ErrBadInput.
+func readText(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, fmt.Errorf("%w: %s is not a text file", ErrBadInput, path)
+	}
+	return data, nil
 }

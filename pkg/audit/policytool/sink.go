@@ -1,11 +1,8 @@
 package policytool
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"strings"
-	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -19,12 +16,9 @@ import (
 // validates it as the server would on create: unknown fields, a wrong
 // apiVersion or kind and every validation error are named with the file.
 func LoadSink(path string) (*auditreg.AuditSink, error) {
-	data, err := os.ReadFile(path)
+	data, err := readText(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
-	}
-	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
-		return nil, fmt.Errorf("%w: %s is not a text file", ErrBadInput, path)
+		return nil, err
 	}
 	var typ metav1.TypeMeta
 	if err := yaml.Unmarshal(data, &typ); err != nil {

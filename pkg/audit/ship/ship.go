@@ -144,7 +144,6 @@ func (s *Shipper) Once(ctx context.Context) error {
 	gone := false
 	for fp := range s.pos {
 		if s.seen[fp] {
-			s.lastSeen[fp] = now
 			continue
 		}
 		if now.Sub(s.lastSeen[fp]) > forgetAfter {
@@ -186,6 +185,11 @@ func (s *Shipper) files() ([]string, error) {
 	return logview.LogSet(s.opts.Log)
 }
 
+// see records that the file of fingerprint fp is listed at path now.
+func (s *Shipper) see(fp, path string) {
+	s.seen[fp], s.names[fp], s.lastSeen[fp] = true, path, time.Now()
+}
+
 // shipFile ships what path holds past its recorded offset.
 func (s *Shipper) shipFile(ctx context.Context, path string) error {
 	var gzKey string
@@ -196,7 +200,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 		}
 		gzKey = fmt.Sprintf("%s/%d", path, info.Size())
 		if fp, ok := s.gzSeen[gzKey]; ok {
-			s.seen[fp] = true
+			s.see(fp, path)
 			return nil
 		}
 	}
@@ -210,7 +214,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 	if fp == "" {
 		return nil // not one whole line yet
 	}
-	s.seen[fp], s.names[fp], s.lastSeen[fp] = true, path, time.Now()
+	s.see(fp, path)
 	// data is the file from offset base on; ship its whole lines.
 	end := int64(bytes.LastIndexByte(data, '\n') + 1)
 	offset := int64(0)

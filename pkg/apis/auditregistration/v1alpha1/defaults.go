@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 )
@@ -43,4 +45,18 @@ func SetDefaultsAuditSink(obj *AuditSink) {
 	if s := obj.Spec.Webhook.ClientConfig.Service; s != nil && s.Port == nil {
 		s.Port = ptr.To(DefaultServicePort)
 	}
+}
+
+// ServiceURL is where a service reference points, as upstream's default
+// service resolver built it: https://<name>.<namespace>.svc:<port><path>.
+func ServiceURL(s *ServiceReference) string {
+	port := DefaultServicePort
+	if s.Port != nil {
+		port = *s.Port
+	}
+	path := ""
+	if s.Path != nil {
+		path = *s.Path
+	}
+	return fmt.Sprintf("https://%s.%s.svc:%d%s", s.Name, s.Namespace, port, path)
 }
