@@ -58,9 +58,14 @@ func Start(cfg Config) (*Server, error) {
 	ec.Name = "mini-apiserver"
 	ec.Dir = cfg.Dir
 	// One member on loopback: a short tick and election timeout make the
-	// member elect itself within tens of milliseconds.
+	// member elect itself within tens of milliseconds. etcd fast-forwards a
+	// single member's election ticks on start, but the randomised timeout it
+	// then waits out is up to twice ElectionMs: 50 ms (the least etcd takes
+	// with a 10 ms tick) elected in a median 42 ms over 24 starts here where
+	// 100 ms took 83 ms. A 5 ms tick elects sooner still but costs an idle
+	// server a quarter more CPU.
 	ec.TickMs = 10
-	ec.ElectionMs = 100
+	ec.ElectionMs = 50
 	scheme := "http"
 	if cfg.TLS != nil {
 		scheme = "https"

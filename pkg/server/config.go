@@ -89,7 +89,7 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 		return nil, err
 	}
 	c.ClientConfig = c.LoopbackClientConfig
-	c.SharedInformerFactory = informers.NewSharedInformerFactory(loopbackClient, 10*time.Minute)
+	c.SharedInformerFactory = informers.NewSharedInformerFactory(listingClient{loopbackClient}, 10*time.Minute)
 	if cfg.Extra.RuleResolver, err = o.applyAuth(c, creds); err != nil {
 		return nil, err
 	}
@@ -113,6 +113,20 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	}
 	return cfg, nil
 }
+
+// listingClient is the loopback client as the server's own informers see
+// it: one that declines client-go's streaming watch-list. A watch-list, as
+// any consistent read of the watch cache, waits until the cache is as fresh
+// as etcd, and on a resource nothing has written since start that is the
+// library's first progress request, 100 ms after the cache was made: /readyz
+// (informer-sync) waited for it. A list at resourceVersion 0 is answered
+// by the cache at once, and the watch from there brings the informer up to
+// date. kube-apiserver's informers stream (WatchListClient is on by default
+// since 1.35); this is the one place the server's own requests differ.
+type listingClient struct{ kubernetes.Interface }
+
+// IsWatchListSemanticsUnSupported is what client-go's reflector asks.
+func (listingClient) IsWatchListSemanticsUnSupported() bool { return true }
 
 // applyOpenAPI serves the generated definitions as OpenAPI v2 and v3;
 // server-side apply builds its type converter from them.

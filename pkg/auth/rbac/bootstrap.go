@@ -196,12 +196,18 @@ func addDefaultMetadata(m *metav1.ObjectMeta) {
 // annotated autoupdate=false left alone.
 func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface) error {
 	// One list of each instead of a get per object: the reconciliation of
-	// an unchanged policy is two requests, which start-up waits for.
-	roles, err := client.ClusterRoles().List(ctx, metav1.ListOptions{})
+	// an unchanged policy is two requests, which start-up waits for. At
+	// resourceVersion 0 the watch cache answers at once, where a consistent
+	// list waits for the cache to be as fresh as etcd (right after start, the
+	// library's first progress request, 100 ms after the cache was made). A
+	// list that is behind costs nothing but a retry: a create of what exists
+	// fails with AlreadyExists, an update of an old version with a Conflict.
+	listAny := metav1.ListOptions{ResourceVersion: "0"}
+	roles, err := client.ClusterRoles().List(ctx, listAny)
 	if err != nil {
 		return fmt.Errorf("clusterroles: %w", err)
 	}
-	bindings, err := client.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	bindings, err := client.ClusterRoleBindings().List(ctx, listAny)
 	if err != nil {
 		return fmt.Errorf("clusterrolebindings: %w", err)
 	}
