@@ -140,8 +140,12 @@ func tail(s string, n int) string {
 
 // client is the load generator's client of kube-apiserver, as its admin.
 func (k *kube) client() *kubernetes.Clientset {
-	c, err := loadgen.Client(&rest.Config{Host: fmt.Sprintf("https://127.0.0.1:%d", k.port), BearerToken: kubeToken,
-		TLSClientConfig: rest.TLSClientConfig{Insecure: true}})
+	return tokenClient(fmt.Sprintf("https://127.0.0.1:%d", k.port))
+}
+
+// tokenClient is the load generator's client of host with kubeToken.
+func tokenClient(host string) *kubernetes.Clientset {
+	c, err := loadgen.Client(&rest.Config{Host: host, BearerToken: kubeToken, TLSClientConfig: rest.TLSClientConfig{Insecure: true}})
 	check(err)
 	return c
 }
@@ -165,14 +169,20 @@ func kubeThroughput(work string) {
 	say("## Against kube-apiserver: throughput and server CPU with the same audit flags (concurrency %d, %d B pods, medians of %d interleaved rounds of %s)\n",
 		*concurrency, *objectSize, *rounds, *duration)
 	say("Both get the same flags for each configuration; kube-apiserver's CPU is its own and its etcd's (mini-apiserver's process")
-	say("has its etcd inside). The load generator is the same client, as system:masters (exempt from priority and fairness).\n")
+	say("has its etcd inside). The load generator is the same client with the same bearer token (`--token-auth-file` on both),")
+	say("as system:masters (exempt from priority and fairness).\n")
 	say("| configuration | get req/s mini | get req/s kube | ratio | create req/s mini | create req/s kube | ratio |")
 	say("|---|---|---|---|---|---|---|")
 	type cpuRow struct{ mini, kube float64 }
 	var cpuRows []cpuRow
 	for i, c := range configs {
 		dir, kdir := filepath.Join(work, fmt.Sprintf("vs-mini-%d", i)), filepath.Join(work, fmt.Sprintf("vs-kube-%d", i))
-		mini := startLoaded(dir, variant{name: c.name, args: c.args(dir)})
+		// The same credential on both: a bearer token from the same file
+		// (the admin's client certificate would cost mini-apiserver a chain
+		// verification per request that kube-apiserver's token does not).
+		kubeFiles(kdir)
+		mini := startLoaded(dir, variant{name: c.name, args: append(c.args(dir), "--token-auth-file="+filepath.Join(kdir, "tokens.csv"))})
+		mini.client = tokenClient(mini.RESTConfig().Host)
 		k, _, _ := startKube(kdir, c.args(kdir)...)
 		kc := k.client()
 		ensureNS(kc, "load")
