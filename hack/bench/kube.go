@@ -19,19 +19,27 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 	"github.com/mini-apiserver/mini-apiserver/pkg/loadgen"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
 
 var kubeBin = flag.String("kube-apiserver", "", "a kube-apiserver binary (make kube-apiserver) measured side by side with etcd from -bin; empty: mini-apiserver alone")
 
-// kubeToken is the admin's bearer token of the kube-apiserver under test.
-const kubeToken = "bench-admin-token"
+// kubeToken is the admin's bearer token of the servers under test,
+// editorToken a user's bound to a role in the load namespace.
+const (
+	kubeToken   = "bench-admin-token"
+	editorToken = "bench-editor-token"
+)
+
+var cpuRate = flag.Float64("cpu-rate", 200, "creates per second at which the kube section measures server CPU per request, the same for every configuration")
 
 // kube is kube-apiserver with its etcd, as a control plane runs them.
 type kube struct {
@@ -66,7 +74,7 @@ func kubeFiles(dir string) {
 	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	check(err)
 	check(os.WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600))
-	check(os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(kubeToken+",bench-admin,bench-admin,system:masters\n"), 0o600))
+	check(os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(kubeToken+",bench-admin,bench-admin,system:masters\n"+editorToken+",bench-editor,bench-editor\n"), 0o600))
 }
 
 // startKube starts etcd on dir/etcd and then kube-apiserver on it (its
@@ -140,12 +148,12 @@ func tail(s string, n int) string {
 
 // client is the load generator's client of kube-apiserver, as its admin.
 func (k *kube) client() *kubernetes.Clientset {
-	return tokenClient(fmt.Sprintf("https://127.0.0.1:%d", k.port))
+	return tokenClient(fmt.Sprintf("https://127.0.0.1:%d", k.port), kubeToken)
 }
 
-// tokenClient is the load generator's client of host with kubeToken.
-func tokenClient(host string) *kubernetes.Clientset {
-	c, err := loadgen.Client(&rest.Config{Host: host, BearerToken: kubeToken, TLSClientConfig: rest.TLSClientConfig{Insecure: true}})
+// tokenClient is the load generator's client of host with token.
+func tokenClient(host, token string) *kubernetes.Clientset {
+	c, err := loadgen.Client(&rest.Config{Host: host, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{Insecure: true}})
 	check(err)
 	return c
 }
@@ -166,11 +174,13 @@ func kubeThroughput(work string) {
 	check(err)
 	defer snk.Close()
 	configs := auditConfigs(work, snk)[:4] // the blocking webhook measures the receiver more than the server
+	const rbacConfig = "RBAC, a user bound to a role (audit off)"
+	configs = append(configs, config{rbacConfig, func(string) []string { return []string{"--authorization-mode=RBAC"} }})
 	say("## Against kube-apiserver: throughput and server CPU with the same audit flags (concurrency %d, %d B pods, medians of %d interleaved rounds of %s)\n",
 		*concurrency, *objectSize, *rounds, *duration)
 	say("Both get the same flags for each configuration; kube-apiserver's CPU is its own and its etcd's (mini-apiserver's process")
 	say("has its etcd inside). The load generator is the same client with the same bearer token (`--token-auth-file` on both),")
-	say("as system:masters (exempt from priority and fairness).\n")
+	say("as system:masters (exempt from priority and fairness), but for the RBAC row: a user bound to a role that may get, list and create pods in the namespace.\n")
 	say("| configuration | get req/s mini | get req/s kube | ratio | create req/s mini | create req/s kube | ratio |")
 	say("|---|---|---|---|---|---|---|")
 	type cpuRow struct{ mini, kube float64 }
@@ -182,12 +192,39 @@ func kubeThroughput(work string) {
 		// verification per request that kube-apiserver's token does not).
 		kubeFiles(kdir)
 		mini := startLoaded(dir, variant{name: c.name, args: append(c.args(dir), "--token-auth-file="+filepath.Join(kdir, "tokens.csv"))})
-		mini.client = tokenClient(mini.RESTConfig().Host)
+		mini.client = tokenClient(mini.RESTConfig().Host, kubeToken)
 		k, _, _ := startKube(kdir, c.args(kdir)...)
 		kc := k.client()
 		ensureNS(kc, "load")
 		_, _ = kc.CoreV1().ServiceAccounts("load").Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
 		check(loadgen.EnsurePool(context.Background(), kc, "load", 100, *objectSize))
+		if c.name == rbacConfig {
+			// Not system:masters, which both servers let through before RBAC.
+			// A role of its own: kube's edit is aggregated by
+			// kube-controller-manager, which is not running here.
+			for _, admin := range []*kubernetes.Clientset{mini.client, kc} {
+				_, err := admin.RbacV1().Roles("load").Create(context.Background(), &rbacv1.Role{
+					ObjectMeta: metav1.ObjectMeta{Name: "bench-pods"},
+					Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "create"}}},
+				}, metav1.CreateOptions{})
+				check(err)
+				_, err = admin.RbacV1().RoleBindings("load").Create(context.Background(), &rbacv1.RoleBinding{
+					ObjectMeta: metav1.ObjectMeta{Name: "bench-editor"},
+					RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "bench-pods"},
+					Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "bench-editor"}},
+				}, metav1.CreateOptions{})
+				check(err)
+			}
+			mini.client = tokenClient(mini.RESTConfig().Host, editorToken)
+			kc = tokenClient(fmt.Sprintf("https://127.0.0.1:%d", k.port), editorToken)
+			// Each server's authorizer sees the binding when its informer does.
+			for _, editor := range []*kubernetes.Clientset{mini.client, kc} {
+				check(wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+					_, err := editor.CoreV1().Pods("load").List(ctx, metav1.ListOptions{Limit: 1})
+					return err == nil, nil
+				}))
+			}
+		}
 		rates := map[string][2][]float64{}
 		for _, op := range []string{"get", "create"} {
 			var m, kr []float64
@@ -205,11 +242,12 @@ func kubeThroughput(work string) {
 		g, cr := rates["get"], rates["create"]
 		say("| %s | %.0f | %.0f | %.1fx | %.0f | %.0f | %.1fx |", c.name, median(g[0]), median(g[1]), median(g[0])/median(g[1]),
 			median(cr[0]), median(cr[1]), median(cr[0])/median(cr[1]))
-		// Server CPU per create at a rate both sustain.
-		rate := 0.5 * min(median(cr[0]), median(cr[1]))
+		// Server CPU per create at one rate for every configuration and
+		// both servers: what a configuration adds is then its own cost, not
+		// a fixed cost spread over fewer or more requests.
 		perRequest := func(cpu func() float64, client *kubernetes.Clientset) float64 {
 			before := cpu()
-			res, err := loadgen.Run(context.Background(), client, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load", Rate: rate})
+			res, err := loadgen.Run(context.Background(), client, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: 2 * *duration, ObjectSize: *objectSize, Namespace: "load", Rate: *cpuRate})
 			check(err)
 			return (cpu() - before) / float64(res.Requests)
 		}
@@ -217,8 +255,8 @@ func kubeThroughput(work string) {
 		mini.stop()
 		k.stop()
 	}
-	say("\nServer CPU per create at half the slower server's rate, and what each audit configuration adds to audit off:\n")
-	say("| configuration | mini-apiserver | kube-apiserver + etcd | added by audit, mini | added by audit, kube |")
+	say("\nServer CPU per create at %.0f creates/s for %s, and what each configuration adds to audit off:\n", *cpuRate, 2**duration)
+	say("| configuration | mini-apiserver | kube-apiserver + etcd | added, mini | added, kube |")
 	say("|---|---|---|---|---|")
 	for i, c := range configs {
 		r := cpuRows[i]
