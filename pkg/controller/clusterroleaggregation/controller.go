@@ -75,7 +75,9 @@ func (c *Controller) enqueueAll() {
 func (c *Controller) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced) {
+	// Quietly: a server stopped before the first sync (a test's harness,
+	// right after ready) is not an error worth a log line.
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return
 	}
 	go wait.UntilWithContext(ctx, func(ctx context.Context) {
