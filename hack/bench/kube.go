@@ -109,7 +109,7 @@ func startKube(dir string, args ...string) (*kube, time.Duration, time.Duration)
 			check(fmt.Errorf("kube-apiserver exited while starting:\n%s", tail(k.logs.String(), 2000)))
 		default:
 		}
-		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/readyz", port), nil)
+		req, _ := http.NewRequest(http.MethodGet, k.url()+"/readyz", nil)
 		req.Header.Set("Authorization", "Bearer "+kubeToken)
 		if res, err := client.Do(req); err == nil {
 			res.Body.Close()
@@ -124,6 +124,9 @@ func startKube(dir string, args ...string) (*kube, time.Duration, time.Duration)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// url is kube-apiserver's address.
+func (k *kube) url() string { return fmt.Sprintf("https://127.0.0.1:%d", k.port) }
 
 // rss is kube-apiserver's and etcd's resident memory together.
 func (k *kube) rss() float64 { return rssMiB(k.cmd.Process.Pid) + rssMiB(k.etcd.PID()) }
@@ -148,7 +151,7 @@ func tail(s string, n int) string {
 
 // client is the load generator's client of kube-apiserver, as its admin.
 func (k *kube) client() *kubernetes.Clientset {
-	return tokenClient(fmt.Sprintf("https://127.0.0.1:%d", k.port), kubeToken)
+	return tokenClient(k.url(), kubeToken)
 }
 
 // tokenClient is the load generator's client of host with token.
@@ -216,7 +219,7 @@ func kubeThroughput(work string) {
 				check(err)
 			}
 			mini.client = tokenClient(mini.RESTConfig().Host, editorToken)
-			kc = tokenClient(fmt.Sprintf("https://127.0.0.1:%d", k.port), editorToken)
+			kc = tokenClient(k.url(), editorToken)
 			// Each server's authorizer sees the binding when its informer does.
 			for _, editor := range []*kubernetes.Clientset{mini.client, kc} {
 				check(wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {

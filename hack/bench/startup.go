@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
@@ -61,7 +60,7 @@ func startup(work string) {
 		return
 	}
 	say("kube-apiserver %s runs with etcd from `bin/etcd` (started first, then kube-apiserver on it, as a control plane", *kubeBin)
-	say("does; its time includes etcd's: median %d ms to serve), default flags but a token file, service account keys and", medianDur(kEtcd).Milliseconds())
+	say("does; its time includes etcd's: median %d ms to serve), default flags but a token file, service account keys and", median(kEtcd).Milliseconds())
 	say("loopback addresses. Medians (range) over %d interleaved runs; the ratio is kube-apiserver + etcd over mini-apiserver.\n", *runs)
 	say("| case | mini-apiserver | kube-apiserver + etcd | ratio |")
 	say("|---|---|---|---|")
@@ -88,13 +87,7 @@ func startup(work string) {
 	say("")
 }
 
-func medianDur(ds []time.Duration) time.Duration {
-	c := append([]time.Duration(nil), ds...)
-	sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
-	return c[len(c)/2]
-}
-
 // ratioDur is median(a) over median(b).
 func ratioDur(a, b []time.Duration) float64 {
-	return float64(medianDur(a)) / float64(medianDur(b))
+	return float64(median(a)) / float64(median(b))
 }

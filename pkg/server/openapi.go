@@ -16,8 +16,8 @@ import (
 // for apply, explain and a few others. The config has
 // SkipOpenAPIInstallation so that PrepareRun leaves them to this.
 type lazyOpenAPI struct {
-	routes *genericapiserver.APIServerHandler
-	config *genericapiserver.Config
+	handler *genericapiserver.APIServerHandler
+	config  *genericapiserver.Config
 
 	once sync.Once
 	mux  *mux.PathRecorderMux
@@ -26,7 +26,7 @@ type lazyOpenAPI struct {
 // installLazyOpenAPI registers the OpenAPI paths; call it once every API
 // group is installed (the specs are built from the routes there are).
 func installLazyOpenAPI(s *genericapiserver.GenericAPIServer, c *genericapiserver.Config) {
-	l := &lazyOpenAPI{routes: s.Handler, config: c}
+	l := &lazyOpenAPI{handler: s.Handler, config: c}
 	s.Handler.NonGoRestfulMux.Handle("/openapi/v2", l)
 	s.Handler.NonGoRestfulMux.Handle("/openapi/v3", l)
 	s.Handler.NonGoRestfulMux.HandlePrefix("/openapi/v3/", l)
@@ -35,8 +35,8 @@ func installLazyOpenAPI(s *genericapiserver.GenericAPIServer, c *genericapiserve
 func (l *lazyOpenAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.once.Do(func() {
 		m := mux.NewPathRecorderMux("openapi")
-		routes.OpenAPI{Config: l.config.OpenAPIConfig}.InstallV2(l.routes.GoRestfulContainer, m)
-		routes.OpenAPI{V3Config: l.config.OpenAPIV3Config}.InstallV3(l.routes.GoRestfulContainer, m)
+		routes.OpenAPI{Config: l.config.OpenAPIConfig}.InstallV2(l.handler.GoRestfulContainer, m)
+		routes.OpenAPI{V3Config: l.config.OpenAPIV3Config}.InstallV3(l.handler.GoRestfulContainer, m)
 		l.mux = m
 	})
 	l.mux.ServeHTTP(w, r)

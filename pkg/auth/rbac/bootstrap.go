@@ -7,9 +7,8 @@ import (
 	"slices"
 	"sync"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
@@ -228,15 +227,13 @@ func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface) error {
 		errs []error
 	)
 	run := func(what string, reconcile func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := reconcile(); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", what, err))
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	for _, role := range ClusterRoles() {
 		run("clusterrole "+role.Name, func() error {
