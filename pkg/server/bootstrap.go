@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 )
 
@@ -29,15 +30,26 @@ var SystemNamespaces = []string{
 	metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease,
 }
 
-// bootstrapNamespaces creates the system namespaces. It blocks /readyz until
-// they exist, so a ready server always has them.
+// bootstrapNamespaces creates the system namespaces that do not exist, as
+// kube-apiserver's system namespaces controller
+// (pkg/controlplane/controller/systemnamespaces) does: what exists is read
+// from the namespace informer, so a start on existing data makes no
+// request. It blocks /readyz until they exist, so a ready server always has
+// them.
 func (s *Server) bootstrapNamespaces(ctx genericapiserver.PostStartHookContext) error {
 	client, err := kubernetes.NewForConfig(ctx.LoopbackClientConfig)
 	if err != nil {
 		return err
 	}
+	namespaces := s.informers.namespaces
+	if !cache.WaitFor(ctx, "namespaces", namespaces.Informer().HasSyncedChecker()) {
+		return ctx.Err()
+	}
 	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		for _, name := range SystemNamespaces {
+			if _, err := namespaces.Lister().Get(name); err == nil {
+				continue
+			}
 			_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 			if err != nil && !apierrors.IsAlreadyExists(err) {
 				klog.V(2).InfoS("Creating system namespace, will retry", "namespace", name, "err", err)
@@ -57,8 +69,12 @@ func (s *Server) bootstrapRBAC(ctx genericapiserver.PostStartHookContext) error 
 	if err != nil {
 		return err
 	}
+	roles, bindings := s.informers.clusterRoles, s.informers.clusterRoleBindings
+	if !cache.WaitFor(ctx, "bootstrap RBAC", roles.Informer().HasSyncedChecker(), bindings.Informer().HasSyncedChecker()) {
+		return ctx.Err()
+	}
 	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		if err := rbac.Reconcile(ctx, client); err != nil {
+		if err := rbac.Reconcile(ctx, client, roles.Lister(), bindings.Lister()); err != nil {
 			klog.V(2).InfoS("Reconciling bootstrap RBAC objects, will retry", "err", err)
 			return false, nil
 		}

@@ -74,6 +74,17 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	if err := o.applyServing(c); err != nil {
 		return nil, err
 	}
+	// The port is bound, so a port in use fails before any etcd is started.
+	// The embedded etcd starts now and is waited for at storage: a member
+	// spends most of its start waiting out its election, which the steps in
+	// between use.
+	etcdStarted := o.startEtcd()
+	defer func() {
+		if err != nil && cfg.Extra.embeddedEtcd == nil {
+			// Failed before storage: wait for the member, for Close to stop it.
+			cfg.Extra.embeddedEtcd, _ = etcdStarted()
+		}
+	}()
 	if cfg.Extra.auditLog, err = o.applyAudit(&c.Config); err != nil {
 		return nil, err
 	}
@@ -96,14 +107,15 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	if err := o.Features.ApplyTo(&c.Config, loopbackClient, c.SharedInformerFactory); err != nil {
 		return nil, err
 	}
-	// Storage comes after the port is bound, so a port in use fails before
-	// any etcd is started.
-	if cfg.Extra.embeddedEtcd, err = o.applyStorage(c); err != nil {
-		return nil, err
-	}
 	applyOpenAPI(c)
 	init := initializer.New(loopbackClient, nil, c.SharedInformerFactory, c.Authorization.Authorizer, c.FeatureGate, c.EffectiveVersion, c.DrainedNotify(), nil)
 	if c.AdmissionControl, err = admission.New(init, SystemNamespaces); err != nil {
+		return nil, err
+	}
+	if cfg.Extra.embeddedEtcd, err = etcdStarted(); err != nil {
+		return nil, err
+	}
+	if err := o.applyStorage(c); err != nil {
 		return nil, err
 	}
 	servingURL := "https://" + loopbackHostPort(c.SecureServing)

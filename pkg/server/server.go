@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	rbacinformers "k8s.io/client-go/informers/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
@@ -37,6 +39,13 @@ type Server struct {
 	config  CompletedConfig
 	// ServingURL is where clients reach the server.
 	ServingURL string
+	// informers the post-start hooks read, registered with the shared
+	// factory before it starts.
+	informers struct {
+		namespaces          coreinformers.NamespaceInformer
+		clusterRoles        rbacinformers.ClusterRoleInformer
+		clusterRoleBindings rbacinformers.ClusterRoleBindingInformer
+	}
 }
 
 // New installs the API and the server's post-start hooks. On error the
@@ -108,6 +117,14 @@ func (c CompletedConfig) New() (s *Server, err error) {
 	}
 
 	s = &Server{Generic: generic, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing)}
+	factory := c.Generic.SharedInformerFactory
+	s.informers.namespaces = factory.Core().V1().Namespaces()
+	s.informers.clusterRoles = factory.Rbac().V1().ClusterRoles()
+	s.informers.clusterRoleBindings = factory.Rbac().V1().ClusterRoleBindings()
+	// Asked for before the factory starts, so that it starts them.
+	s.informers.namespaces.Informer()
+	s.informers.clusterRoles.Informer()
+	s.informers.clusterRoleBindings.Informer()
 	hooks := []struct {
 		name string
 		hook genericapiserver.PostStartHookFunc

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -28,34 +29,47 @@ import (
 // etcdPreflightTimeout bounds how long start-up waits for an external etcd.
 const etcdPreflightTimeout = 10 * time.Second
 
-// applyStorage starts the embedded etcd when no --etcd-servers are given
-// (and returns it), or checks within a bounded time that the external one
-// answers; then sets the library's storage factory with kube's key layout.
-func (o CompletedOptions) applyStorage(c *genericapiserver.RecommendedConfig) (*etcd.Server, error) {
-	embedded, err := o.startOrCheckEtcd()
-	if err != nil {
-		return nil, err
+// startEtcd starts the embedded etcd in the background when no
+// --etcd-servers are given, or prepares the bounded check that the external
+// one answers; the returned function waits for either (and may be called
+// more than once). A new member spends most of its start waiting out its
+// election, time the rest of the configuration uses.
+func (o CompletedOptions) startEtcd() func() (*etcd.Server, error) {
+	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
+		return sync.OnceValues(func() (*etcd.Server, error) {
+			return nil, checkEtcd(o.Etcd.StorageConfig, etcdPreflightTimeout)
+		})
 	}
+	type started struct {
+		srv *etcd.Server
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		srv, err := o.startEmbeddedEtcd()
+		done <- started{srv, err}
+	}()
+	return sync.OnceValues(func() (*etcd.Server, error) {
+		s := <-done
+		return s.srv, s.err
+	})
+}
+
+// applyStorage sets the library's storage factory with kube's key layout,
+// on the etcd startEtcd started or checked.
+func (o CompletedOptions) applyStorage(c *genericapiserver.RecommendedConfig) error {
 	resourceConfig := serverstorage.NewResourceConfig()
 	resourceConfig.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, auditreg.SchemeGroupVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(o.Etcd.StorageConfig, o.Etcd.DefaultStorageMediaType,
 		api.Codecs, serverstorage.NewDefaultResourceEncodingConfig(api.Scheme), resourceConfig, nil)
 	// Our own types have no protobuf encoding: AuditSinks are stored as JSON.
 	storageFactory.SetSerializer(auditreg.Resource("auditsinks"), runtime.ContentTypeJSON, api.Codecs)
-	if err := o.Etcd.ApplyWithStorageFactoryTo(storageFactory, &c.Config); err != nil {
-		if embedded != nil {
-			embedded.Close()
-		}
-		return nil, err
-	}
-	return embedded, nil
+	return o.Etcd.ApplyWithStorageFactoryTo(storageFactory, &c.Config)
 }
 
-func (o CompletedOptions) startOrCheckEtcd() (*etcd.Server, error) {
-	transport := &o.Etcd.StorageConfig.Transport
-	if len(transport.ServerList) > 0 {
-		return nil, checkEtcd(o.Etcd.StorageConfig, etcdPreflightTimeout)
-	}
+// startEmbeddedEtcd starts the embedded etcd with the data directory's
+// certificates and points the storage transport at it.
+func (o CompletedOptions) startEmbeddedEtcd() (*etcd.Server, error) {
 	files, err := etcd.LoadOrCreatePKI(filepath.Join(o.DataDir, "pki"))
 	if err != nil {
 		return nil, err
@@ -64,6 +78,7 @@ func (o CompletedOptions) startOrCheckEtcd() (*etcd.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	transport := &o.Etcd.StorageConfig.Transport
 	transport.CertFile, transport.KeyFile, transport.TrustedCAFile = files.Client.CertFile, files.Client.KeyFile, files.Client.CAFile
 	transport.ServerList = []string{srv.ClientURL}
 	return srv, nil

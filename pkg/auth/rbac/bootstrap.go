@@ -10,8 +10,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apiserver/pkg/authentication/user"
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
+	rbaclisters "k8s.io/client-go/listers/rbac/v1"
 	"k8s.io/component-helpers/auth/rbac/reconciliation"
 	"k8s.io/klog/v2"
 )
@@ -193,31 +195,30 @@ func addDefaultMetadata(m *metav1.ObjectMeta) {
 // date, with kube's reconciliation (k8s.io/component-helpers): missing
 // rules and subjects are added, a user's additions kept, and an object
 // annotated autoupdate=false left alone.
-func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface) error {
-	// One list of each instead of a get per object: the reconciliation of
-	// an unchanged policy is two requests, which start-up waits for. At
-	// resourceVersion 0 the watch cache answers at once, where a consistent
-	// list waits for the cache to be as fresh as etcd (right after start, the
-	// library's first progress request, 100 ms after the cache was made). A
-	// list that is behind costs nothing but a retry: a create of what exists
-	// fails with AlreadyExists, an update of an old version with a Conflict.
-	listAny := metav1.ListOptions{ResourceVersion: "0"}
-	roles, err := client.ClusterRoles().List(ctx, listAny)
+//
+// What exists is read from the informers' caches, not asked of the server
+// object by object as kube-apiserver's hook does: the reconciliation of an
+// unchanged policy makes no request at all, and start-up waits only for
+// the caches it already needs. A cache that is behind costs nothing but a
+// retry: a create of what exists fails with AlreadyExists, an update of an
+// old version with a Conflict.
+func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface, roles rbaclisters.ClusterRoleLister, bindings rbaclisters.ClusterRoleBindingLister) error {
+	cachedRoles, err := roles.List(labels.Everything())
 	if err != nil {
 		return fmt.Errorf("clusterroles: %w", err)
 	}
-	bindings, err := client.ClusterRoleBindings().List(ctx, listAny)
+	cachedBindings, err := bindings.List(labels.Everything())
 	if err != nil {
 		return fmt.Errorf("clusterrolebindings: %w", err)
 	}
-	listedRoles := listedClusterRoles{ClusterRoleModifier: reconciliation.ClusterRoleModifier{Client: client.ClusterRoles()}, byName: map[string]*rbacv1.ClusterRole{}}
-	for i := range roles.Items {
-		listedRoles.byName[roles.Items[i].Name] = &roles.Items[i]
+	cachedRoleSet := cachedClusterRoles{ClusterRoleModifier: reconciliation.ClusterRoleModifier{Client: client.ClusterRoles()}, byName: map[string]*rbacv1.ClusterRole{}}
+	for _, r := range cachedRoles {
+		cachedRoleSet.byName[r.Name] = r
 	}
-	listedBindings := listedClusterRoleBindings{ClusterRoleBindingClientAdapter: reconciliation.ClusterRoleBindingClientAdapter{Client: client.ClusterRoleBindings()},
+	cachedBindingSet := cachedClusterRoleBindings{ClusterRoleBindingClientAdapter: reconciliation.ClusterRoleBindingClientAdapter{Client: client.ClusterRoleBindings()},
 		byName: map[string]*rbacv1.ClusterRoleBinding{}}
-	for i := range bindings.Items {
-		listedBindings.byName[bindings.Items[i].Name] = &bindings.Items[i]
+	for _, b := range cachedBindings {
+		cachedBindingSet.byName[b.Name] = b
 	}
 	// Each object on its own: on a new data directory the creates are
 	// written together (etcd commits them in a few fsyncs, not one each).
@@ -239,7 +240,7 @@ func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface) error {
 		run("clusterrole "+role.Name, func() error {
 			opts := reconciliation.ReconcileRoleOptions{
 				Role:    reconciliation.ClusterRoleRuleOwner{ClusterRole: &role},
-				Client:  listedRoles,
+				Client:  cachedRoleSet,
 				Confirm: true,
 			}
 			result, err := opts.Run()
@@ -253,7 +254,7 @@ func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface) error {
 		run("clusterrolebinding "+binding.Name, func() error {
 			opts := reconciliation.ReconcileRoleBindingOptions{
 				RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &binding},
-				Client:      listedBindings,
+				Client:      cachedBindingSet,
 				Confirm:     true,
 			}
 			result, err := opts.Run()
@@ -267,15 +268,15 @@ func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface) error {
 	return errors.Join(errs...)
 }
 
-// listedClusterRoles answers the reconciliation's Get from a list taken
-// before it; creates and updates go to the server (a conflict with a
-// change since fails, and the caller retries with a new list).
-type listedClusterRoles struct {
+// cachedClusterRoles answers the reconciliation's Get from the cache (a
+// copy: the reconciliation changes what it gets); creates and updates go to
+// the server (a conflict with a change since fails, and the caller retries).
+type cachedClusterRoles struct {
 	reconciliation.ClusterRoleModifier
 	byName map[string]*rbacv1.ClusterRole
 }
 
-func (l listedClusterRoles) Get(_, name string) (reconciliation.RuleOwner, error) {
+func (l cachedClusterRoles) Get(_, name string) (reconciliation.RuleOwner, error) {
 	r, ok := l.byName[name]
 	if !ok {
 		return nil, apierrors.NewNotFound(rbacv1.Resource("clusterroles"), name)
@@ -283,13 +284,13 @@ func (l listedClusterRoles) Get(_, name string) (reconciliation.RuleOwner, error
 	return reconciliation.ClusterRoleRuleOwner{ClusterRole: r.DeepCopy()}, nil
 }
 
-// listedClusterRoleBindings is listedClusterRoles for bindings.
-type listedClusterRoleBindings struct {
+// cachedClusterRoleBindings is cachedClusterRoles for bindings.
+type cachedClusterRoleBindings struct {
 	reconciliation.ClusterRoleBindingClientAdapter
 	byName map[string]*rbacv1.ClusterRoleBinding
 }
 
-func (l listedClusterRoleBindings) Get(_, name string) (reconciliation.RoleBinding, error) {
+func (l cachedClusterRoleBindings) Get(_, name string) (reconciliation.RoleBinding, error) {
 	b, ok := l.byName[name]
 	if !ok {
 		return nil, apierrors.NewNotFound(rbacv1.Resource("clusterrolebindings"), name)
