@@ -1,7 +1,7 @@
 package server
 
-import "time"
-
-// processStart approximates the exec time of the process: package
-// initialisation runs before main.
-var processStart = time.Now()
+// processStart is when the process started, for the "ready in" line: the
+// exec time as the kernel records it where it says (package initialisation
+// before main is a third of the start-up), else the time this package was
+// initialised.
+var processStart = execTime()
