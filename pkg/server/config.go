@@ -78,11 +78,11 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	// The embedded etcd starts now and is waited for at storage: a member
 	// spends most of its start waiting out its election, which the steps in
 	// between use.
-	etcdStarted := o.startEtcd()
+	embeddedEtcd := o.startEmbeddedEtcd()
 	defer func() {
-		if err != nil && cfg.Extra.embeddedEtcd == nil {
+		if err != nil && embeddedEtcd != nil && cfg.Extra.embeddedEtcd == nil {
 			// Failed before storage: wait for the member, for Close to stop it.
-			cfg.Extra.embeddedEtcd, _ = etcdStarted()
+			cfg.Extra.embeddedEtcd, _ = embeddedEtcd()
 		}
 	}()
 	if cfg.Extra.auditLog, err = o.applyAudit(&c.Config); err != nil {
@@ -112,7 +112,11 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	if c.AdmissionControl, err = admission.New(init, SystemNamespaces); err != nil {
 		return nil, err
 	}
-	if cfg.Extra.embeddedEtcd, err = etcdStarted(); err != nil {
+	if embeddedEtcd == nil {
+		if err := checkEtcd(o.Etcd.StorageConfig, etcdPreflightTimeout); err != nil {
+			return nil, err
+		}
+	} else if cfg.Extra.embeddedEtcd, err = embeddedEtcd(); err != nil {
 		return nil, err
 	}
 	if err := o.applyStorage(c); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -29,34 +28,30 @@ import (
 // etcdPreflightTimeout bounds how long start-up waits for an external etcd.
 const etcdPreflightTimeout = 10 * time.Second
 
-// startEtcd starts the embedded etcd in the background when no
-// --etcd-servers are given, or prepares the bounded check that the external
-// one answers; the returned function waits for either (and may be called
-// more than once). A new member spends most of its start waiting out its
-// election, time the rest of the configuration uses.
-func (o CompletedOptions) startEtcd() func() (*etcd.Server, error) {
+// startEmbeddedEtcd starts the embedded etcd in the background when no
+// --etcd-servers are given (else it returns nil); the function it returns
+// waits for it, and may be called again. A new member spends most of its
+// start waiting out its election, time the rest of the configuration uses.
+func (o CompletedOptions) startEmbeddedEtcd() func() (*etcd.Server, error) {
 	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
-		return sync.OnceValues(func() (*etcd.Server, error) {
-			return nil, checkEtcd(o.Etcd.StorageConfig, etcdPreflightTimeout)
-		})
+		return nil
 	}
-	type started struct {
-		srv *etcd.Server
-		err error
-	}
-	done := make(chan started, 1)
+	var (
+		srv  *etcd.Server
+		err  error
+		done = make(chan struct{})
+	)
 	go func() {
-		srv, err := o.startEmbeddedEtcd()
-		done <- started{srv, err}
+		defer close(done)
+		srv, err = o.runEmbeddedEtcd()
 	}()
-	return sync.OnceValues(func() (*etcd.Server, error) {
-		s := <-done
-		return s.srv, s.err
-	})
+	return func() (*etcd.Server, error) {
+		<-done
+		return srv, err
+	}
 }
 
-// applyStorage sets the library's storage factory with kube's key layout,
-// on the etcd startEtcd started or checked.
+// applyStorage sets the library's storage factory with kube's key layout.
 func (o CompletedOptions) applyStorage(c *genericapiserver.RecommendedConfig) error {
 	resourceConfig := serverstorage.NewResourceConfig()
 	resourceConfig.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, auditreg.SchemeGroupVersion)
@@ -67,9 +62,9 @@ func (o CompletedOptions) applyStorage(c *genericapiserver.RecommendedConfig) er
 	return o.Etcd.ApplyWithStorageFactoryTo(storageFactory, &c.Config)
 }
 
-// startEmbeddedEtcd starts the embedded etcd with the data directory's
+// runEmbeddedEtcd starts the embedded etcd with the data directory's
 // certificates and points the storage transport at it.
-func (o CompletedOptions) startEmbeddedEtcd() (*etcd.Server, error) {
+func (o CompletedOptions) runEmbeddedEtcd() (*etcd.Server, error) {
 	files, err := etcd.LoadOrCreatePKI(filepath.Join(o.DataDir, "pki"))
 	if err != nil {
 		return nil, err
