@@ -42,7 +42,8 @@ func (s *Server) bootstrapNamespaces(ctx genericapiserver.PostStartHookContext) 
 		return err
 	}
 	namespaces := s.informers.namespaces
-	if !cache.WaitFor(ctx, "namespaces", namespaces.Informer().HasSyncedChecker()) {
+	// Quietly: /readyz says what start-up waits for.
+	if !cache.WaitFor(ctx, "", namespaces.Informer().HasSyncedChecker()) {
 		return ctx.Err()
 	}
 	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
@@ -70,7 +71,7 @@ func (s *Server) bootstrapRBAC(ctx genericapiserver.PostStartHookContext) error 
 		return err
 	}
 	roles, bindings := s.informers.clusterRoles, s.informers.clusterRoleBindings
-	if !cache.WaitFor(ctx, "bootstrap RBAC", roles.Informer().HasSyncedChecker(), bindings.Informer().HasSyncedChecker()) {
+	if !cache.WaitFor(ctx, "", roles.Informer().HasSyncedChecker(), bindings.Informer().HasSyncedChecker()) {
 		return ctx.Err()
 	}
 	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
