@@ -75,7 +75,7 @@ func (s *Server) bootstrapRBAC(ctx genericapiserver.PostStartHookContext) error 
 		return ctx.Err()
 	}
 	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		if err := rbac.Reconcile(ctx, client, roles.Lister(), bindings.Lister()); err != nil {
+		if err := rbac.Reconcile(client, roles.Lister(), bindings.Lister()); err != nil {
 			klog.V(2).InfoS("Reconciling bootstrap RBAC objects, will retry", "err", err)
 			return false, nil
 		}

@@ -1,16 +1,13 @@
 package rbac
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apiserver/pkg/authentication/user"
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
 	rbaclisters "k8s.io/client-go/listers/rbac/v1"
@@ -202,24 +199,10 @@ func addDefaultMetadata(m *metav1.ObjectMeta) {
 // the caches it already needs. A cache that is behind costs nothing but a
 // retry: a create of what exists fails with AlreadyExists, an update of an
 // old version with a Conflict.
-func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface, roles rbaclisters.ClusterRoleLister, bindings rbaclisters.ClusterRoleBindingLister) error {
-	cachedRoles, err := roles.List(labels.Everything())
-	if err != nil {
-		return fmt.Errorf("clusterroles: %w", err)
-	}
-	cachedBindings, err := bindings.List(labels.Everything())
-	if err != nil {
-		return fmt.Errorf("clusterrolebindings: %w", err)
-	}
-	cachedRoleSet := cachedClusterRoles{ClusterRoleModifier: reconciliation.ClusterRoleModifier{Client: client.ClusterRoles()}, byName: map[string]*rbacv1.ClusterRole{}}
-	for _, r := range cachedRoles {
-		cachedRoleSet.byName[r.Name] = r
-	}
+func Reconcile(client rbacclient.RbacV1Interface, roles rbaclisters.ClusterRoleLister, bindings rbaclisters.ClusterRoleBindingLister) error {
+	cachedRoleSet := cachedClusterRoles{ClusterRoleModifier: reconciliation.ClusterRoleModifier{Client: client.ClusterRoles()}, lister: roles}
 	cachedBindingSet := cachedClusterRoleBindings{ClusterRoleBindingClientAdapter: reconciliation.ClusterRoleBindingClientAdapter{Client: client.ClusterRoleBindings()},
-		byName: map[string]*rbacv1.ClusterRoleBinding{}}
-	for _, b := range cachedBindings {
-		cachedBindingSet.byName[b.Name] = b
-	}
+		lister: bindings}
 	// Each object on its own: on a new data directory the creates are
 	// written together (etcd commits them in a few fsyncs, not one each).
 	var (
@@ -273,13 +256,13 @@ func Reconcile(ctx context.Context, client rbacclient.RbacV1Interface, roles rba
 // the server (a conflict with a change since fails, and the caller retries).
 type cachedClusterRoles struct {
 	reconciliation.ClusterRoleModifier
-	byName map[string]*rbacv1.ClusterRole
+	lister rbaclisters.ClusterRoleLister
 }
 
 func (l cachedClusterRoles) Get(_, name string) (reconciliation.RuleOwner, error) {
-	r, ok := l.byName[name]
-	if !ok {
-		return nil, apierrors.NewNotFound(rbacv1.Resource("clusterroles"), name)
+	r, err := l.lister.Get(name)
+	if err != nil {
+		return nil, err
 	}
 	return reconciliation.ClusterRoleRuleOwner{ClusterRole: r.DeepCopy()}, nil
 }
@@ -287,13 +270,13 @@ func (l cachedClusterRoles) Get(_, name string) (reconciliation.RuleOwner, error
 // cachedClusterRoleBindings is cachedClusterRoles for bindings.
 type cachedClusterRoleBindings struct {
 	reconciliation.ClusterRoleBindingClientAdapter
-	byName map[string]*rbacv1.ClusterRoleBinding
+	lister rbaclisters.ClusterRoleBindingLister
 }
 
 func (l cachedClusterRoleBindings) Get(_, name string) (reconciliation.RoleBinding, error) {
-	b, ok := l.byName[name]
-	if !ok {
-		return nil, apierrors.NewNotFound(rbacv1.Resource("clusterrolebindings"), name)
+	b, err := l.lister.Get(name)
+	if err != nil {
+		return nil, err
 	}
 	return reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: b.DeepCopy()}, nil
 }

@@ -36,7 +36,7 @@ const FieldManager = "clusterrole-aggregation-controller"
 type Controller struct {
 	client rbacclient.ClusterRolesGetter
 	lister rbaclisters.ClusterRoleLister
-	synced cache.InformerSynced
+	synced cache.DoneChecker
 	queue  workqueue.TypedRateLimitingInterface[string]
 }
 
@@ -45,7 +45,7 @@ func New(informer rbacinformers.ClusterRoleInformer, client rbacclient.ClusterRo
 	c := &Controller{
 		client: client,
 		lister: informer.Lister(),
-		synced: informer.Informer().HasSynced,
+		synced: informer.Informer().HasSyncedChecker(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "ClusterRoleAggregator"}),
 	}
@@ -77,7 +77,7 @@ func (c *Controller) Run(ctx context.Context) {
 	defer c.queue.ShutDown()
 	// Quietly: a server stopped before the first sync (a test's harness,
 	// right after ready) is not an error worth a log line.
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
+	if !cache.WaitFor(ctx, "", c.synced) {
 		return
 	}
 	go wait.UntilWithContext(ctx, func(ctx context.Context) {
