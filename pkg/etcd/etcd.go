@@ -4,6 +4,7 @@ package etcd
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,15 +38,24 @@ type TLSFiles struct {
 	CertFile, KeyFile, CAFile string
 }
 
-// Server is a running embedded etcd.
+// Server is an embedded etcd member, as embed.Etcd: Start returns it at
+// once, ReadyNotify says when it serves clients, Err when it failed.
 type Server struct {
+	cfg   Config
+	probe *tls.Config
+
+	ready     chan struct{}
+	errc      chan error
+	started   chan struct{} // closed once the start goroutine is done
+	stop      chan struct{} // closed by Close, ends a start in progress
 	etcd      *embed.Etcd
+	clientURL string
 	closeOnce sync.Once
-	// ClientURL is the http(s)://127.0.0.1:port address clients dial.
-	ClientURL string
 }
 
-// Start starts etcd and waits until it serves clients or ReadyTimeout passes.
+// Start starts the member in the background and returns at once: a new
+// member spends most of its start creating its WAL and waiting out its
+// election, time the caller can use. Wait on ReadyNotify and Err.
 func Start(cfg Config) (*Server, error) {
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("embedded etcd: no data directory given")
@@ -56,7 +66,57 @@ func Start(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded etcd: %w", err)
 	}
+	ec, probe, err := embedConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	}
+	s := &Server{cfg: cfg, probe: probe, ready: make(chan struct{}), errc: make(chan error, 1),
+		started: make(chan struct{}), stop: make(chan struct{})}
+	go func() {
+		defer close(s.started)
+		if err := s.run(ec); err != nil {
+			s.errc <- fmt.Errorf("embedded etcd in %s: %w", cfg.Dir, err)
+		}
+	}()
+	return s, nil
+}
 
+// run starts etcd and waits until it serves clients or ReadyTimeout passes.
+func (s *Server) run(ec *embed.Config) error {
+	e, err := embed.StartEtcd(ec)
+	if err != nil {
+		return err
+	}
+	s.etcd = e
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		return err
+	case <-s.stop:
+		return errors.New("closed while starting")
+	case <-time.After(s.cfg.ReadyTimeout):
+		return fmt.Errorf("not ready after %s", s.cfg.ReadyTimeout)
+	}
+	grpcListener, err := grpcListener(e.Clients, s.probe)
+	if err != nil {
+		return err
+	}
+	s.clientURL = ec.ListenClientUrls[0].Scheme + "://" + grpcListener.Addr().String()
+	close(s.ready)
+	go func() {
+		// The member's fatal errors after start.
+		select {
+		case err := <-e.Err():
+			s.errc <- err
+		case <-s.stop:
+		}
+	}()
+	return nil
+}
+
+// embedConfig is the member's configuration: one member on loopback ports
+// the kernel chooses.
+func embedConfig(cfg Config) (*embed.Config, *tls.Config, error) {
 	ec := embed.NewConfig()
 	ec.Name = "mini-apiserver"
 	ec.Dir = cfg.Dir
@@ -90,7 +150,7 @@ func Start(cfg Config) (*Server, error) {
 		// The member's certificate is also a client one (a peer's).
 		var err error
 		if probe, err = (transport.TLSInfo{CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, TrustedCAFile: cfg.TLS.CAFile}).ClientConfig(); err != nil {
-			return nil, fmt.Errorf("embedded etcd: %w", err)
+			return nil, nil, err
 		}
 	}
 	ec.ListenPeerUrls = []url.URL{peer}
@@ -104,31 +164,11 @@ func Start(cfg Config) (*Server, error) {
 	if logger == nil {
 		var err error
 		if logger, err = newQuietLogger(); err != nil {
-			return nil, fmt.Errorf("embedded etcd: %w", err)
+			return nil, nil, err
 		}
 	}
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(logger)
-
-	e, err := embed.StartEtcd(ec)
-	if err != nil {
-		return nil, fmt.Errorf("embedded etcd in %s: %w", cfg.Dir, err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		e.Close()
-		return nil, fmt.Errorf("embedded etcd in %s: %w", cfg.Dir, err)
-	case <-time.After(cfg.ReadyTimeout):
-		e.Server.Stop()
-		e.Close()
-		return nil, fmt.Errorf("embedded etcd in %s: not ready after %s", cfg.Dir, cfg.ReadyTimeout)
-	}
-	grpcListener, err := grpcListener(e.Clients, probe)
-	if err != nil {
-		e.Close()
-		return nil, fmt.Errorf("embedded etcd in %s: %w", cfg.Dir, err)
-	}
-	return &Server{etcd: e, ClientURL: scheme + "://" + grpcListener.Addr().String()}, nil
+	return ec, probe, nil
 }
 
 // grpcListener is the client listener that serves gRPC. etcd lists its
@@ -157,9 +197,25 @@ func grpcListener(clients []net.Listener, tlsConfig *tls.Config) (net.Listener, 
 	return grpc[0], nil
 }
 
-// Err reports a fatal error of the running member.
-func (s *Server) Err() <-chan error { return s.etcd.Err() }
+// ReadyNotify is closed once the member serves clients at ClientURL.
+func (s *Server) ReadyNotify() <-chan struct{} { return s.ready }
 
-// Close stops the member and releases its data directory; calling it again
-// does nothing.
-func (s *Server) Close() { s.closeOnce.Do(s.etcd.Close) }
+// Err receives the error that ended the member's start (it never becomes
+// ready then) or, once ready, a fatal error of the running member.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// ClientURL is the http(s)://127.0.0.1:port address clients dial, once
+// ReadyNotify is closed.
+func (s *Server) ClientURL() string { return s.clientURL }
+
+// Close stops the member, or its start in progress, and releases its data
+// directory; calling it again does nothing.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.started
+		if s.etcd != nil {
+			s.etcd.Close()
+		}
+	})
+}

@@ -26,20 +26,24 @@ import (
 const DynamicAuditBatchWait = 200 * time.Millisecond
 
 // dynamicAuditFlags are the three switches of the dynamic backend and the
-// short batch wait. In this process the feature gate is the process's
-// (a global flag the server's flag set does not have): it is turned on for
-// every server here, which changes nothing for those without the other two
-// switches.
-func dynamicAuditFlags(binary bool) ([]string, error) {
-	flags := []string{"--audit-dynamic-configuration", "--runtime-config=auditregistration.k8s.io/v1alpha1=true",
-		"--audit-dynamic-batch-max-wait=" + DynamicAuditBatchWait.String()}
-	if binary {
-		return append(flags, "--feature-gates=DynamicAuditing=true"), nil
-	}
+// short batch wait, as the binary takes them.
+func dynamicAuditFlags() []string {
+	return []string{"--audit-dynamic-configuration", "--runtime-config=" + server.AuditRegistrationGroupVersion + "=true",
+		"--audit-dynamic-batch-max-wait=" + DynamicAuditBatchWait.String(), "--feature-gates=DynamicAuditing=true"}
+}
+
+// enableDynamicAudit sets the same switches on in-process options. The
+// feature gate is the process's (a global flag the server's flag set does
+// not have): it is turned on for every server here, which changes nothing
+// for those without the other two switches.
+func enableDynamicAudit(o *server.Options) error {
 	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(map[string]bool{string(server.DynamicAuditing): true}); err != nil {
-		return nil, fmt.Errorf("harness: feature gate DynamicAuditing: %w", err)
+		return fmt.Errorf("harness: feature gate DynamicAuditing: %w", err)
 	}
-	return flags, nil
+	o.DynamicAudit.Enabled = true
+	o.DynamicAudit.RuntimeConfig[server.AuditRegistrationGroupVersion] = "true"
+	o.DynamicAudit.BatchMaxWait = DynamicAuditBatchWait
+	return nil
 }
 
 // AuditSinks is a client of the server's AuditSinks, as the admin.

@@ -85,8 +85,11 @@ type instance interface {
 
 // Server is a running mini-apiserver.
 type Server struct {
-	opts  Options
-	flags []string
+	opts Options
+	// flags are the binary's command line; options the in-process server's,
+	// parsed once from Options.Flags and completed.
+	flags   []string
+	options server.CompletedOptions
 	// fixedPort is --secure-port when Flags give it; 0 lets the harness choose.
 	fixedPort  int
 	dataDir    string
@@ -108,17 +111,15 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 90 * time.Second
 	}
-	if opts.Binary != "" && opts.WrapHandler != nil {
+	binary := opts.Binary != ""
+	if binary && opts.WrapHandler != nil {
 		return nil, errors.New("harness: WrapHandler needs the in-process server")
 	}
-	if opts.DynamicAudit {
-		flags, err := dynamicAuditFlags(opts.Binary != "")
-		if err != nil {
-			return nil, err
-		}
-		opts.Flags = append(flags, opts.Flags...)
+	flags := opts.Flags
+	if opts.DynamicAudit && binary {
+		flags = append(dynamicAuditFlags(), flags...)
 	}
-	parsed, fs, err := parseFlags(opts.Flags, opts.Binary != "")
+	parsed, fs, err := parseFlags(flags, binary, opts.DynamicAudit && !binary)
 	if err != nil {
 		return nil, err
 	}
@@ -140,17 +141,24 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.cleanup()
 		}
 	}()
-	s.flags = append([]string{"--data-dir=" + s.dataDir}, opts.Flags...)
+	// What the harness sets, as the flags the binary takes; in-process the
+	// same fields of the parsed options.
+	set := func(flag string, field *string, value string) {
+		s.flags = append(s.flags, "--"+flag+"="+value)
+		*field = value
+	}
+	set("data-dir", &parsed.DataDir, s.dataDir)
+	s.flags = append(s.flags, flags...)
 	s.auditLog = parsed.Audit.LogOptions.Path
 	if opts.Policy != "" {
 		policy := filepath.Join(s.dataDir, "audit-policy.yaml")
 		if err := os.WriteFile(policy, []byte(opts.Policy), 0o600); err != nil {
 			return nil, err
 		}
-		s.flags = append(s.flags, "--audit-policy-file="+policy)
+		set("audit-policy-file", &parsed.Audit.PolicyFile, policy)
 		if s.auditLog == "" {
 			s.auditLog = filepath.Join(s.dataDir, "audit", "audit.log")
-			s.flags = append(s.flags, "--audit-log-path="+s.auditLog)
+			set("audit-log-path", &parsed.Audit.LogOptions.Path, s.auditLog)
 		}
 	}
 	if s.auditLog == "-" {
@@ -161,7 +169,12 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		if s.sink, cfgPath, err = StartTLSSink(s.dataDir, false); err != nil {
 			return nil, err
 		}
-		s.flags = append(s.flags, "--audit-webhook-config-file="+cfgPath)
+		set("audit-webhook-config-file", &parsed.Audit.WebhookOptions.ConfigFile, cfgPath)
+	}
+	if !binary {
+		if s.options, err = completeInProcess(parsed); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.launch(ctx); err != nil {
 		return nil, err
@@ -172,9 +185,15 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 // parseFlags reads flags with the server's own flag set, so the harness
 // knows --data-dir, --audit-log-path and --secure-port as the server will.
 // The binary also takes its global flags (--feature-gates, -v, ...): those
-// are left to it.
-func parseFlags(flags []string, binary bool) (*server.Options, *pflag.FlagSet, error) {
+// are left to it. dynamicAudit turns the dynamic backend on in the options
+// before the flags are read, as the binary's flags come first.
+func parseFlags(flags []string, binary, dynamicAudit bool) (*server.Options, *pflag.FlagSet, error) {
 	o := server.NewOptions()
+	if dynamicAudit {
+		if err := enableDynamicAudit(o); err != nil {
+			return nil, nil, err
+		}
+	}
 	fs := pflag.NewFlagSet("mini-apiserver", pflag.ContinueOnError)
 	fs.ParseErrorsAllowlist.UnknownFlags = binary
 	for _, f := range o.Flags().FlagSets {

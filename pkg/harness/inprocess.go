@@ -2,77 +2,59 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"net"
 
 	"k8s.io/apiserver/pkg/util/compatibility"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/server"
 )
 
 // inProcess is a server running in this process.
-type inProcess struct {
-	cancel   context.CancelFunc
-	finished chan struct{}
-	runErr   error
-}
+type inProcess struct{ *server.Instance }
 
-func (p *inProcess) stop() error {
-	p.cancel()
-	<-p.finished
-	return p.runErr
-}
+func (p inProcess) stop() error           { return p.Close() }
+func (p inProcess) done() <-chan struct{} { return p.Done() }
+func (p inProcess) err() error            { return p.Err() }
 
-func (p *inProcess) done() <-chan struct{} { return p.finished }
-func (p *inProcess) err() error            { return p.runErr }
-
-func (s *Server) launchInProcess(ctx context.Context) (err error) {
-	o, _, err := parseFlags(s.flags, false)
-	if err != nil {
-		return err
-	}
+// completeInProcess completes and validates the options the in-process
+// server starts with, once for every launch.
+func completeInProcess(o *server.Options) (server.CompletedOptions, error) {
 	if err := compatibility.DefaultComponentGlobalsRegistry.Set(); err != nil {
-		return err
+		return server.CompletedOptions{}, err
 	}
+	completed, err := o.Complete()
+	if err != nil {
+		return server.CompletedOptions{}, err
+	}
+	return completed, completed.Validate()
+}
+
+func (s *Server) launchInProcess(ctx context.Context) error {
+	var opts []server.StartOption
 	if s.fixedPort == 0 {
 		// A port bound here and handed over: parallel servers never collide.
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
-		o.SecureServing.Listener = l
-		// Until the server owns it; closing it twice is harmless.
-		defer func() {
-			if err != nil {
-				l.Close()
-			}
-		}()
+		opts = append(opts, server.WithListener(l))
 	}
-	completed, err := o.Complete()
+	if s.opts.WrapHandler != nil {
+		opts = append(opts, server.WithAPIHandlerWrapper(s.opts.WrapHandler))
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadyTimeout)
+	defer cancel()
+	inst, err := server.Start(ctx, s.options, opts...)
 	if err != nil {
 		return err
 	}
-	if err := completed.Validate(); err != nil {
-		return err
-	}
-	cfg, err := completed.Config()
-	if err != nil {
-		return err
-	}
-	cfg.Extra.WrapAPIHandler = s.opts.WrapHandler
-	srv, err := cfg.Complete().New()
-	if err != nil {
-		return err
-	}
-	s.kubeconfig = cfg.Extra.KubeconfigPath
-	s.port = cfg.Generic.SecureServing.Listener.Addr().(*net.TCPAddr).Port
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	p := &inProcess{cancel: cancel, finished: make(chan struct{})}
-	go func() {
-		defer close(p.finished)
-		p.runErr = srv.Run(runCtx)
-	}()
-	s.run = p
-	if err := waitReady(ctx, s.opts.ReadyTimeout, s.kubeconfig, s.port, p); err != nil {
-		p.stop()
+	s.kubeconfig, s.port, s.run = inst.KubeconfigPath, inst.Port, inProcess{inst}
+	if err := inst.WaitReady(ctx); err != nil {
+		_ = inst.Close()
+		if ctx.Err() != nil {
+			return fmt.Errorf("not ready after %s: %w", s.opts.ReadyTimeout, err)
+		}
 		return err
 	}
 	return nil

@@ -73,8 +73,8 @@ admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig fo
 	return cmd
 }
 
-// Run builds the server from completed, validated options and serves until
-// ctx is done. out receives the kubeconfig line.
+// Run starts the server from completed, validated options and serves until
+// ctx is done or the server fails. out receives the kubeconfig line.
 func Run(ctx context.Context, o CompletedOptions, out io.Writer) error {
 	ignored := o.IgnoredFlagsSet()
 	for _, key := range o.DynamicAudit.IgnoredRuntimeConfig() {
@@ -86,20 +86,20 @@ func Run(ctx context.Context, o CompletedOptions, out io.Writer) error {
 	if len(ignored) > 0 {
 		klog.Warningf("These kube-apiserver flags have no effect in mini-apiserver and are ignored: %s", strings.Join(ignored, ", "))
 	}
-	cfg, err := o.Config()
+	inst, err := Start(ctx, o)
 	if err != nil {
 		return err
 	}
-	s, err := cfg.Complete().New()
-	if err != nil {
-		return err
-	}
-	klog.InfoS("Serving", "url", s.ServingURL, "dataDir", cfg.Extra.DataDir, "kubeconfig", cfg.Extra.KubeconfigPath)
-	fmt.Fprintf(out, "export KUBECONFIG=%s\n", cfg.Extra.KubeconfigPath)
+	klog.InfoS("Serving", "url", inst.URL, "dataDir", inst.DataDir, "kubeconfig", inst.KubeconfigPath)
+	fmt.Fprintf(out, "export KUBECONFIG=%s\n", inst.KubeconfigPath)
 	if f, ok := out.(*os.File); ok {
 		_ = f.Sync()
 	}
-	return s.Run(ctx)
+	select {
+	case <-ctx.Done():
+	case <-inst.Done():
+	}
+	return inst.Close()
 }
 
 func init() {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,14 +18,12 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission"
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/dynamic"
-	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logfile"
-	"github.com/mini-apiserver/mini-apiserver/pkg/etcd"
 	generatedopenapi "github.com/mini-apiserver/mini-apiserver/pkg/generated/openapi"
 )
 
-// Config is everything New needs. Until the server it builds runs, it owns
-// what it started (the bound port, the embedded etcd, the audit log file):
-// Close releases them.
+// Config is everything New needs: the library's configuration and ours.
+// What building it opened (the bound port, the embedded etcd, the audit log
+// file) is not here: the Instance that Start returns owns it.
 type Config struct {
 	Generic *genericapiserver.RecommendedConfig
 	Extra   ExtraConfig
@@ -33,27 +32,22 @@ type Config struct {
 // ExtraConfig is what mini-apiserver adds to the library's configuration.
 type ExtraConfig struct {
 	DataDir string
-	// KubeconfigPath is the generated admin kubeconfig.
+	// KubeconfigPath is the generated admin kubeconfig; AdminConfig is the
+	// same credential as a client configuration.
 	KubeconfigPath string
+	AdminConfig    *rest.Config
 	// NamespaceControllerConfig is the client config the namespace
 	// controller uses, authenticated as NamespaceControllerUser.
 	NamespaceControllerConfig *rest.Config
-	// WrapAPIHandler, when set, wraps the API handler inside the default
-	// handler chain (inside audit, authentication and authorization). The
-	// in-process harness uses it to inject handlers, e.g. one that panics.
-	WrapAPIHandler func(http.Handler) http.Handler
 	// RuleResolver lists what a user may do, for SelfSubjectRulesReview.
 	RuleResolver authorizer.RuleResolver
-
-	embeddedEtcd *etcd.Server
-	auditLog     *logfile.File
-	// auditSinks is the dynamic audit backend, when its switches are on.
-	auditSinks *dynamic.Backend
+	// AuditSinks is the dynamic audit backend, when its switches are on.
+	AuditSinks *dynamic.Backend
 }
 
-// Config builds the server configuration, one concern at a time. On error
-// nothing it started is left running.
-func (o CompletedOptions) Config() (_ *Config, err error) {
+// config builds the server configuration, one concern at a time, and
+// records in res what it opens.
+func (o CompletedOptions) config(ctx context.Context, res *resources, so startOptions) (*Config, error) {
 	if err := ensureDataDir(o.DataDir); err != nil {
 		return nil, err
 	}
@@ -62,34 +56,32 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 		return nil, err
 	}
 	cfg := &Config{Generic: genericapiserver.NewRecommendedConfig(api.Codecs), Extra: ExtraConfig{DataDir: o.DataDir}}
-	defer func() {
-		if err != nil {
-			cfg.Close()
-		}
-	}()
 	c := cfg.Generic
 	if err := o.GenericServerRun.ApplyTo(&c.Config); err != nil {
 		return nil, err
 	}
-	if err := o.applyServing(c); err != nil {
+	if res.listener, err = o.applyServing(c, creds, so.listener); err != nil {
 		return nil, err
+	}
+	if wrap := so.wrapAPIHandler; wrap != nil {
+		c.BuildHandlerChainFunc = func(apiHandler http.Handler, gc *genericapiserver.Config) http.Handler {
+			return genericapiserver.DefaultBuildHandlerChain(wrap(apiHandler), gc)
+		}
 	}
 	// The port is bound, so a port in use fails before any etcd is started.
 	// The embedded etcd starts now and is waited for at storage: a member
 	// spends most of its start waiting out its election, which the steps in
 	// between use.
-	embeddedEtcd := o.startEmbeddedEtcd()
-	defer func() {
-		if err != nil && embeddedEtcd != nil && cfg.Extra.embeddedEtcd == nil {
-			// Failed before storage: wait for the member, for Close to stop it.
-			cfg.Extra.embeddedEtcd, _ = embeddedEtcd()
+	if len(o.Etcd.StorageConfig.Transport.ServerList) == 0 {
+		if res.etcd, err = o.startEmbeddedEtcd(); err != nil {
+			return nil, err
 		}
-	}()
-	if cfg.Extra.auditLog, err = o.applyAudit(&c.Config); err != nil {
+	}
+	if res.auditLog, err = o.applyAudit(&c.Config); err != nil {
 		return nil, err
 	}
 	if o.DynamicAudit.on() {
-		if cfg.Extra.auditSinks, err = o.DynamicAudit.applyTo(&c.Config); err != nil {
+		if cfg.Extra.AuditSinks, err = o.DynamicAudit.applyTo(&c.Config); err != nil {
 			return nil, err
 		}
 	}
@@ -112,18 +104,12 @@ func (o CompletedOptions) Config() (_ *Config, err error) {
 	if c.AdmissionControl, err = admission.New(init, SystemNamespaces); err != nil {
 		return nil, err
 	}
-	if embeddedEtcd == nil {
-		if err := checkEtcd(o.Etcd.StorageConfig, etcdPreflightTimeout); err != nil {
-			return nil, err
-		}
-	} else if cfg.Extra.embeddedEtcd, err = embeddedEtcd(); err != nil {
-		return nil, err
-	}
-	if err := o.applyStorage(c); err != nil {
+	if err := o.applyStorage(ctx, c, res.etcd); err != nil {
 		return nil, err
 	}
 	servingURL := "https://" + loopbackHostPort(c.SecureServing)
 	cfg.Extra.NamespaceControllerConfig = creds.namespaceControllerConfig(servingURL)
+	cfg.Extra.AdminConfig = creds.adminConfig(servingURL)
 	if cfg.Extra.KubeconfigPath, err = creds.writeAdminKubeconfig(o.DataDir, servingURL); err != nil {
 		return nil, err
 	}
@@ -156,26 +142,9 @@ func applyOpenAPI(c *genericapiserver.RecommendedConfig) {
 	c.SkipOpenAPIInstallation = true
 }
 
-// Close releases what Config started (the bound port, the embedded etcd,
-// the audit log file), for a config that is never run or a server that
-// failed or stopped. It may be called more than once.
-func (c *Config) Close() {
-	if s := c.Generic.SecureServing; s != nil && s.Listener != nil {
-		_ = s.Listener.Close()
-	}
-	if c.Extra.embeddedEtcd != nil {
-		c.Extra.embeddedEtcd.Close()
-	}
-	if c.Extra.auditLog != nil {
-		_ = c.Extra.auditLog.Close()
-	}
-}
-
 type completedConfig struct {
 	Generic genericapiserver.CompletedConfig
 	Extra   *ExtraConfig
-	// config is what Close releases.
-	config *Config
 }
 
 // CompletedConfig can only be made by Config.Complete, so New cannot run on
@@ -184,12 +153,7 @@ type CompletedConfig struct{ *completedConfig }
 
 // Complete fills in the library's derived defaults.
 func (c *Config) Complete() CompletedConfig {
-	if wrap := c.Extra.WrapAPIHandler; wrap != nil {
-		c.Generic.BuildHandlerChainFunc = func(apiHandler http.Handler, gc *genericapiserver.Config) http.Handler {
-			return genericapiserver.DefaultBuildHandlerChain(wrap(apiHandler), gc)
-		}
-	}
-	return CompletedConfig{&completedConfig{Generic: c.Generic.Complete(), Extra: &c.Extra, config: c}}
+	return CompletedConfig{&completedConfig{Generic: c.Generic.Complete(), Extra: &c.Extra}}
 }
 
 func ensureDataDir(dir string) error {

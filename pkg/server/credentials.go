@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/rest"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/kubeconfig"
@@ -21,8 +22,11 @@ import (
 type credentials struct {
 	// servingCA is what clients trust: the generated CA, or the user's
 	// --tls-cert-file when they bring their own.
-	servingCA         []byte
-	userServingCert   bool
+	servingCA       []byte
+	userServingCert bool
+	// servingCert is the certificate served: --tls-cert-file or the one
+	// generated in the cert directory.
+	servingCert       genericoptions.CertKey
 	clientCA          *pki.KeyPair
 	admin             *pki.KeyPair
 	namespaceCtrlCred *pki.KeyPair
@@ -34,7 +38,7 @@ type credentials struct {
 // every start.
 func (o CompletedOptions) loadOrCreateCredentials() (*credentials, error) {
 	certDir := o.SecureServing.ServerCert.CertDirectory
-	creds := &credentials{userServingCert: !o.generateServingCert}
+	creds := &credentials{userServingCert: !o.generateServingCert, servingCert: o.SecureServing.ServerCert.CertKey}
 	if o.generateServingCert {
 		ca, err := pki.LoadOrCreateCA(certDir, "ca", "mini-apiserver-ca")
 		if err != nil {
@@ -44,8 +48,7 @@ func (o CompletedOptions) loadOrCreateCredentials() (*credentials, error) {
 		if _, err := pki.LoadOrCreateLeaf(certDir, "apiserver", ca, pki.ServingTemplate("mini-apiserver", hosts, ips)); err != nil {
 			return nil, fmt.Errorf("serving certificate in %s: %w", certDir, err)
 		}
-		cert := &o.SecureServing.ServerCert.CertKey
-		cert.CertFile, cert.KeyFile = pki.Paths(certDir, "apiserver")
+		creds.servingCert.CertFile, creds.servingCert.KeyFile = pki.Paths(certDir, "apiserver")
 		creds.servingCA = ca.CertPEM
 	} else {
 		var err error
@@ -67,14 +70,20 @@ func (o CompletedOptions) loadOrCreateCredentials() (*credentials, error) {
 	return creds, nil
 }
 
-// applyServing binds the port and builds the loopback client.
-func (o CompletedOptions) applyServing(c *genericapiserver.RecommendedConfig) error {
-	if err := o.SecureServing.SecureServingOptions.ApplyTo(&c.SecureServing); err != nil {
-		return fmt.Errorf("--bind-address/--secure-port: %w", err)
+// applyServing binds the port (or takes listener) with the serving
+// certificate and builds the loopback client; it returns the listener.
+func (o CompletedOptions) applyServing(c *genericapiserver.RecommendedConfig, creds *credentials, listener net.Listener) (net.Listener, error) {
+	// A copy: the library writes the listener and port it binds back into
+	// the options.
+	serving := *o.SecureServing.SecureServingOptions
+	serving.ServerCert.CertKey = creds.servingCert
+	serving.Listener = listener
+	if err := serving.ApplyTo(&c.SecureServing); err != nil {
+		return listener, fmt.Errorf("--bind-address/--secure-port: %w", err)
 	}
 	var err error
 	c.LoopbackClientConfig, err = loopbackClientConfig(c.SecureServing)
-	return err
+	return serving.Listener, err
 }
 
 // applyAuth sets kube-apiserver's authenticators and authorizers.
@@ -135,6 +144,13 @@ func (c *credentials) namespaceControllerConfig(servingURL string) *rest.Config 
 		cfg.TLSClientConfig.CAData = nil
 	}
 	return cfg
+}
+
+// adminConfig is the system:masters credential as a client configuration.
+func (c *credentials) adminConfig(servingURL string) *rest.Config {
+	return &rest.Config{Host: servingURL, TLSClientConfig: rest.TLSClientConfig{
+		CAData: c.servingCA, CertData: c.admin.CertPEM, KeyData: c.admin.KeyPEM,
+	}}
 }
 
 // writeAdminKubeconfig writes <dataDir>/admin.kubeconfig (0600) for the

@@ -37,8 +37,9 @@ func init() {
 	}))
 }
 
-// auditRegistrationGroup is the --runtime-config key that serves AuditSinks.
-const auditRegistrationGroup = "auditregistration.k8s.io/v1alpha1"
+// AuditRegistrationGroupVersion is the --runtime-config key that serves
+// AuditSinks.
+const AuditRegistrationGroupVersion = "auditregistration.k8s.io/v1alpha1"
 
 // DynamicAuditOptions are the three switches of the dynamic backend, all
 // needed, as in kube-apiserver 1.13-1.18.
@@ -54,19 +55,18 @@ type DynamicAuditOptions struct {
 	RuntimeConfig cliflag.ConfigurationMap
 }
 
+// NewDynamicAuditOptions returns the defaults: off, upstream's batch wait.
+func NewDynamicAuditOptions() *DynamicAuditOptions {
+	return &DynamicAuditOptions{BatchMaxWait: dynamic.DefaultBatchConfig().MaxBatchWait, RuntimeConfig: cliflag.ConfigurationMap{}}
+}
+
 // AddFlags adds --audit-dynamic-configuration and --runtime-config.
 func (o *DynamicAuditOptions) AddFlags(audit, apiEnablement *pflag.FlagSet) {
 	audit.BoolVar(&o.Enabled, "audit-dynamic-configuration", o.Enabled,
 		"Enables dynamic audit configuration. This feature also requires the DynamicAuditing feature flag")
-	if o.BatchMaxWait == 0 {
-		o.BatchMaxWait = dynamic.DefaultBatchConfig().MaxBatchWait
-	}
 	audit.DurationVar(&o.BatchMaxWait, "audit-dynamic-batch-max-wait", o.BatchMaxWait, ""+
 		"The longest an AuditSink's batch waits for more events before it is sent (mini-apiserver's own: kube-apiserver 1.13-1.18 "+
 		"fixed it at 30s). Lower it so tests see a sink's events sooner.")
-	if o.RuntimeConfig == nil {
-		o.RuntimeConfig = cliflag.ConfigurationMap{}
-	}
 	apiEnablement.Var(&o.RuntimeConfig, "runtime-config", ""+
 		"A set of key=value pairs that enable or disable built-in APIs. Here only auditregistration.k8s.io/v1alpha1=true|false "+
 		"(the AuditSink API of the dynamic audit backend) has an effect; other keys are accepted and named in the start-up warning.")
@@ -74,7 +74,7 @@ func (o *DynamicAuditOptions) AddFlags(audit, apiEnablement *pflag.FlagSet) {
 
 // groupEnabled says whether --runtime-config turns the AuditSink API on.
 func (o *DynamicAuditOptions) groupEnabled() (bool, error) {
-	v, ok := o.RuntimeConfig[auditRegistrationGroup]
+	v, ok := o.RuntimeConfig[AuditRegistrationGroupVersion]
 	if !ok {
 		return false, nil
 	}
@@ -83,7 +83,7 @@ func (o *DynamicAuditOptions) groupEnabled() (bool, error) {
 	}
 	on, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, fmt.Errorf("--runtime-config %s=%s: want true or false", auditRegistrationGroup, v)
+		return false, fmt.Errorf("--runtime-config %s=%s: want true or false", AuditRegistrationGroupVersion, v)
 	}
 	return on, nil
 }
@@ -92,7 +92,7 @@ func (o *DynamicAuditOptions) groupEnabled() (bool, error) {
 func (o *DynamicAuditOptions) IgnoredRuntimeConfig() []string {
 	var keys []string
 	for k := range o.RuntimeConfig {
-		if k != auditRegistrationGroup {
+		if k != AuditRegistrationGroupVersion {
 			keys = append(keys, k)
 		}
 	}
@@ -117,7 +117,7 @@ func (o *DynamicAuditOptions) Validate() []error {
 		errs = append(errs, errors.New("--audit-dynamic-configuration set, but DynamicAuditing feature gate is not enabled"))
 	}
 	if !group {
-		errs = append(errs, fmt.Errorf("--audit-dynamic-configuration set, but the AuditSink API is not enabled: add --runtime-config=%s=true", auditRegistrationGroup))
+		errs = append(errs, fmt.Errorf("--audit-dynamic-configuration set, but the AuditSink API is not enabled: add --runtime-config=%s=true", AuditRegistrationGroupVersion))
 	}
 	return errs
 }

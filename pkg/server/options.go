@@ -61,7 +61,7 @@ func NewOptions() *Options {
 		Logs:             logs.NewOptions(),
 		Authentication:   auth.NewAuthenticationOptions(),
 		Authorization:    auth.NewAuthorizationOptions(),
-		DynamicAudit:     &DynamicAuditOptions{},
+		DynamicAudit:     NewDynamicAuditOptions(),
 		ignored:          newIgnoredFlags(),
 	}
 	// kube-apiserver's defaults, where the library's differ from them.

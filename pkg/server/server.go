@@ -39,6 +39,8 @@ type Server struct {
 	config  CompletedConfig
 	// ServingURL is where clients reach the server.
 	ServingURL string
+	// ready is closed when /readyz first answers 200.
+	ready chan struct{}
 	// informers the post-start hooks read, registered with the shared
 	// factory before it starts.
 	informers struct {
@@ -48,14 +50,8 @@ type Server struct {
 	}
 }
 
-// New installs the API and the server's post-start hooks. On error the
-// config's resources are released.
-func (c CompletedConfig) New() (s *Server, err error) {
-	defer func() {
-		if err != nil {
-			c.config.Close()
-		}
-	}()
+// New installs the API and the server's post-start hooks.
+func (c CompletedConfig) New() (*Server, error) {
 	generic, err := c.Generic.New("mini-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
@@ -93,7 +89,7 @@ func (c CompletedConfig) New() (s *Server, err error) {
 	rbacGroup := genericapiserver.NewDefaultAPIGroupInfo(rbacv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
 	rbacGroup.VersionedResourcesStorageMap["v1"] = rbacStorage
 	groups := []*genericapiserver.APIGroupInfo{&authnGroup, &authzGroup, &rbacGroup}
-	sinks := c.Extra.auditSinks
+	sinks := c.Extra.AuditSinks
 	if sinks != nil {
 		sinkStorage, err := auditsink.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter)
 		if err != nil {
@@ -116,7 +112,7 @@ func (c CompletedConfig) New() (s *Server, err error) {
 		return nil, err
 	}
 
-	s = &Server{Generic: generic, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing)}
+	s := &Server{Generic: generic, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing), ready: make(chan struct{})}
 	factory := c.Generic.SharedInformerFactory
 	s.informers.namespaces = factory.Core().V1().Namespaces()
 	s.informers.clusterRoles = factory.Rbac().V1().ClusterRoles()
@@ -157,10 +153,8 @@ func (c CompletedConfig) New() (s *Server, err error) {
 	return s, nil
 }
 
-// Run serves until ctx is done, then shuts down gracefully and stops the
-// embedded etcd.
+// Run serves until ctx is done, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
-	defer s.config.config.Close()
 	return s.Generic.PrepareRun().RunWithContext(ctx)
 }
 
@@ -173,7 +167,8 @@ func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookCont
 	return nil
 }
 
-// reportReady logs once how long the process took to be ready. It asks
+// reportReady logs once how long the process took to be ready, and closes
+// s.ready. It asks
 // /readyz of the handler behind the filter chain, so the server's own
 // polling is neither authenticated nor audited: kube-apiserver writes no
 // audit event of its own start-up, and neither does this.
@@ -191,6 +186,7 @@ func (s *Server) reportReady(ctx genericapiserver.PostStartHookContext) error {
 				return false, nil
 			}
 			klog.InfoS(fmt.Sprintf("ready in %dms", time.Since(processStart).Milliseconds()), "url", s.ServingURL)
+			close(s.ready)
 			return true, nil
 		})
 	}()

@@ -28,43 +28,15 @@ import (
 // etcdPreflightTimeout bounds how long start-up waits for an external etcd.
 const etcdPreflightTimeout = 10 * time.Second
 
-// startEmbeddedEtcd starts the embedded etcd in the background when no
-// --etcd-servers are given (else it returns nil); the function it returns
-// waits for it, and may be called again. A new member spends most of its
-// start waiting out its election, time the rest of the configuration uses.
-func (o CompletedOptions) startEmbeddedEtcd() func() (*etcd.Server, error) {
-	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
-		return nil
-	}
-	var (
-		srv  *etcd.Server
-		err  error
-		done = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		srv, err = o.runEmbeddedEtcd()
-	}()
-	return func() (*etcd.Server, error) {
-		<-done
-		return srv, err
-	}
+// embeddedEtcd is the member and the credential the server dials it with.
+type embeddedEtcd struct {
+	*etcd.Server
+	client etcd.TLSFiles
 }
 
-// applyStorage sets the library's storage factory with kube's key layout.
-func (o CompletedOptions) applyStorage(c *genericapiserver.RecommendedConfig) error {
-	resourceConfig := serverstorage.NewResourceConfig()
-	resourceConfig.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, auditreg.SchemeGroupVersion)
-	storageFactory := serverstorage.NewDefaultStorageFactory(o.Etcd.StorageConfig, o.Etcd.DefaultStorageMediaType,
-		api.Codecs, serverstorage.NewDefaultResourceEncodingConfig(api.Scheme), resourceConfig, nil)
-	// Our own types have no protobuf encoding: AuditSinks are stored as JSON.
-	storageFactory.SetSerializer(auditreg.Resource("auditsinks"), runtime.ContentTypeJSON, api.Codecs)
-	return o.Etcd.ApplyWithStorageFactoryTo(storageFactory, &c.Config)
-}
-
-// runEmbeddedEtcd starts the embedded etcd with the data directory's
-// certificates and points the storage transport at it.
-func (o CompletedOptions) runEmbeddedEtcd() (*etcd.Server, error) {
+// startEmbeddedEtcd starts the embedded etcd with the data directory's
+// certificates; applyStorage waits for it.
+func (o CompletedOptions) startEmbeddedEtcd() (*embeddedEtcd, error) {
 	files, err := etcd.LoadOrCreatePKI(filepath.Join(o.DataDir, "pki"))
 	if err != nil {
 		return nil, err
@@ -73,20 +45,48 @@ func (o CompletedOptions) runEmbeddedEtcd() (*etcd.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	transport := &o.Etcd.StorageConfig.Transport
-	transport.CertFile, transport.KeyFile, transport.TrustedCAFile = files.Client.CertFile, files.Client.KeyFile, files.Client.CAFile
-	transport.ServerList = []string{srv.ClientURL}
-	return srv, nil
+	return &embeddedEtcd{Server: srv, client: files.Client}, nil
 }
 
-func checkEtcd(sc storagebackend.Config, timeout time.Duration) error {
+// applyStorage sets the library's storage factory with kube's key layout,
+// on --etcd-servers (checked to answer) or the embedded member (waited
+// for).
+func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.RecommendedConfig, embedded *embeddedEtcd) error {
+	etcdOpts := *o.Etcd
+	if embedded == nil {
+		if err := checkEtcd(ctx, etcdOpts.StorageConfig, etcdPreflightTimeout); err != nil {
+			return err
+		}
+	} else {
+		select {
+		case <-embedded.ReadyNotify():
+		case err := <-embedded.Err():
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("embedded etcd: %w", ctx.Err())
+		}
+		client := embedded.client
+		transport := &etcdOpts.StorageConfig.Transport
+		transport.CertFile, transport.KeyFile, transport.TrustedCAFile = client.CertFile, client.KeyFile, client.CAFile
+		transport.ServerList = []string{embedded.ClientURL()}
+	}
+	resourceConfig := serverstorage.NewResourceConfig()
+	resourceConfig.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, auditreg.SchemeGroupVersion)
+	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, etcdOpts.DefaultStorageMediaType,
+		api.Codecs, serverstorage.NewDefaultResourceEncodingConfig(api.Scheme), resourceConfig, nil)
+	// Our own types have no protobuf encoding: AuditSinks are stored as JSON.
+	storageFactory.SetSerializer(auditreg.Resource("auditsinks"), runtime.ContentTypeJSON, api.Codecs)
+	return etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &c.Config)
+}
+
+func checkEtcd(ctx context.Context, sc storagebackend.Config, timeout time.Duration) error {
 	prober, err := storagefactory.CreateProber(sc)
 	if err != nil {
 		return fmt.Errorf("cannot reach etcd at --etcd-servers=%s: %w", strings.Join(sc.Transport.ServerList, ","), err)
 	}
 	defer prober.Close()
 	var lastErr error
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err = wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		probeCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
