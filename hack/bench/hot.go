@@ -24,7 +24,7 @@ var hotBenchmarks = map[string]string{
 
 // hotCode runs the Go benchmarks of our own hot code and tables them.
 func hotCode(string) {
-	pkgs := []string{"./pkg/api", "./pkg/registry/pod", "./pkg/audit/sink", "./pkg/audit/logfile"}
+	pkgs := []string{"./pkg/api", "./pkg/registry/core/pod", "./pkg/audit/sink", "./pkg/audit/logfile"}
 	args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem"}, pkgs...)
 	out, err := exec.Command("go", args...).CombinedOutput()
 	if err != nil {

@@ -41,7 +41,7 @@ func enableDynamicAudit(o *server.Options) error {
 		return fmt.Errorf("harness: feature gate DynamicAuditing: %w", err)
 	}
 	o.DynamicAudit.Enabled = true
-	o.DynamicAudit.RuntimeConfig[server.AuditRegistrationGroupVersion] = "true"
+	o.APIEnablement.RuntimeConfig[server.AuditRegistrationGroupVersion] = "true"
 	o.DynamicAudit.BatchMaxWait = DynamicAuditBatchWait
 	return nil
 }

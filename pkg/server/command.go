@@ -77,7 +77,7 @@ admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig fo
 // ctx is done or the server fails. out receives the kubeconfig line.
 func Run(ctx context.Context, o CompletedOptions, out io.Writer) error {
 	ignored := o.IgnoredFlagsSet()
-	for _, key := range o.DynamicAudit.IgnoredRuntimeConfig() {
+	for _, key := range ignoredRuntimeConfig(o.APIEnablement.RuntimeConfig) {
 		ignored = append(ignored, "--runtime-config="+key)
 	}
 	if slices.Contains(o.Authorization.Modes, auth.ModeNode) {

@@ -80,7 +80,10 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if res.auditLog, err = o.applyAudit(&c.Config); err != nil {
 		return nil, err
 	}
-	if o.DynamicAudit.on() {
+	if err := o.APIEnablement.ApplyTo(&c.Config, defaultAPIResourceConfig(), api.Scheme); err != nil {
+		return nil, fmt.Errorf("--runtime-config: %w", err)
+	}
+	if o.DynamicAudit.on(auditSinksEnabled(c.MergedResourceConfig)) {
 		if cfg.Extra.AuditSinks, err = o.DynamicAudit.applyTo(&c.Config); err != nil {
 			return nil, err
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -18,7 +16,6 @@ import (
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/component-base/featuregate"
 	"k8s.io/klog/v2"
 
@@ -41,7 +38,8 @@ func init() {
 // AuditSinks.
 const AuditRegistrationGroupVersion = "auditregistration.k8s.io/v1alpha1"
 
-// DynamicAuditOptions are the three switches of the dynamic backend, all
+// DynamicAuditOptions are the switches of the dynamic backend: this flag,
+// the DynamicAuditing gate and the AuditSink API (--runtime-config), all
 // needed, as in kube-apiserver 1.13-1.18.
 type DynamicAuditOptions struct {
 	Enabled bool
@@ -50,62 +48,26 @@ type DynamicAuditOptions struct {
 	// options field its integration tests lowered; here it is a flag so a
 	// test suite running the binary need not wait 30s either.
 	BatchMaxWait time.Duration
-	// RuntimeConfig is --runtime-config; only auditregistration.k8s.io/v1alpha1
-	// means something here, the other keys are named in the start-up warning.
-	RuntimeConfig cliflag.ConfigurationMap
 }
 
 // NewDynamicAuditOptions returns the defaults: off, upstream's batch wait.
 func NewDynamicAuditOptions() *DynamicAuditOptions {
-	return &DynamicAuditOptions{BatchMaxWait: dynamic.DefaultBatchConfig().MaxBatchWait, RuntimeConfig: cliflag.ConfigurationMap{}}
+	return &DynamicAuditOptions{BatchMaxWait: dynamic.DefaultBatchConfig().MaxBatchWait}
 }
 
-// AddFlags adds --audit-dynamic-configuration and --runtime-config.
-func (o *DynamicAuditOptions) AddFlags(audit, apiEnablement *pflag.FlagSet) {
-	audit.BoolVar(&o.Enabled, "audit-dynamic-configuration", o.Enabled,
+// AddFlags adds --audit-dynamic-configuration and
+// --audit-dynamic-batch-max-wait.
+func (o *DynamicAuditOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.Enabled, "audit-dynamic-configuration", o.Enabled,
 		"Enables dynamic audit configuration. This feature also requires the DynamicAuditing feature flag")
-	audit.DurationVar(&o.BatchMaxWait, "audit-dynamic-batch-max-wait", o.BatchMaxWait, ""+
+	fs.DurationVar(&o.BatchMaxWait, "audit-dynamic-batch-max-wait", o.BatchMaxWait, ""+
 		"The longest an AuditSink's batch waits for more events before it is sent (mini-apiserver's own: kube-apiserver 1.13-1.18 "+
 		"fixed it at 30s). Lower it so tests see a sink's events sooner.")
-	apiEnablement.Var(&o.RuntimeConfig, "runtime-config", ""+
-		"A set of key=value pairs that enable or disable built-in APIs. Here only auditregistration.k8s.io/v1alpha1=true|false "+
-		"(the AuditSink API of the dynamic audit backend) has an effect; other keys are accepted and named in the start-up warning.")
 }
 
-// groupEnabled says whether --runtime-config turns the AuditSink API on.
-func (o *DynamicAuditOptions) groupEnabled() (bool, error) {
-	v, ok := o.RuntimeConfig[AuditRegistrationGroupVersion]
-	if !ok {
-		return false, nil
-	}
-	if v == "" {
-		return true, nil
-	}
-	on, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("--runtime-config %s=%s: want true or false", AuditRegistrationGroupVersion, v)
-	}
-	return on, nil
-}
-
-// IgnoredRuntimeConfig are the --runtime-config keys without effect here.
-func (o *DynamicAuditOptions) IgnoredRuntimeConfig() []string {
-	var keys []string
-	for k := range o.RuntimeConfig {
-		if k != AuditRegistrationGroupVersion {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// Validate names the missing switch, with upstream's message for the gate.
-func (o *DynamicAuditOptions) Validate() []error {
-	group, err := o.groupEnabled()
-	if err != nil {
-		return []error{err}
-	}
+// Validate names the missing switch, with upstream's message for the gate;
+// apiEnabled says whether --runtime-config serves the AuditSink API.
+func (o *DynamicAuditOptions) Validate(apiEnabled bool) []error {
 	if o.BatchMaxWait <= 0 {
 		return []error{fmt.Errorf("--audit-dynamic-batch-max-wait=%s: must be greater than 0", o.BatchMaxWait)}
 	}
@@ -116,16 +78,15 @@ func (o *DynamicAuditOptions) Validate() []error {
 	if !utilfeature.DefaultFeatureGate.Enabled(DynamicAuditing) {
 		errs = append(errs, errors.New("--audit-dynamic-configuration set, but DynamicAuditing feature gate is not enabled"))
 	}
-	if !group {
+	if !apiEnabled {
 		errs = append(errs, fmt.Errorf("--audit-dynamic-configuration set, but the AuditSink API is not enabled: add --runtime-config=%s=true", AuditRegistrationGroupVersion))
 	}
 	return errs
 }
 
 // on says whether all three switches are on.
-func (o *DynamicAuditOptions) on() bool {
-	group, _ := o.groupEnabled()
-	return o.Enabled && group && utilfeature.DefaultFeatureGate.Enabled(DynamicAuditing)
+func (o *DynamicAuditOptions) on(apiEnabled bool) bool {
+	return o.Enabled && apiEnabled && utilfeature.DefaultFeatureGate.Enabled(DynamicAuditing)
 }
 
 // applyTo adds the dynamic backend to the audit pipeline: the

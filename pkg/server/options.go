@@ -43,6 +43,7 @@ type Options struct {
 	Authentication *auth.AuthenticationOptions
 	Authorization  *auth.AuthorizationOptions
 	DynamicAudit   *DynamicAuditOptions
+	APIEnablement  *genericoptions.APIEnablementOptions
 
 	ignored *ignoredFlags
 }
@@ -62,6 +63,7 @@ func NewOptions() *Options {
 		Authentication:   auth.NewAuthenticationOptions(),
 		Authorization:    auth.NewAuthorizationOptions(),
 		DynamicAudit:     NewDynamicAuditOptions(),
+		APIEnablement:    genericoptions.NewAPIEnablementOptions(),
 		ignored:          newIgnoredFlags(),
 	}
 	// kube-apiserver's defaults, where the library's differ from them.
@@ -93,7 +95,8 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Etcd.AddFlags(fss.FlagSet("etcd"))
 	o.SecureServing.AddFlags(fss.FlagSet("secure serving"))
 	o.Audit.AddFlags(fss.FlagSet("auditing"))
-	o.DynamicAudit.AddFlags(fss.FlagSet("auditing"), fss.FlagSet("api enablement"))
+	o.DynamicAudit.AddFlags(fss.FlagSet("auditing"))
+	o.APIEnablement.AddFlags(fss.FlagSet("api enablement"))
 	o.Features.AddFlags(fss.FlagSet("features"))
 	o.Authentication.AddFlags(fss.FlagSet("authentication"))
 	o.Authorization.AddFlags(fss.FlagSet("authorization"))
@@ -163,7 +166,13 @@ func (o CompletedOptions) Validate() error {
 	errs = append(errs, o.Features.Validate()...)
 	errs = append(errs, o.Audit.Validate()...)
 	errs = append(errs, o.validateAuditExtras()...)
-	errs = append(errs, o.DynamicAudit.Validate()...)
+	rc, err := o.resourceConfig()
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, validateResourceConfig(rc)...)
+	}
+	errs = append(errs, o.DynamicAudit.Validate(err == nil && auditSinksEnabled(rc))...)
 	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
 		errs = append(errs, o.Etcd.Validate()...)
 	} else if o.Etcd.StorageConfig.Transport.CertFile != "" || o.Etcd.StorageConfig.Transport.KeyFile != "" || o.Etcd.StorageConfig.Transport.TrustedCAFile != "" {

@@ -6,31 +6,17 @@ import (
 	"net/http"
 	"time"
 
-	rbacrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/rbac/rest"
-	rbacv1 "k8s.io/api/rbac/v1"
-
-	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/auditsink"
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	rbacinformers "k8s.io/client-go/informers/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	"github.com/mini-apiserver/mini-apiserver/pkg/controller/clusterroleaggregation"
 	nscontroller "github.com/mini-apiserver/mini-apiserver/pkg/controller/namespace"
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/namespace"
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/selfsubjectaccessreview"
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/selfsubjectreview"
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/selfsubjectrulesreview"
 )
 
 // Server is a mini-apiserver ready to run.
@@ -56,50 +42,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	podStorage, err := pod.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter)
-	if err != nil {
-		return nil, fmt.Errorf("pod storage: %w", err)
-	}
-	nsStorage, err := namespace.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter)
-	if err != nil {
-		return nil, fmt.Errorf("namespace storage: %w", err)
-	}
-	groupInfo := genericapiserver.NewDefaultAPIGroupInfo("", api.Scheme, api.ParameterCodec, api.Codecs)
-	groupInfo.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{
-		"pods":                podStorage.Pod,
-		"pods/status":         podStorage.Status,
-		"namespaces":          nsStorage.Namespace,
-		"namespaces/status":   nsStorage.Status,
-		"namespaces/finalize": nsStorage.Finalize,
-	}
-	if err := generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &groupInfo); err != nil {
-		return nil, err
-	}
-	authnGroup := genericapiserver.NewDefaultAPIGroupInfo(authenticationv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
-	authnGroup.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{"selfsubjectreviews": &selfsubjectreview.REST{}}
-	authzGroup := genericapiserver.NewDefaultAPIGroupInfo(authorizationv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
-	authzGroup.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{
-		"selfsubjectaccessreviews": &selfsubjectaccessreview.REST{Authorizer: c.Generic.Authorization.Authorizer},
-		"selfsubjectrulesreviews":  &selfsubjectrulesreview.REST{RuleResolver: c.Extra.RuleResolver},
-	}
-	rbacStorage, err := rbacrest.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter, c.Generic.Authorization.Authorizer)
-	if err != nil {
-		return nil, fmt.Errorf("rbac storage: %w", err)
-	}
-	rbacGroup := genericapiserver.NewDefaultAPIGroupInfo(rbacv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
-	rbacGroup.VersionedResourcesStorageMap["v1"] = rbacStorage
-	groups := []*genericapiserver.APIGroupInfo{&authnGroup, &authzGroup, &rbacGroup}
-	sinks := c.Extra.AuditSinks
-	if sinks != nil {
-		sinkStorage, err := auditsink.NewStorage(api.Scheme, c.Generic.RESTOptionsGetter)
-		if err != nil {
-			return nil, fmt.Errorf("auditsink storage: %w", err)
-		}
-		auditRegGroup := genericapiserver.NewDefaultAPIGroupInfo(auditreg.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
-		auditRegGroup.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{"auditsinks": sinkStorage}
-		groups = append(groups, &auditRegGroup)
-	}
-	if err := generic.InstallAPIGroups(groups...); err != nil {
+	if err := c.installAPIs(generic); err != nil {
 		return nil, err
 	}
 	installLazyOpenAPI(generic, c.Generic.Config)
@@ -133,10 +76,10 @@ func (c CompletedConfig) New() (*Server, error) {
 		{"bootstrap-namespaces", s.bootstrapNamespaces},
 		{"rbac/bootstrap-roles", s.bootstrapRBAC},
 		{"start-audit-sink-informer", func(ctx genericapiserver.PostStartHookContext) error {
-			if sinks == nil {
+			if c.Extra.AuditSinks == nil {
 				return nil
 			}
-			return runAuditSinkInformer(ctx, ctx.LoopbackClientConfig, sinks)
+			return runAuditSinkInformer(ctx, ctx.LoopbackClientConfig, c.Extra.AuditSinks)
 		}},
 		{"start-clusterrole-aggregation-controller", func(ctx genericapiserver.PostStartHookContext) error {
 			go aggregation.Run(ctx)

@@ -7,11 +7,6 @@ import (
 	"strings"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -70,10 +65,8 @@ func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.
 		transport.CertFile, transport.KeyFile, transport.TrustedCAFile = client.CertFile, client.KeyFile, client.CAFile
 		transport.ServerList = []string{embedded.ClientURL()}
 	}
-	resourceConfig := serverstorage.NewResourceConfig()
-	resourceConfig.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, auditreg.SchemeGroupVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, etcdOpts.DefaultStorageMediaType,
-		api.Codecs, serverstorage.NewDefaultResourceEncodingConfig(api.Scheme), resourceConfig, nil)
+		api.Codecs, serverstorage.NewDefaultResourceEncodingConfig(api.Scheme), c.MergedResourceConfig, nil)
 	// Our own types have no protobuf encoding: AuditSinks are stored as JSON.
 	storageFactory.SetSerializer(auditreg.Resource("auditsinks"), runtime.ContentTypeJSON, api.Codecs)
 	return etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &c.Config)

@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
 

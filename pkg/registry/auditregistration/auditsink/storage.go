@@ -9,7 +9,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
 

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/pod"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
 

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	"k8s.io/client-go/kubernetes"
+)
+
+// parseOptions parses args with the server's flag set on a new data
+// directory and completes and validates them.
+func parseOptions(t *testing.T, args ...string) (CompletedOptions, error) {
+	t.Helper()
+	o := NewOptions()
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	for _, f := range o.Flags().FlagSets {
+		fs.AddFlagSet(f)
+	}
+	if err := fs.Parse(append([]string{"--data-dir=" + t.TempDir()}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := compatibility.DefaultComponentGlobalsRegistry.Set(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, c.Validate()
+}
+
+// start starts an instance on a port of the kernel's choosing and waits for
+// it to be ready.
+func start(t *testing.T, o CompletedOptions) *Instance {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	inst, err := Start(ctx, o, WithListener(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	if err := inst.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+func servedGroups(t *testing.T, inst *Instance) []string {
+	t.Helper()
+	client, err := kubernetes.NewForConfig(inst.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := client.Discovery().ServerGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range groups.Groups {
+		names = append(names, g.Name)
+	}
+	return names
+}
+
+// An Instance owns what it started: after Close the port and the data
+// directory's etcd are free, and Close says the same however often it is
+// called.
+func TestInstanceCloseReleasesWhatItStarted(t *testing.T) {
+	o, err := parseOptions(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := start(t, o)
+	if !strings.HasPrefix(inst.URL, "https://127.0.0.1:") || inst.Port == 0 || inst.KubeconfigPath == "" {
+		t.Errorf("instance: URL %q, port %d, kubeconfig %q", inst.URL, inst.Port, inst.KubeconfigPath)
+	}
+	if got := servedGroups(t, inst); !slices.Equal(got, []string{"", "authentication.k8s.io", "authorization.k8s.io", "rbac.authorization.k8s.io"}) {
+		t.Errorf("served groups %q, want core, authentication, authorization and rbac (GA on, alpha off)", got)
+	}
+	if inst.Err() != nil {
+		t.Errorf("Err before Done: %v", inst.Err())
+	}
+	first := inst.Close()
+	if again := inst.Close(); again != first {
+		t.Errorf("second Close %v, first %v", again, first)
+	}
+	select {
+	case <-inst.Done():
+	default:
+		t.Fatal("Done not closed after Close")
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(inst.Port)))
+	if err != nil {
+		t.Fatalf("port %d still held after Close: %v", inst.Port, err)
+	}
+	l.Close()
+	// The same options on the same data directory: the embedded etcd's
+	// data directory was released.
+	again := start(t, o)
+	if err := again.Close(); err != nil {
+		t.Errorf("restart on the same data directory ended with %v", err)
+	}
+}
+
+// --runtime-config decides what is served, with the library's merge; what
+// the server itself needs cannot be turned off; kube-apiserver's other
+// groups are accepted.
+func TestRuntimeConfig(t *testing.T) {
+	o, err := parseOptions(t, "--runtime-config=authentication.k8s.io/v1=false,apps/v1=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ignoredRuntimeConfig(o.APIEnablement.RuntimeConfig); !slices.Equal(got, []string{"apps/v1"}) {
+		t.Errorf("ignored keys %q, want [apps/v1]", got)
+	}
+	inst := start(t, o)
+	if got := servedGroups(t, inst); slices.Contains(got, "authentication.k8s.io") {
+		t.Errorf("authentication.k8s.io/v1=false still serves it: %q", got)
+	}
+	for _, tc := range []struct{ arg, want string }{
+		{"--runtime-config=rbac.authorization.k8s.io/v1=false", "--runtime-config: rbac.authorization.k8s.io/v1/roles cannot be disabled"},
+		{"--runtime-config=api/all=false", "--runtime-config: v1/namespaces cannot be disabled"},
+		{"--runtime-config=authorization.k8s.io/v1=maybe", "--runtime-config: invalid value of authorization.k8s.io/v1: maybe"},
+		{"--runtime-config=authorization.k8s.io/v9=true", "--runtime-config: group version authorization.k8s.io/v9 that has not been registered"},
+	} {
+		if _, err := parseOptions(t, tc.arg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.arg, err, tc.want)
+		}
+	}
+}
