@@ -101,7 +101,7 @@ bench: build tools kube-apiserver
 # Each fuzz target for FUZZTIME (its seeds also run in `make test`).
 FUZZTIME ?= 15s
 FUZZ_TARGETS := ./pkg/registry/core/pod:FuzzPodDecodeDefaultValidate ./pkg/auth/abac:FuzzPolicyLine ./pkg/auth:FuzzTokenFile \
-	./pkg/audit/sink:FuzzDecodeEventList ./pkg/audit/sink:FuzzFileName ./pkg/audit/logview:FuzzParseLines
+	./pkg/audit/sink:FuzzDecodeEventList ./pkg/audit/consumer:FuzzFileName ./pkg/audit/logview:FuzzParseLines
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \

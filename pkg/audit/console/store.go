@@ -110,6 +110,16 @@ func (s *Store) Add(evs ...auditv1.Event) {
 	s.bump()
 }
 
+// Consume adds a delivery's events: consumer.Consumer, for the webhook
+// receiver.
+func (s *Store) Consume(evs []auditv1.Event) error {
+	s.Add(evs...)
+	return nil
+}
+
+// Reject shows a delivery that was not an EventList as a problem.
+func (s *Store) Reject(err error) { s.Problem("a delivery: " + err.Error()) }
+
 // Problem counts a line or body that was not an audit event.
 func (s *Store) Problem(where string) {
 	s.mu.Lock()

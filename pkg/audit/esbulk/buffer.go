@@ -2,9 +2,12 @@ package esbulk
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/klog/v2"
 )
 
@@ -17,11 +20,26 @@ type BufferOptions struct {
 	// a partial batch goes after FlushInterval (default 1s).
 	BatchSize     int
 	FlushInterval time.Duration
-	// InitialBackoff doubles up to MaxBackoff between retries (defaults
-	// 200ms, 10s); a document still not stored after MaxRetryDuration
-	// (default 5m) is dropped and counted.
-	InitialBackoff, MaxBackoff time.Duration
-	MaxRetryDuration           time.Duration
+	// Backoff paces retries; a document still not stored after
+	// MaxRetryDuration (default 5m) is dropped and counted.
+	Backoff          Backoff
+	MaxRetryDuration time.Duration
+}
+
+// Backoff paces the retries of a bulk sender (Buffer, auditctl ship): the
+// wait doubles from Initial (default 200ms) up to Max (default 10s).
+type Backoff struct{ Initial, Max time.Duration }
+
+// Next is the wait after a wait of prev (0 before the first retry).
+func (b Backoff) Next(prev time.Duration) time.Duration {
+	initial, most := b.Initial, b.Max
+	if initial <= 0 {
+		initial = 200 * time.Millisecond
+	}
+	if most <= 0 {
+		most = 10 * time.Second
+	}
+	return min(max(2*prev, initial), most)
 }
 
 // Stats count what happened to the documents offered.
@@ -65,12 +83,6 @@ func NewBuffer(client *Client, opts BufferOptions) *Buffer {
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = time.Second
-	}
-	if opts.InitialBackoff <= 0 {
-		opts.InitialBackoff = 200 * time.Millisecond
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 10 * time.Second
 	}
 	if opts.MaxRetryDuration <= 0 {
 		opts.MaxRetryDuration = 5 * time.Minute
@@ -120,7 +132,7 @@ func (b *Buffer) Close(ctx context.Context) {
 	}
 	b.closed = true
 	b.mu.Unlock()
-	wait := b.opts.InitialBackoff
+	var wait time.Duration
 	for {
 		b.mu.Lock()
 		n := len(b.queue)
@@ -131,10 +143,10 @@ func (b *Buffer) Close(ctx context.Context) {
 		if b.send(ctx) {
 			continue
 		}
+		wait = b.opts.Backoff.Next(wait)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
-			wait = min(2*wait, b.opts.MaxBackoff)
 			continue
 		}
 		break
@@ -179,7 +191,7 @@ func (b *Buffer) run() {
 		for {
 			ok := b.send(context.Background())
 			if !ok {
-				backoff = min(max(2*backoff, b.opts.InitialBackoff), b.opts.MaxBackoff)
+				backoff = b.opts.Backoff.Next(backoff)
 				break
 			}
 			backoff = 0
@@ -233,4 +245,50 @@ func (b *Buffer) send(ctx context.Context) bool {
 		b.since = time.Now()
 	}
 	return false
+}
+
+// Consume offers the events to the buffer: consumer.Consumer, for the
+// webhook receiver. A delivery that does not fit is refused (and counted),
+// so that the receiver answers 503 and its sender retries.
+func (b *Buffer) Consume(events []auditv1.Event) error {
+	docs := make([]Doc, 0, len(events))
+	for i := range events {
+		d, err := NewDoc(&events[i])
+		if err != nil {
+			return err
+		}
+		docs = append(docs, d)
+	}
+	if !b.Offer(docs) {
+		return ErrFull
+	}
+	return nil
+}
+
+// ErrFull is a delivery the buffer had no room for.
+var ErrFull = errors.New("the forwarding buffer is full; retry later")
+
+var (
+	documentsDesc = prometheus.NewDesc("audit_sink_elasticsearch_documents_total",
+		"Events forwarded to the search store by outcome: stored (acknowledged), rejected (refused for good by the store), "+
+			"expired (dropped after retrying too long or at shutdown), refused (not taken: the buffer was full, the delivery answered 503).",
+		[]string{"outcome"}, nil)
+	bufferedDesc = prometheus.NewDesc("audit_sink_elasticsearch_buffered_documents", "Events waiting for the search store.", nil, nil)
+	retriesDesc  = prometheus.NewDesc("audit_sink_elasticsearch_retries_total", "Bulk requests that failed and were retried.", nil, nil)
+)
+
+// Describe and Collect make the buffer's Stats a prometheus.Collector.
+func (b *Buffer) Describe(ch chan<- *prometheus.Desc) {
+	ch <- documentsDesc
+	ch <- bufferedDesc
+	ch <- retriesDesc
+}
+
+func (b *Buffer) Collect(ch chan<- prometheus.Metric) {
+	st := b.Stats()
+	for outcome, n := range map[string]int64{"stored": st.Stored, "rejected": st.Rejected, "expired": st.Expired, "refused": st.Refused} {
+		ch <- prometheus.MustNewConstMetric(documentsDesc, prometheus.CounterValue, float64(n), outcome)
+	}
+	ch <- prometheus.MustNewConstMetric(bufferedDesc, prometheus.GaugeValue, float64(st.Buffered))
+	ch <- prometheus.MustNewConstMetric(retriesDesc, prometheus.CounterValue, float64(st.Retries))
 }

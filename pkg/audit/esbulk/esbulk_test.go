@@ -126,7 +126,12 @@ func TestNewClientRefusesBadURLs(t *testing.T) {
 // The buffer retries what the store refuses for now, stores every document
 // once, and refuses offers beyond its capacity.
 func TestBufferRetriesUntilStored(t *testing.T) {
+	// The store answers nothing until the offers are checked: a batch in
+	// flight stays in the buffer, so the buffer is full when the third
+	// offer comes, however soon the first batch is sent.
+	offered := make(chan struct{})
 	st, srv := newStore(func(id string, attempt int) int {
+		<-offered
 		if attempt <= 2 && strings.HasSuffix(id, "7/ResponseComplete") {
 			return http.StatusTooManyRequests
 		}
@@ -137,7 +142,7 @@ func TestBufferRetriesUntilStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := NewBuffer(c, BufferOptions{Capacity: 100, BatchSize: 10, FlushInterval: 10 * time.Millisecond, InitialBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	b := NewBuffer(c, BufferOptions{Capacity: 100, BatchSize: 10, FlushInterval: 10 * time.Millisecond, Backoff: Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
 	all := docs(t, 100)
 	if !b.Offer(all[:60]) || !b.Offer(all[60:]) {
 		t.Fatal("offers within capacity refused")
@@ -145,6 +150,7 @@ func TestBufferRetriesUntilStored(t *testing.T) {
 	if b.Offer(docs(t, 1)) {
 		t.Error("an offer beyond capacity was taken")
 	}
+	close(offered)
 	deadline := time.Now().Add(10 * time.Second)
 	for b.Stats().Stored < 100 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -177,7 +183,7 @@ func TestBufferExpiresWhatCannotBeStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := NewBuffer(c, BufferOptions{BatchSize: 5, FlushInterval: 5 * time.Millisecond, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetryDuration: 50 * time.Millisecond})
+	b := NewBuffer(c, BufferOptions{BatchSize: 5, FlushInterval: 5 * time.Millisecond, Backoff: Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}, MaxRetryDuration: 50 * time.Millisecond})
 	b.Offer(docs(t, 10))
 	deadline := time.Now().Add(10 * time.Second)
 	for b.Stats().Expired < 10 && time.Now().Before(deadline) {

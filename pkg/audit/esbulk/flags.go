@@ -2,13 +2,13 @@ package esbulk
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
+	certutil "k8s.io/client-go/util/cert"
 )
 
 // Flags are the command-line flags that say where the store is and how to
@@ -58,13 +58,9 @@ func (f *Flags) NewClient() (*Client, error) {
 		return nil, errors.New("--elasticsearch-password needs --elasticsearch-username")
 	}
 	if f.CAFile != "" {
-		pem, err := os.ReadFile(f.CAFile)
+		pool, err := certutil.NewPool(f.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("--elasticsearch-ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--elasticsearch-ca-file %s: no PEM certificates", f.CAFile)
 		}
 		co.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}

@@ -47,8 +47,10 @@ type Options struct {
 	// BatchSize is the most events in one bulk request (default 500).
 	BatchSize int
 	// Interval is how often the files are looked at again when following
-	// (default 200ms); InitialBackoff and MaxBackoff pace retries.
-	Interval, InitialBackoff, MaxBackoff time.Duration
+	// (default 200ms).
+	Interval time.Duration
+	// Backoff paces retries.
+	Backoff esbulk.Backoff
 }
 
 // Stats count what was shipped.
@@ -84,12 +86,6 @@ func New(opts Options) (*Shipper, error) {
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 200 * time.Millisecond
-	}
-	if opts.InitialBackoff <= 0 {
-		opts.InitialBackoff = 200 * time.Millisecond
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 10 * time.Second
 	}
 	s := &Shipper{opts: opts, pos: map[string]int64{}, names: map[string]string{}, gzSeen: map[string]string{}, lastSeen: map[string]time.Time{}}
 	data, err := os.ReadFile(opts.PositionFile)
@@ -269,7 +265,7 @@ func (s *Shipper) batch(path string, data []byte, offset, end int64) (int64, []e
 // flight is not cancelled by ctx: a stop (SIGTERM) waits for its answer, so
 // that a clean restart sends nothing twice.
 func (s *Shipper) send(ctx context.Context, docs []esbulk.Doc) error {
-	wait := s.opts.InitialBackoff
+	var wait time.Duration
 	for len(docs) > 0 {
 		res, err := s.opts.Client.Bulk(context.WithoutCancel(ctx), docs)
 		s.stats.Shipped += int64(res.Done)
@@ -281,13 +277,13 @@ func (s *Shipper) send(ctx context.Context, docs []esbulk.Doc) error {
 		if len(docs) == 0 {
 			return nil
 		}
+		wait = s.opts.Backoff.Next(wait)
 		klog.ErrorS(err, "Shipping failed; retrying", "events", len(docs), "in", wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, s.opts.MaxBackoff)
 	}
 	return nil
 }

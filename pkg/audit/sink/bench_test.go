@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/consumer"
+
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
@@ -33,7 +35,12 @@ func BenchmarkDecodeEventList400(b *testing.B) {
 // A whole delivery as audit-sink --output-dir D --per-user receives it:
 // decode, one JSON line per event, one write per user file.
 func BenchmarkDeliverPerUser400(b *testing.B) {
-	s, err := Start(Options{OutputDir: b.TempDir(), PerUser: true, DiscardInMemory: true})
+	files, err := consumer.NewFiles(b.TempDir(), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer files.Close()
+	s, err := Start(Options{Consumer: files, DiscardInMemory: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 //	POST /fail?count=N&status=503   fail the next N deliveries
 //	POST /latency?duration=250ms    delay every response
 //	POST /down, POST /up            stop and resume listening
-//	GET  /attempts                  every delivery attempt, as JSON
+//	GET  /attempts                  the delivery attempts (the last 10,000), as JSON
 //	GET  /stats                     counts of events, attempts and bad requests
 func (s *Sink) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -55,7 +55,11 @@ func (s *Sink) ControlHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		stats := map[string]int{"events": len(s.events), "attempts": len(s.attempts), "badRequests": s.badRequests}
+		attempts := 0
+		for _, n := range s.byStatus {
+			attempts += n
+		}
+		stats := map[string]int{"events": len(s.events), "attempts": attempts, "badRequests": s.badRequests}
 		s.mu.Unlock()
 		writeJSON(w, stats)
 	})

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 
@@ -8,36 +9,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metricsHandler serves the sink's counters at /metrics: deliveries by the
-// status answered and, when forwarding, what became of the documents.
+// metricsHandler serves the sink's counters at /metrics (deliveries by the
+// status answered) and Options.Metrics (e.g. the search store's).
 func (s *Sink) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	deliveries := prometheus.NewDesc("audit_sink_deliveries_total", "Webhook deliveries by the HTTP status the sink answered.", []string{"code"}, nil)
 	reg.MustRegister(collector{[]*prometheus.Desc{deliveries}, func(ch chan<- prometheus.Metric) {
-		byCode := map[int]float64{}
-		for _, a := range s.Attempts() {
-			byCode[a.Status]++
-		}
-		for code, n := range byCode {
-			ch <- prometheus.MustNewConstMetric(deliveries, prometheus.CounterValue, n, strconv.Itoa(code))
+		s.mu.Lock()
+		byStatus := maps.Clone(s.byStatus)
+		s.mu.Unlock()
+		for code, n := range byStatus {
+			ch <- prometheus.MustNewConstMetric(deliveries, prometheus.CounterValue, float64(n), strconv.Itoa(code))
 		}
 	}})
-	if f := s.opts.Forward; f != nil {
-		docs := prometheus.NewDesc("audit_sink_elasticsearch_documents_total",
-			"Events forwarded to the search store by outcome: stored (acknowledged), rejected (refused for good by the store), "+
-				"expired (dropped after retrying too long or at shutdown), refused (not taken: the buffer was full, the delivery answered 503).",
-			[]string{"outcome"}, nil)
-		buffered := prometheus.NewDesc("audit_sink_elasticsearch_buffered_documents", "Events waiting for the search store.", nil, nil)
-		retries := prometheus.NewDesc("audit_sink_elasticsearch_retries_total", "Bulk requests that failed and were retried.", nil, nil)
-		reg.MustRegister(collector{[]*prometheus.Desc{docs, buffered, retries}, func(ch chan<- prometheus.Metric) {
-			st := f.Stats()
-			for outcome, n := range map[string]int64{"stored": st.Stored, "rejected": st.Rejected, "expired": st.Expired, "refused": st.Refused} {
-				ch <- prometheus.MustNewConstMetric(docs, prometheus.CounterValue, float64(n), outcome)
-			}
-			ch <- prometheus.MustNewConstMetric(buffered, prometheus.GaugeValue, float64(st.Buffered))
-			ch <- prometheus.MustNewConstMetric(retries, prometheus.CounterValue, float64(st.Retries))
-		}})
-	}
+	reg.MustRegister(s.opts.Metrics...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 

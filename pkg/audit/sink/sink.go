@@ -1,29 +1,27 @@
 // Package sink is an audit webhook receiver: it accepts the audit.k8s.io/v1
 // EventLists that kube-apiserver's (and mini-apiserver's) webhook backend
-// POSTs, keeps them in memory and/or appends them as JSON lines to files, and
-// can inject faults (failed responses, latency, outages) for tests and demos.
+// POSTs and hands each delivery to a consumer.Consumer (JSON-lines files,
+// a search store, the console) and, unless told not to, keeps the events in
+// memory for tests. It can inject faults (failed responses, latency,
+// outages) for tests and demos.
 package sink
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/audit/esbulk"
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/consumer"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
@@ -34,26 +32,17 @@ type Options struct {
 	// TLS serves HTTPS with this configuration when set. Set ClientCAs and
 	// ClientAuth to require client certificates.
 	TLS *tls.Config
-	// OutputDir, when set, receives events as JSON lines: events.log, or one
-	// <user>.log per user (the authenticated user's name) with PerUser.
-	OutputDir string
-	PerUser   bool
-	// Writer, when set, also receives every event as a JSON line.
-	Writer io.Writer
+	// Consumer takes every delivery's events (consumer.Union for several).
+	// A delivery it does not take is answered 503, so that the API server's
+	// webhook backend retries it.
+	Consumer consumer.Consumer
 	// DiscardInMemory stops the sink from keeping events in memory (for
-	// long-running use with OutputDir).
+	// long-running use).
 	DiscardInMemory bool
 	// MaxBodyBytes bounds one request body; default 64 MiB.
 	MaxBodyBytes int64
-	// Observe, when set, is called with every delivery's events once they
-	// are stored, and Rejected with why a body was not an EventList (the
-	// live console takes both).
-	Observe  func([]auditv1.Event)
-	Rejected func(error)
-	// Forward, when set, takes every delivery's events for a search store
-	// (the Elasticsearch bulk API). A delivery it has no room for is
-	// answered 503, so that the API server's webhook backend retries it.
-	Forward *esbulk.Buffer
+	// Metrics are served at /metrics with the sink's own.
+	Metrics []prometheus.Collector
 }
 
 // Attempt is one delivery attempt as the sink saw it.
@@ -69,10 +58,17 @@ type Attempt struct {
 	Batch string
 }
 
+// maxAttempts bounds the attempts a sink remembers: a long-running sink
+// keeps the most recent ones (and counts all, by status, in /metrics).
+const maxAttempts = 10000
+
 // Sink is a running audit webhook receiver.
 type Sink struct {
-	opts Options
-	addr string
+	opts     Options
+	addr     string
+	consumer consumer.Consumer
+	faults   *faults
+	metrics  http.Handler
 
 	mu          sync.Mutex
 	cond        *sync.Cond
@@ -80,13 +76,9 @@ type Sink struct {
 	server      *http.Server
 	events      []auditv1.Event
 	attempts    []Attempt
+	byStatus    map[int]int
 	badRequests int
-	failNext    int
-	failStatus  int
-	latency     time.Duration
-	files       map[string]*os.File
 	closed      bool
-	metrics     http.Handler
 }
 
 // Start listens and serves until Close.
@@ -97,12 +89,10 @@ func Start(opts Options) (*Sink, error) {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = 64 << 20
 	}
-	if opts.OutputDir != "" {
-		if err := os.MkdirAll(opts.OutputDir, 0o700); err != nil {
-			return nil, fmt.Errorf("audit sink output: %w", err)
-		}
-	}
-	s := &Sink{opts: opts, files: map[string]*os.File{}}
+	s := &Sink{opts: opts, byStatus: map[int]int{}}
+	// Faults first: an injected failure stores nothing anywhere.
+	s.faults = &faults{next: consumer.Union(opts.Consumer, memory{s})}
+	s.consumer = s.faults
 	s.metrics = s.metricsHandler()
 	s.cond = sync.NewCond(&s.mu)
 	l, err := net.Listen("tcp", opts.Addr)
@@ -152,39 +142,35 @@ func (s *Sink) Down() error {
 // Up listens again on the same address after Down.
 func (s *Sink) Up() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.server != nil {
+	up := s.server != nil
+	s.mu.Unlock()
+	if up {
 		return nil
 	}
 	var l net.Listener
 	var err error
 	// The port may take a moment to be free again after Shutdown.
-	for i := 0; i < 100; i++ {
-		if l, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
+	deadline := time.Now().Add(2 * time.Second)
+	for l, err = net.Listen("tcp", s.addr); err != nil && time.Now().Before(deadline); l, err = net.Listen("tcp", s.addr) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
 		return fmt.Errorf("audit sink up: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.server != nil { // another Up won
+		return l.Close()
 	}
 	s.serve(l)
 	return nil
 }
 
 // FailNext makes the next n deliveries fail with status.
-func (s *Sink) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failNext, s.failStatus = n, status
-}
+func (s *Sink) FailNext(n, status int) { s.faults.failNext(n, status) }
 
-// SetLatency delays every response by d.
-func (s *Sink) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+// SetLatency delays every delivery's answer by d.
+func (s *Sink) SetLatency(d time.Duration) { s.faults.setLatency(d) }
 
 // Events returns a copy of the events received so far, in arrival order.
 func (s *Sink) Events() []auditv1.Event {
@@ -193,7 +179,8 @@ func (s *Sink) Events() []auditv1.Event {
 	return append([]auditv1.Event(nil), s.events...)
 }
 
-// Attempts returns every delivery attempt, including failed ones.
+// Attempts returns the delivery attempts, including failed ones: all, or
+// the most recent 10,000 of a long-running sink.
 func (s *Sink) Attempts() []Attempt {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -226,18 +213,13 @@ func (s *Sink) WaitFor(ctx context.Context, cond func([]auditv1.Event) bool) err
 	return nil
 }
 
-// Close stops the sink and closes its files.
+// Close stops the sink; it does not close its consumer.
 func (s *Sink) Close() error {
 	err := s.Down()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	for _, f := range s.files {
-		if cerr := f.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}
-	s.files = map[string]*os.File{}
+	s.cond.Broadcast()
 	return err
 }
 
@@ -246,65 +228,33 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 		s.metrics.ServeHTTP(w, r)
 		return
 	}
-	s.mu.Lock()
-	latency := s.latency
-	fail := s.failNext > 0
-	status := s.failStatus
-	if fail {
-		s.failNext--
-	}
-	s.mu.Unlock()
-	if latency > 0 {
-		time.Sleep(latency)
-	}
 	if r.Method != http.MethodPost {
 		s.record(http.StatusMethodNotAllowed, nil)
 		http.Error(w, "POST an audit.k8s.io/v1 EventList", http.StatusMethodNotAllowed)
 		return
 	}
 	list, err := decode(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1), s.opts.MaxBodyBytes)
-	if fail {
-		// The body is read first so that a failed attempt still names its batch.
-		s.record(status, list)
-		http.Error(w, "failure injected by the audit sink", status)
-		return
-	}
 	if err != nil {
 		s.mu.Lock()
 		s.badRequests++
 		s.mu.Unlock()
 		s.record(http.StatusBadRequest, nil)
-		if s.opts.Rejected != nil {
-			s.opts.Rejected(err)
+		if rej, ok := s.opts.Consumer.(consumer.Rejecter); ok {
+			rej.Reject(err)
 		}
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	typed(list.Items)
-	if f := s.opts.Forward; f != nil {
-		docs := make([]esbulk.Doc, 0, len(list.Items))
-		for i := range list.Items {
-			d, err := esbulk.NewDoc(&list.Items[i])
-			if err != nil {
-				s.record(http.StatusInternalServerError, list)
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			docs = append(docs, d)
+	if err := s.consumer.Consume(list.Items); err != nil {
+		status := http.StatusServiceUnavailable
+		var injected injectedFailure
+		if errors.As(err, &injected) {
+			status = int(injected)
 		}
-		if !f.Offer(docs) {
-			s.record(http.StatusServiceUnavailable, list)
-			http.Error(w, "the forwarding buffer is full; retry later", http.StatusServiceUnavailable)
-			return
-		}
-	}
-	if err := s.store(list.Items); err != nil {
-		s.record(http.StatusInternalServerError, list)
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.record(status, list)
+		http.Error(w, err.Error(), status)
 		return
-	}
-	if s.opts.Observe != nil {
-		s.opts.Observe(list.Items)
 	}
 	s.record(http.StatusOK, list)
 	w.WriteHeader(http.StatusOK)
@@ -320,7 +270,72 @@ func (s *Sink) record(status int, list *auditv1.EventList) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.attempts) >= maxAttempts {
+		s.attempts = append(s.attempts[:0], s.attempts[maxAttempts/2:]...)
+	}
 	s.attempts = append(s.attempts, a)
+	s.byStatus[status]++
+}
+
+// memory keeps the events in the sink for Events and WaitFor, the last
+// consumer of every delivery.
+type memory struct{ s *Sink }
+
+func (m memory) Consume(events []auditv1.Event) error {
+	s := m.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("audit sink closed")
+	}
+	if !s.opts.DiscardInMemory {
+		s.events = append(s.events, events...)
+	}
+	s.cond.Broadcast()
+	return nil
+}
+
+// faults is the fault injection, a decorator of the sink's consumer.
+type faults struct {
+	next consumer.Consumer
+
+	mu      sync.Mutex
+	fail    int
+	status  int
+	latency time.Duration
+}
+
+// injectedFailure is the status an injected failure answers.
+type injectedFailure int
+
+func (f injectedFailure) Error() string { return "failure injected by the audit sink" }
+
+func (f *faults) failNext(n, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail, f.status = n, status
+}
+
+func (f *faults) setLatency(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latency = d
+}
+
+func (f *faults) Consume(events []auditv1.Event) error {
+	f.mu.Lock()
+	latency, fail, status := f.latency, f.fail > 0, f.status
+	if fail {
+		f.fail--
+	}
+	f.mu.Unlock()
+	if latency > 0 {
+		time.Sleep(latency)
+	}
+	if fail {
+		return injectedFailure(status)
+	}
+	return f.next.Consume(events)
 }
 
 // decode reads one EventList of audit.k8s.io/v1.
@@ -335,73 +350,6 @@ func decode(r io.Reader, limit int64) (*auditv1.EventList, error) {
 	return events.DecodeEventList(body)
 }
 
-var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._@-]`)
-
-// fileName maps a user name to a file name that cannot escape OutputDir.
-func fileName(user string) string {
-	if user == "" {
-		user = "unknown"
-	}
-	name := unsafeFileChars.ReplaceAllString(user, "_")
-	if name == "." || name == ".." {
-		name = "_" + name
-	}
-	return name + ".log"
-}
-
-func (s *Sink) store(events []auditv1.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("audit sink closed")
-	}
-	// Each event is encoded once and each destination written once per
-	// delivery: a system call per event would cost more than the decoding.
-	var out bytes.Buffer
-	files := map[string]*bytes.Buffer{}
-	if s.opts.Writer != nil || s.opts.OutputDir != "" {
-		for i := range events {
-			line, err := json.Marshal(&events[i])
-			if err != nil {
-				return err
-			}
-			line = append(line, '\n')
-			if s.opts.Writer != nil {
-				out.Write(line)
-			}
-			if s.opts.OutputDir != "" {
-				name := "events.log"
-				if s.opts.PerUser {
-					name = fileName(events[i].User.Username)
-				}
-				if files[name] == nil {
-					files[name] = new(bytes.Buffer)
-				}
-				files[name].Write(line)
-			}
-		}
-	}
-	if s.opts.Writer != nil {
-		if _, err := s.opts.Writer.Write(out.Bytes()); err != nil {
-			return fmt.Errorf("audit sink output: %w", err)
-		}
-	}
-	for name, buf := range files {
-		f, err := s.file(name)
-		if err != nil {
-			return err
-		}
-		if _, err := f.Write(buf.Bytes()); err != nil {
-			return fmt.Errorf("audit sink %s: %w", f.Name(), err)
-		}
-	}
-	if !s.opts.DiscardInMemory {
-		s.events = append(s.events, events...)
-	}
-	s.cond.Broadcast()
-	return nil
-}
-
 // typed gives the items of an EventList, which carry no type, the type of
 // an Event: written out alone, each is an Event exactly as the log backend
 // writes it.
@@ -411,18 +359,6 @@ func typed(events []auditv1.Event) {
 			events[i].APIVersion, events[i].Kind = auditv1.SchemeGroupVersion.String(), "Event"
 		}
 	}
-}
-
-func (s *Sink) file(name string) (*os.File, error) {
-	if f, ok := s.files[name]; ok {
-		return f, nil
-	}
-	f, err := os.OpenFile(filepath.Join(s.opts.OutputDir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("audit sink: %w", err)
-	}
-	s.files[name] = f
-	return f, nil
 }
 
 // ClientCATLS returns a TLS config serving cert and requiring client

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/consumer"
+
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -45,7 +47,12 @@ func post(t *testing.T, s *Sink, body []byte) int {
 func TestSinkStoresEventsPerUser(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
-	s, err := Start(Options{OutputDir: dir, PerUser: true, Writer: &out})
+	files, err := consumer.NewFiles(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer files.Close()
+	s, err := Start(Options{Consumer: consumer.Union(files, consumer.NewLines(&out))})
 	if err != nil {
 		t.Fatal(err)
 	}
