@@ -12,9 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
-
 	"github.com/chromedp/chromedp"
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -41,7 +40,7 @@ func consoleLatency(work string) {
 		check(os.MkdirAll(dir, 0o700))
 		log := filepath.Join(dir, "audit.log")
 		check(os.WriteFile(log, nil, 0o600))
-		port, err := harness.FreePort()
+		port, err := proc.FreePort()
 		check(err)
 		cmd := exec.Command(filepath.Join(*binDir, "auditctl"), "console", "--log", log, "--address", fmt.Sprintf("127.0.0.1:%d", port))
 		out, err := cmd.StdoutPipe()

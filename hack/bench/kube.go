@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 	"github.com/mini-apiserver/mini-apiserver/pkg/loadgen"
@@ -45,7 +46,7 @@ var cpuRate = flag.Float64("cpu-rate", 200, "creates per second at which the kub
 type kube struct {
 	etcd *harness.Etcd
 	cmd  *exec.Cmd
-	logs *harness.SyncBuffer
+	logs *proc.SyncBuffer
 	done chan struct{}
 	port int
 }
@@ -87,9 +88,9 @@ func startKube(dir string, args ...string) (*kube, time.Duration, time.Duration)
 	etcd, err := harness.StartEtcd(context.Background(), harness.EtcdOptions{Binary: filepath.Join(*binDir, "etcd"), DataDir: filepath.Join(dir, "etcd")})
 	check(err)
 	etcdReady := time.Since(t0)
-	port, err := harness.FreePort()
+	port, err := proc.FreePort()
 	check(err)
-	k := &kube{etcd: etcd, port: port, logs: &harness.SyncBuffer{}, done: make(chan struct{})}
+	k := &kube{etcd: etcd, port: port, logs: &proc.SyncBuffer{}, done: make(chan struct{})}
 	k.cmd = exec.Command(*kubeBin, append([]string{"--etcd-servers=" + etcd.URL(), "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", port), "--cert-dir=" + filepath.Join(dir, "certs"),
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",

@@ -12,9 +12,11 @@
 //	expect     expected events and a matcher, for tests
 //	logview    reading rotated and .gz logs in time order, following a log
 //	policytool explaining which rule decides a request, linting a policy
-//	auditctl   the auditctl command (explain, lint, view, verify, ship)
+//	auditctl   the auditctl command (explain, lint, view, verify, ship, console)
 //	ship       the log files into a search store, resuming from a position file
-//	sink       a webhook receiver with fault injection (bin/audit-sink)
-//	esbulk     the Elasticsearch bulk API: documents, a client, a bounded retrying buffer
+//	consumer   the one interface the tools take events through, and JSON-lines writers
+//	sink       a webhook receiver with fault injection (bin/audit-sink), handing deliveries to a consumer
+//	esbulk     the Elasticsearch bulk API: documents, a client, a bounded retrying buffer (a consumer)
+//	console    the live console in the browser, its store (a consumer) and page
 //	dynamic    the dynamic backend: one webhook sink per AuditSink
 package audit

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	etcdtransport "go.etcd.io/etcd/client/pkg/v3/transport"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
@@ -43,7 +44,7 @@ type Etcd struct {
 	clientURL string
 	peerURL   string
 	cmd       *exec.Cmd
-	logs      *SyncBuffer
+	logs      *proc.SyncBuffer
 	finished  chan struct{}
 }
 
@@ -53,11 +54,11 @@ func StartEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second
 	}
-	clientPort, err := FreePort()
+	clientPort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	peerPort, err := FreePort()
+	peerPort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +78,7 @@ func (e *Etcd) start(ctx context.Context) error {
 	if e.opts.UnixSocket != "" {
 		listen += ",unix://" + e.opts.UnixSocket
 	}
-	e.logs, e.finished = &SyncBuffer{}, make(chan struct{})
+	e.logs, e.finished = &proc.SyncBuffer{}, make(chan struct{})
 	args := []string{"--name=harness", "--data-dir=" + filepath.Clean(e.opts.DataDir),
 		"--listen-client-urls=" + listen, "--advertise-client-urls=" + e.clientURL,
 		"--listen-peer-urls=" + e.peerURL, "--initial-advertise-peer-urls=" + e.peerURL,

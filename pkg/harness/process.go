@@ -1,22 +1,22 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 )
 
 // process is the mini-apiserver binary running as a child process.
 type process struct {
 	cmd            *exec.Cmd
-	stdout, stderr *SyncBuffer
+	stdout, stderr *proc.SyncBuffer
 	finished       chan struct{}
 	exitErr        error
 }
@@ -55,7 +55,7 @@ func (s *Server) launchProcess(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p := &process{stdout: &SyncBuffer{}, stderr: &SyncBuffer{}, finished: make(chan struct{})}
+		p := &process{stdout: &proc.SyncBuffer{}, stderr: &proc.SyncBuffer{}, finished: make(chan struct{})}
 		p.cmd = exec.Command(s.opts.Binary, args...)
 		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 		if s.opts.Env != nil {
@@ -88,7 +88,7 @@ func (s *Server) processPort() ([]string, int, error) {
 	if s.fixedPort != 0 {
 		return s.flags, s.fixedPort, nil
 	}
-	port, err := FreePort()
+	port, err := proc.FreePort()
 	return append([]string{fmt.Sprintf("--secure-port=%d", port)}, s.flags...), port, err
 }
 
@@ -123,23 +123,4 @@ func (s *Server) Stderr() string {
 		return ""
 	}
 	return s.proc.stderr.String()
-}
-
-// SyncBuffer collects a process's output while it runs; safe to read while
-// the process writes.
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

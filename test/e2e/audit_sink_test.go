@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
@@ -26,7 +27,7 @@ func TestAuditSinkBinary(t *testing.T) {
 	port, controlPort := freePort(t), freePort(t)
 	cmd := exec.Command(sinkBin, fmt.Sprintf("--listen=127.0.0.1:%d", port), fmt.Sprintf("--control-listen=127.0.0.1:%d", controlPort),
 		"--output-dir="+out, "--per-user")
-	logs := &harness.SyncBuffer{}
+	logs := &proc.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
+
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/component-base/metrics/testutil"
 
@@ -28,7 +30,7 @@ type victoriaLogs struct {
 	port    int
 	dataDir string
 	cmd     *exec.Cmd
-	logs    *harness.SyncBuffer
+	logs    *proc.SyncBuffer
 }
 
 func startVictoriaLogs(t *testing.T) *victoriaLogs {
@@ -41,7 +43,7 @@ func startVictoriaLogs(t *testing.T) *victoriaLogs {
 
 func (v *victoriaLogs) start() {
 	v.t.Helper()
-	v.logs = &harness.SyncBuffer{}
+	v.logs = &proc.SyncBuffer{}
 	v.cmd = exec.Command(victoriaLogsBin, "-httpListenAddr=127.0.0.1:"+strconv.Itoa(v.port), "-storageDataPath="+v.dataDir, "-loggerLevel=ERROR")
 	v.cmd.Stdout, v.cmd.Stderr = v.logs, v.logs
 	if err := v.cmd.Start(); err != nil {
@@ -144,7 +146,7 @@ func forwardUnderOutage(t *testing.T, buffer int, lossy bool) {
 	cmd := exec.Command(sinkBin, fmt.Sprintf("--listen=127.0.0.1:%d", port), "--output-dir="+out,
 		"--elasticsearch-url="+vl.bulkBase(), "--elasticsearch-flush-interval=200ms", "--elasticsearch-max-retry-duration=2m",
 		"--elasticsearch-buffer-size="+strconv.Itoa(buffer))
-	logs := &harness.SyncBuffer{}
+	logs := &proc.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -282,9 +284,9 @@ func TestAuditctlShipsToVictoriaLogs(t *testing.T) {
 			t.Fatalf("logrotate: %v\n%s", err, out)
 		}
 	}
-	follow := func() (*exec.Cmd, *harness.SyncBuffer) {
+	follow := func() (*exec.Cmd, *proc.SyncBuffer) {
 		cmd := ship()
-		logs := &harness.SyncBuffer{}
+		logs := &proc.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
 		mustDo(t, cmd.Start())
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })

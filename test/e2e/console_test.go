@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
@@ -410,7 +411,7 @@ func TestConsoleOfAuditSink(t *testing.T) {
 	policy := writePolicy(t, consolePolicy)
 	cmd := exec.Command(sinkBin, fmt.Sprintf("--listen=127.0.0.1:%d", port), fmt.Sprintf("--console-address=127.0.0.1:%d", consolePort),
 		"--policy="+policy)
-	logs := &harness.SyncBuffer{}
+	logs := &proc.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	mustDo(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })

@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
@@ -168,10 +169,10 @@ func startEtcd(t *testing.T) *harness.Etcd {
 	return e
 }
 
-// freePort is harness.FreePort for a test.
+// freePort is proc.FreePort for a test.
 func freePort(t *testing.T) int {
 	t.Helper()
-	port, err := harness.FreePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 )
 
 const podYAML = `apiVersion: v1
@@ -221,7 +220,7 @@ func TestKubectlWorkflow(t *testing.T) {
 	t.Run("watch", func(t *testing.T) {
 		cmd := exec.Command(kubectlBin, "--kubeconfig="+s.Kubeconfig(), "get", "pods", "-n", "shop", "-w", "--output-watch-events",
 			"--field-selector=metadata.name=watched", "--no-headers")
-		out := &harness.SyncBuffer{}
+		out := &proc.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

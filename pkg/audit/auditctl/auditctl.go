@@ -1,4 +1,5 @@
-// Package auditctl is the auditctl command: explain, lint, view, verify.
+// Package auditctl is the auditctl command: explain, lint, view, verify,
+// ship, console.
 package auditctl
 
 import (

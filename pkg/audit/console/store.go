@@ -258,9 +258,6 @@ type Query struct {
 	Limit  int
 }
 
-// Query parameters, as the page's URL carries them.
-var queryParams = []string{"user", "group", "verb", "resource", "namespace", "code", "level", "decision", "q"}
-
 // ParseQuery reads a Query from URL parameters.
 func ParseQuery(get func(string) string) Query {
 	q := Query{User: get("user"), Group: get("group"), Verb: get("verb"), Resource: get("resource"), Namespace: get("namespace"),

@@ -1,11 +1,13 @@
 // Package dynamic is the third audit backend: webhook sinks configured at
 // run time by AuditSink objects (auditregistration.k8s.io/v1alpha1), as
 // k8s.io/apiserver v0.18's plugin/pkg/audit/dynamic had it (removed in
-// v0.19; this follows it). Each sink is buffered(enforced(webhook)): the
-// library's webhook.NewDynamicBackend, the sink's own policy enforced per
-// event, the library's buffered backend with the dynamic defaults and the
-// sink's throttle. Unlike upstream, what a sink drops is counted per sink
-// and logged once a burst.
+// v0.19; this follows it). Each sink is
+// enforced(limited(buffered(counted(webhook)))): the sink's own policy
+// enforced per event; a bound that drops (and counts) before the buffer is
+// full; the library's buffered backend with the dynamic defaults and the
+// sink's throttle; a count of what the webhook fails to deliver; the
+// library's webhook.NewDynamicBackend. Unlike upstream, what a sink drops
+// is counted per sink and logged once a burst.
 package dynamic
 
 import (

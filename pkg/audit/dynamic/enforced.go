@@ -31,22 +31,33 @@ func (e *enforced) ProcessEvents(events ...*auditinternal.Event) bool {
 		if ev == nil || !slices.Contains(e.stages, auditreg.Stage(ev.Stage)) {
 			continue
 		}
-		c := *ev
-		switch e.level {
-		case auditinternal.LevelNone:
+		if e.level == auditinternal.LevelNone {
 			continue
-		case auditinternal.LevelMetadata:
-			c.RequestObject, c.ResponseObject = nil, nil
-		case auditinternal.LevelRequest:
-			c.ResponseObject = nil
 		}
-		c.Level = e.level
-		out = append(out, &c)
+		out = append(out, atLevel(ev, e.level))
 	}
 	if len(out) == 0 {
 		return true
 	}
 	return e.Backend.ProcessEvents(out...)
+}
+
+// atLevel is ev as an event of level, its bodies above that level
+// stripped (apiserver v0.18's policy.EnforcePolicy). Events are shared with
+// the other backends: a changed one is a copy.
+func atLevel(ev *auditinternal.Event, level auditinternal.Level) *auditinternal.Event {
+	if ev.Level == level {
+		return ev
+	}
+	c := *ev
+	c.Level = level
+	switch level {
+	case auditinternal.LevelMetadata:
+		c.RequestObject, c.ResponseObject = nil, nil
+	case auditinternal.LevelRequest:
+		c.ResponseObject = nil
+	}
+	return &c
 }
 
 const (

@@ -56,19 +56,7 @@ func (s *StaticPolicy) ProcessEvents(events ...*auditinternal.Event) bool {
 		if cfg.Level == auditinternal.LevelNone || slices.Contains(cfg.OmitStages, ev.Stage) {
 			continue
 		}
-		if ev.Level == cfg.Level {
-			out = append(out, ev) // captured at the static level: as it is
-			continue
-		}
-		c := *ev
-		c.Level = cfg.Level
-		switch cfg.Level {
-		case auditinternal.LevelMetadata:
-			c.RequestObject, c.ResponseObject = nil, nil
-		case auditinternal.LevelRequest:
-			c.ResponseObject = nil
-		}
-		out = append(out, &c)
+		out = append(out, atLevel(ev, cfg.Level))
 	}
 	if len(out) == 0 {
 		return true

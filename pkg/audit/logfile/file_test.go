@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/component-base/metrics/legacyregistry"
+
 	"k8s.io/component-base/metrics/testutil"
 )
 
@@ -146,6 +148,34 @@ func TestDeletedCountsWhatWasInIt(t *testing.T) {
 	if v, _ := testutil.GetCounterMetricValue(auditErrors.WithLabelValues("log")); v-errs != 7 {
 		t.Errorf("apiserver_audit_error_total{plugin=log} moved by %v, want 7", v-errs)
 	}
+	// What the server's /metrics serves: the library's own counter.
+	if v := servedAuditErrors(t); v != errs+7 {
+		t.Errorf("the registry serves apiserver_audit_error_total{plugin=log} %v, want %v", v, errs+7)
+	}
+}
+
+// servedAuditErrors is apiserver_audit_error_total{plugin="log"} as the
+// legacy registry (the server's /metrics) gathers it.
+func servedAuditErrors(t *testing.T) float64 {
+	t.Helper()
+	families, err := legacyregistry.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "apiserver_audit_error_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "plugin" && l.GetValue() == "log" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatal("apiserver_audit_error_total{plugin=log} not gathered")
+	return 0
 }
 
 func TestDirectoryRemoved(t *testing.T) {

@@ -2,9 +2,10 @@
 // and pages, and a server-sent event says when to fetch again.
 "use strict";
 
-const FILTERS = ["user", "group", "verb", "resource", "namespace", "code", "level", "decision", "q"];
 const PAGE = 100;
 const form = document.getElementById("filters");
+// The filters are the form's named fields (index.html names them once).
+const FILTERS = [...form.elements].map((e) => e.name).filter(Boolean);
 const $ = (id) => document.getElementById(id);
 let limit = PAGE;
 let shownVersion = -1;
