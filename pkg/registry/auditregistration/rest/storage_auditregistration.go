@@ -10,6 +10,7 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/auditregistration/auditsink"
 )
 
@@ -21,18 +22,10 @@ func (RESTStorageProvider) GroupName() string { return auditreg.GroupName }
 
 // NewRESTStorage returns the enabled v1alpha1 resources.
 func (RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter) (genericapiserver.APIGroupInfo, error) {
-	info := genericapiserver.NewDefaultAPIGroupInfo(auditreg.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
-	gv := auditreg.SchemeGroupVersion
-	storage := map[string]rest.Storage{}
-	if source.ResourceEnabled(gv.WithResource("auditsinks")) {
-		s, err := auditsink.NewStorage(api.Scheme, optsGetter)
-		if err != nil {
-			return info, err
-		}
-		storage["auditsinks"] = s
-	}
-	if len(storage) > 0 {
-		info.VersionedResourcesStorageMap[gv.Version] = storage
-	}
-	return info, nil
+	return registry.NewAPIGroupInfo(auditreg.SchemeGroupVersion, source, optsGetter, map[string]registry.StorageFunc{
+		"auditsinks": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := auditsink.NewStorage(api.Scheme, optsGetter)
+			return map[string]rest.Storage{"auditsinks": s}, err
+		},
+	})
 }

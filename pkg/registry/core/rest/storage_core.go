@@ -10,6 +10,7 @@ import (
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 )
@@ -22,25 +23,14 @@ func (RESTStorageProvider) GroupName() string { return corev1.GroupName }
 
 // NewRESTStorage returns the enabled v1 resources with their subresources.
 func (RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter) (genericapiserver.APIGroupInfo, error) {
-	info := genericapiserver.NewDefaultAPIGroupInfo(corev1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
-	v1 := corev1.SchemeGroupVersion
-	storage := map[string]rest.Storage{}
-	if source.ResourceEnabled(v1.WithResource("pods")) {
-		s, err := pod.NewStorage(api.Scheme, optsGetter)
-		if err != nil {
-			return info, err
-		}
-		storage["pods"], storage["pods/status"] = s.Pod, s.Status
-	}
-	if source.ResourceEnabled(v1.WithResource("namespaces")) {
-		s, err := namespace.NewStorage(api.Scheme, optsGetter)
-		if err != nil {
-			return info, err
-		}
-		storage["namespaces"], storage["namespaces/status"], storage["namespaces/finalize"] = s.Namespace, s.Status, s.Finalize
-	}
-	if len(storage) > 0 {
-		info.VersionedResourcesStorageMap[v1.Version] = storage
-	}
-	return info, nil
+	return registry.NewAPIGroupInfo(corev1.SchemeGroupVersion, source, optsGetter, map[string]registry.StorageFunc{
+		"pods": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := pod.NewStorage(api.Scheme, optsGetter)
+			return map[string]rest.Storage{"pods": s.Pod, "pods/status": s.Status}, err
+		},
+		"namespaces": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := namespace.NewStorage(api.Scheme, optsGetter)
+			return map[string]rest.Storage{"namespaces": s.Namespace, "namespaces/status": s.Status, "namespaces/finalize": s.Finalize}, err
+		},
+	})
 }

@@ -16,13 +16,13 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/names"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	rbacauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/rbac"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/rbac"
 )
 
@@ -38,9 +38,9 @@ func (RESTStorageProvider) GroupName() string { return rbacv1.GroupName }
 // NewRESTStorage returns the enabled v1 resources. The four stores are
 // built when any is served: the escalation check of each reads the others.
 func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter) (genericapiserver.APIGroupInfo, error) {
-	info := genericapiserver.NewDefaultAPIGroupInfo(rbacv1.GroupName, api.Scheme, api.ParameterCodec, api.Codecs)
-	if !source.AnyResourceForGroupEnabled(rbacv1.GroupName) {
-		return info, nil
+	gv := rbacv1.SchemeGroupVersion
+	if !source.AnyResourceForGroupEnabled(gv.Group) {
+		return registry.NewAPIGroupInfo(gv, source, optsGetter, nil)
 	}
 	var s stores
 	var err error
@@ -51,25 +51,19 @@ func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConf
 		{&s.roles, roles}, {&s.roleBindings, roleBindings}, {&s.clusterRoles, clusterRoles}, {&s.clusterRoleBindings, clusterRoleBindings},
 	} {
 		if *r.store, err = rbac.NewStore(r.resource, optsGetter); err != nil {
-			return info, err
+			return genericapiserver.APIGroupInfo{}, err
 		}
 	}
 	resolver := &rbacauth.Resolver{Roles: s, RoleBindings: s, ClusterRoles: s, ClusterRoleBindings: s}
-	checked := func(store *genericregistry.Store) rest.Storage {
-		return &rbac.EscalationCheck{Store: store, Authorizer: p.Authorizer, Resolver: resolver}
+	checked := func(resource string, store *genericregistry.Store) registry.StorageFunc {
+		return registry.Static(resource, &rbac.EscalationCheck{Store: store, Authorizer: p.Authorizer, Resolver: resolver})
 	}
-	storage := map[string]rest.Storage{}
-	for resource, store := range map[string]*genericregistry.Store{
-		"roles": s.roles, "rolebindings": s.roleBindings, "clusterroles": s.clusterRoles, "clusterrolebindings": s.clusterRoleBindings,
-	} {
-		if source.ResourceEnabled(rbacv1.SchemeGroupVersion.WithResource(resource)) {
-			storage[resource] = checked(store)
-		}
-	}
-	if len(storage) > 0 {
-		info.VersionedResourcesStorageMap[rbacv1.SchemeGroupVersion.Version] = storage
-	}
-	return info, nil
+	return registry.NewAPIGroupInfo(gv, source, optsGetter, map[string]registry.StorageFunc{
+		"roles":               checked("roles", s.roles),
+		"rolebindings":        checked("rolebindings", s.roleBindings),
+		"clusterroles":        checked("clusterroles", s.clusterRoles),
+		"clusterrolebindings": checked("clusterrolebindings", s.clusterRoleBindings),
+	})
 }
 
 // The four resources, each with its validation (kube's
