@@ -32,8 +32,35 @@ func addDefaultingFuncs(s *runtime.Scheme) error {
 			SetDefaultsNamespace(&list.Items[i])
 		}
 	})
+	s.AddTypeDefaultingFunc(&corev1.Secret{}, func(obj interface{}) { SetDefaultsSecret(obj.(*corev1.Secret)) })
+	s.AddTypeDefaultingFunc(&corev1.SecretList{}, func(obj interface{}) {
+		list := obj.(*corev1.SecretList)
+		for i := range list.Items {
+			SetDefaultsSecret(&list.Items[i])
+		}
+	})
 	addRBACDefaultingFuncs(s)
 	return nil
+}
+
+// SetDefaultsSecret applies kube's Secret default (type Opaque) and what
+// kube's conversion to the internal version does with stringData: each key
+// is written into data, over a key of the same name, and stringData is not
+// kept. Done on decode, as kube does, so that an audit requestObject shows
+// the merged data and never a stringData field.
+func SetDefaultsSecret(s *corev1.Secret) {
+	if s.Type == "" {
+		s.Type = corev1.SecretTypeOpaque
+	}
+	if len(s.StringData) > 0 {
+		if s.Data == nil {
+			s.Data = make(map[string][]byte, len(s.StringData))
+		}
+		for k, v := range s.StringData {
+			s.Data[k] = []byte(v)
+		}
+	}
+	s.StringData = nil
 }
 
 // SetDefaultsNamespace applies kube's Namespace defaults.

@@ -27,11 +27,20 @@ var NamespaceFieldLabels = []string{
 	"status.phase",
 }
 
+// SecretFieldLabels are the field selectors kube-apiserver accepts for secrets.
+var SecretFieldLabels = []string{
+	"metadata.name",
+	"metadata.namespace",
+	"type",
+}
+
 func addFieldLabelConversions(s *runtime.Scheme) error {
-	if err := s.AddFieldLabelConversionFunc(corev1.SchemeGroupVersion.WithKind("Pod"), allowLabels(PodFieldLabels)); err != nil {
-		return err
+	for kind, labels := range map[string][]string{"Pod": PodFieldLabels, "Namespace": NamespaceFieldLabels, "Secret": SecretFieldLabels} {
+		if err := s.AddFieldLabelConversionFunc(corev1.SchemeGroupVersion.WithKind(kind), allowLabels(labels)); err != nil {
+			return err
+		}
 	}
-	return s.AddFieldLabelConversionFunc(corev1.SchemeGroupVersion.WithKind("Namespace"), allowLabels(NamespaceFieldLabels))
+	return nil
 }
 
 func allowLabels(labels []string) runtime.FieldLabelConversionFunc {

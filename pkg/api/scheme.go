@@ -9,6 +9,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"reflect"
 
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,19 +45,12 @@ func AddToScheme(s *runtime.Scheme) error {
 			return err
 		}
 	}
-	s.AddKnownTypes(InternalVersion,
-		&corev1.Pod{}, &corev1.PodList{},
-		&corev1.Namespace{}, &corev1.NamespaceList{},
-	)
-	s.AddKnownTypes(schema.GroupVersion{Group: authenticationv1.GroupName, Version: runtime.APIVersionInternal},
-		&authenticationv1.SelfSubjectReview{})
-	s.AddKnownTypes(schema.GroupVersion{Group: authorizationv1.GroupName, Version: runtime.APIVersionInternal},
-		&authorizationv1.SelfSubjectAccessReview{}, &authorizationv1.SelfSubjectRulesReview{})
-	s.AddKnownTypes(schema.GroupVersion{Group: rbacv1.GroupName, Version: runtime.APIVersionInternal},
-		&rbacv1.Role{}, &rbacv1.RoleList{}, &rbacv1.RoleBinding{}, &rbacv1.RoleBindingList{},
-		&rbacv1.ClusterRole{}, &rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBinding{}, &rbacv1.ClusterRoleBindingList{})
-	s.AddKnownTypes(schema.GroupVersion{Group: auditreg.GroupName, Version: runtime.APIVersionInternal},
-		&auditreg.AuditSink{}, &auditreg.AuditSinkList{})
+	// Every type of a served version is also its internal version, so a
+	// new resource needs no line here.
+	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion,
+		authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, auditreg.SchemeGroupVersion} {
+		addInternalAliases(s, gv)
+	}
 	// The generic server decodes list/get/delete options in the empty group.
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	s.AddUnversionedTypes(schema.GroupVersion{Group: "", Version: "v1"},
@@ -70,4 +64,17 @@ func AddToScheme(s *runtime.Scheme) error {
 		return err
 	}
 	return addFieldLabelConversions(s)
+}
+
+// addInternalAliases registers the API types of gv (not the meta/v1
+// options and events every version carries) under gv's group's internal
+// version.
+func addInternalAliases(s *runtime.Scheme, gv schema.GroupVersion) {
+	internal := schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
+	metaPkg := reflect.TypeFor[metav1.Status]().PkgPath()
+	for kind, t := range s.KnownTypes(gv) {
+		if t.PkgPath() != metaPkg {
+			s.AddKnownTypeWithName(internal.WithKind(kind), reflect.New(t).Interface().(runtime.Object))
+		}
+	}
 }

@@ -151,6 +151,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	s.flags = append(s.flags, flags...)
 	s.auditLog = parsed.Audit.LogOptions.Path
 	if opts.Policy != "" {
+		// The server makes its data directory 0700; the policy comes first.
+		if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
+			return nil, err
+		}
 		policy := filepath.Join(s.dataDir, "audit-policy.yaml")
 		if err := os.WriteFile(policy, []byte(opts.Policy), 0o600); err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	rbacinformers "k8s.io/client-go/informers/rbac/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/klog/v2"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/controller/clusterroleaggregation"
@@ -106,7 +107,11 @@ func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookCont
 	if err != nil {
 		return err
 	}
-	go nscontroller.New(client).Run(ctx)
+	metadataClient, err := metadata.NewForConfig(s.config.Extra.NamespaceControllerConfig)
+	if err != nil {
+		return err
+	}
+	go nscontroller.New(client, metadataClient).Run(ctx)
 	return nil
 }
 

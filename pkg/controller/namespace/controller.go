@@ -1,7 +1,10 @@
 // Package namespace is the small namespace controller mini-apiserver runs in
-// place of kube-controller-manager's: it empties a terminating namespace,
-// removes the "kubernetes" finalizer and deletes it. It talks to the server
-// through the API, under its own identity, so every step is audited.
+// place of kube-controller-manager's: it empties a terminating namespace of
+// every namespaced resource discovery lists, removes the "kubernetes"
+// finalizer and deletes it. It talks to the server through the API, under
+// its own identity, so every step is audited, in the order kube's
+// (pkg/controller/namespace/deletion) takes: per resource a deletecollection
+// and a list to see what is left.
 package namespace
 
 import (
@@ -14,8 +17,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -24,15 +29,18 @@ import (
 // Controller finalizes terminating namespaces.
 type Controller struct {
 	client   kubernetes.Interface
+	metadata metadata.Interface
 	informer cache.SharedIndexInformer
 	queue    workqueue.TypedRateLimitingInterface[string]
 }
 
-// New returns a controller that acts through client.
-func New(client kubernetes.Interface) *Controller {
+// New returns a controller that acts through client and, for the
+// resources it deletes, metadataClient.
+func New(client kubernetes.Interface, metadataClient metadata.Interface) *Controller {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := &Controller{
 		client:   client,
+		metadata: metadataClient,
 		informer: factory.Core().V1().Namespaces().Informer(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 5*time.Second),
@@ -98,21 +106,8 @@ func (c *Controller) finalize(ctx context.Context, name string) error {
 		return nil
 	}
 	if hasKubeFinalizer(ns) {
-		pods := c.client.CoreV1().Pods(name)
-		list, err := pods.List(ctx, metav1.ListOptions{})
-		if err != nil {
+		if err := c.deleteContent(ctx, name); err != nil {
 			return err
-		}
-		if len(list.Items) > 0 {
-			if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
-				return err
-			}
-			if list, err = pods.List(ctx, metav1.ListOptions{}); err != nil {
-				return err
-			}
-			if len(list.Items) > 0 {
-				return errContentRemaining
-			}
 		}
 		ns.Spec.Finalizers = removeKubeFinalizer(ns.Spec.Finalizers)
 		if ns, err = c.client.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil {
@@ -130,6 +125,38 @@ func (c *Controller) finalize(ctx context.Context, name string) error {
 		return nil
 	}
 	return err
+}
+
+// deleteContent deletes every namespaced resource of the namespace that can
+// be deleted as a collection, and says errContentRemaining while any is
+// left.
+func (c *Controller) deleteContent(ctx context.Context, namespace string) error {
+	lists, err := c.client.Discovery().ServerPreferredNamespacedResources()
+	if err != nil {
+		return fmt.Errorf("discovering namespaced resources: %w", err)
+	}
+	groupVersionResources, err := discovery.GroupVersionResources(discovery.FilteredBy(discovery.SupportsAllVerbs{Verbs: []string{"list", "deletecollection"}}, lists))
+	if err != nil {
+		return err
+	}
+	remaining := false
+	for gvr := range groupVersionResources {
+		client := c.metadata.Resource(gvr).Namespace(namespace)
+		if err := client.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s in %s: %w", gvr, namespace, err)
+		}
+		left, err := client.List(ctx, metav1.ListOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("listing %s in %s: %w", gvr, namespace, err)
+		}
+		if err == nil && len(left.Items) > 0 {
+			remaining = true
+		}
+	}
+	if remaining {
+		return errContentRemaining
+	}
+	return nil
 }
 
 func hasKubeFinalizer(ns *corev1.Namespace) bool {

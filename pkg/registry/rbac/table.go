@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
 
@@ -48,7 +47,7 @@ var BindingTable = table.Convertor{
 			name, created, ref, subjects = b.Name, b.CreationTimestamp, b.RoleRef, b.Subjects
 		}
 		users, groups, sas := subjectStrings(subjects)
-		return []interface{}{name, ref.Kind + "/" + ref.Name, pod.Age(created),
+		return []interface{}{name, ref.Kind + "/" + ref.Name, table.Since(created),
 			strings.Join(users, ", "), strings.Join(groups, ", "), strings.Join(sas, ", ")}
 	},
 }

@@ -6,6 +6,9 @@ package table
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,4 +60,12 @@ func (c Convertor) ConvertToTable(_ context.Context, obj runtime.Object, tableOp
 	table.ResourceVersion = m.GetResourceVersion()
 	table.Rows = []metav1.TableRow{row(obj)}
 	return table, nil
+}
+
+// Since prints a creation timestamp as kubectl's AGE column does.
+func Since(ts metav1.Time) string {
+	if ts.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(ts.Time))
 }

@@ -9,7 +9,6 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
 
@@ -38,6 +37,6 @@ var sinkTable = table.Convertor{
 	Columns: []metav1.TableColumnDefinition{table.Name, table.Age},
 	Cells: func(obj runtime.Object) []interface{} {
 		s := obj.(*auditreg.AuditSink)
-		return []interface{}{s.Name, pod.Age(s.CreationTimestamp)}
+		return []interface{}{s.Name, table.Since(s.CreationTimestamp)}
 	},
 }

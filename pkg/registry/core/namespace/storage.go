@@ -14,7 +14,6 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
 
@@ -166,6 +165,6 @@ var TableConvertor = table.Convertor{
 	},
 	Cells: func(obj runtime.Object) []interface{} {
 		ns := obj.(*corev1.Namespace)
-		return []interface{}{ns.Name, string(ns.Status.Phase), pod.Age(ns.CreationTimestamp)}
+		return []interface{}{ns.Name, string(ns.Status.Phase), table.Since(ns.CreationTimestamp)}
 	},
 }

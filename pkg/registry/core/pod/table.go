@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -167,15 +168,7 @@ func row(pod *corev1.Pod) metav1.TableRow {
 		}
 		gates = fmt.Sprintf("%d/%d", trueGates, n)
 	}
-	r.Cells = []interface{}{pod.Name, fmt.Sprintf("%d/%d", ready, total), reason, restartsCell, Age(pod.CreationTimestamp),
+	r.Cells = []interface{}{pod.Name, fmt.Sprintf("%d/%d", ready, total), reason, restartsCell, table.Since(pod.CreationTimestamp),
 		podIP, nodeName, nominated, gates}
 	return r
-}
-
-// Age prints a creation timestamp as kubectl's AGE column does.
-func Age(ts metav1.Time) string {
-	if ts.IsZero() {
-		return "<unknown>"
-	}
-	return duration.HumanDuration(time.Since(ts.Time))
 }

@@ -11,8 +11,10 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/configmap"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/secret"
 )
 
 // RESTStorageProvider builds core/v1.
@@ -27,6 +29,14 @@ func (RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfig
 		"pods": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := pod.NewStorage(api.Scheme, optsGetter)
 			return map[string]rest.Storage{"pods": s.Pod, "pods/status": s.Status}, err
+		},
+		"configmaps": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := configmap.NewStorage(api.Scheme, optsGetter)
+			return map[string]rest.Storage{"configmaps": s}, err
+		},
+		"secrets": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := secret.NewStorage(api.Scheme, optsGetter)
+			return map[string]rest.Storage{"secrets": s}, err
 		},
 		"namespaces": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := namespace.NewStorage(api.Scheme, optsGetter)
