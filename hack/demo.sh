@@ -210,6 +210,13 @@ k alice delete pod web -n demo
 after
 check "delete audited" trail_has 'ResponseComplete +RequestResponse +alice +delete +pods demo/web +200 +allow'
 
+step "the admin stores a configmap and a secret: the configmap's data is logged (level Request), the secret's never (level Metadata)"
+ka create configmap app-config --from-literal=mode=fast -n demo
+ka create secret generic app-secret --from-literal=password=s3cret-demo -n demo
+after
+check "the configmap's data is in its event" grep -q '"mode":"fast"' "$work/step.jsonl"
+check "the secret is audited, its data is not" bash -c "grep -q '\"resource\":\"secrets\"' '$work/step.jsonl' && ! grep -Eq 's3cret-demo|czNjcmV0LWRlbW8=' '$work/step.jsonl'"
+
 step "the webhook sink wrote one file per user"
 sleep 1.5 # the batch webhook sends at most every --audit-webhook-batch-max-wait (1s)
 run ls "$work/by-user"

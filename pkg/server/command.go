@@ -29,8 +29,8 @@ func NewCommand() *cobra.Command {
 	o := NewOptions()
 	cmd := &cobra.Command{
 		Use:   "mini-apiserver",
-		Short: "A small, real Kubernetes API server for Pods and Namespaces with the complete audit pipeline",
-		Long: `mini-apiserver serves core/v1 Pods and Namespaces over HTTPS at the same URLs as kube-apiserver,
+		Short: "A small, real Kubernetes API server with the complete audit pipeline",
+		Long: `mini-apiserver serves core/v1 Pods, Namespaces, ConfigMaps and Secrets, and RBAC, over HTTPS at the same URLs as kube-apiserver,
 stores them in etcd (embedded unless --etcd-servers is given) and takes kube-apiserver's flags.
 
 With no certificates and no authentication flags it generates a CA, a serving certificate and an

@@ -69,7 +69,14 @@ func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.
 		api.Codecs, serverstorage.NewDefaultResourceEncodingConfig(api.Scheme), c.MergedResourceConfig, nil)
 	// Our own types have no protobuf encoding: AuditSinks are stored as JSON.
 	storageFactory.SetSerializer(auditreg.Resource("auditsinks"), runtime.ContentTypeJSON, api.Codecs)
-	return etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &c.Config)
+	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &c.Config); err != nil {
+		// The encryption configuration is read here, by the library.
+		if path := etcdOpts.EncryptionProviderConfigFilepath; path != "" {
+			return fmt.Errorf("storage, with --encryption-provider-config %s: %w", path, err)
+		}
+		return fmt.Errorf("storage: %w", err)
+	}
+	return nil
 }
 
 func checkEtcd(ctx context.Context, sc storagebackend.Config, timeout time.Duration) error {

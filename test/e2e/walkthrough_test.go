@@ -43,7 +43,8 @@ func TestWalkthroughCommandsRun(t *testing.T) {
 		t.Fatalf("walkthrough commands failed: %v\n%s", err, out)
 	}
 	for _, want := range []string{"namespace/demo created", "pod/web created", "ResponseStarted", `"restartPolicy":"Always"`,
-		"level:          RequestResponse", "level:          None", "events in 1 files: ok", "kubernetes-admin.log"} {
+		"level:          RequestResponse", "level:          None", "events in 1 files: ok", "kubernetes-admin.log",
+		"configmap/app-config created", "secret/app-secret created", "no secret data"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %q:\n%s", want, out)
 		}
