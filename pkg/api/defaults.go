@@ -88,6 +88,13 @@ func SetDefaultsPod(pod *corev1.Pod) {
 	if spec.EnableServiceLinks == nil {
 		spec.EnableServiceLinks = ptr.To(corev1.DefaultEnableServiceLinks)
 	}
+	// What kube's conversions do with the deprecated serviceAccount: it
+	// stands in for an empty serviceAccountName on the way in, and always
+	// repeats serviceAccountName on the way out.
+	if spec.ServiceAccountName == "" {
+		spec.ServiceAccountName = spec.DeprecatedServiceAccount
+	}
+	spec.DeprecatedServiceAccount = spec.ServiceAccountName
 	if spec.DNSPolicy == "" {
 		spec.DNSPolicy = corev1.DNSClusterFirst
 	}

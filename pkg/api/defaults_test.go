@@ -135,3 +135,32 @@ func TestFieldLabels(t *testing.T) {
 		}
 	}
 }
+
+// The deprecated serviceAccount repeats serviceAccountName, and stands in
+// for it when only it is given, as kube's conversions make it.
+func TestDeprecatedServiceAccount(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"serviceAccountName":"builder","containers":[{"name":"c","image":"busybox"}]}}`: "builder",
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"serviceAccount":"legacy","containers":[{"name":"c","image":"busybox"}]}}`:      "legacy",
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`:                                "",
+	} {
+		spec := decodePod(t, body).Spec
+		if spec.ServiceAccountName != want || spec.DeprecatedServiceAccount != want {
+			t.Errorf("%s: serviceAccountName %q serviceAccount %q, want both %q", body, spec.ServiceAccountName, spec.DeprecatedServiceAccount, want)
+		}
+	}
+}
+
+// A secret's stringData is written into data on decode and not kept; its
+// type defaults to Opaque.
+func TestSecretDefaultsOnDecode(t *testing.T) {
+	obj, _, err := Codecs.UniversalDecoder(corev1.SchemeGroupVersion).Decode([]byte(
+		`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"a":"b2xk","b":"Yg=="},"stringData":{"a":"new"}}`), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := obj.(*corev1.Secret)
+	if s.Type != corev1.SecretTypeOpaque || string(s.Data["a"]) != "new" || string(s.Data["b"]) != "b" || s.StringData != nil {
+		t.Errorf("decoded secret: type %q data %q stringData %q", s.Type, s.Data, s.StringData)
+	}
+}

@@ -278,10 +278,10 @@ func TestTable(t *testing.T) {
 		t.Errorf("headers %v", headers)
 	}
 	want := [][]interface{}{
-		{"p", "0/1", "Pending", int64(0), "90s", "<none>", "<none>", "<none>", "<none>"},
-		{"r", "1/1", "Running", int64(2), "<unknown>", "10.0.0.5", "node-1", "<none>", "<none>"},
-		{"x", "0/1", "CrashLoopBackOff", int64(0), "<unknown>", "<none>", "<none>", "<none>", "<none>"},
-		{"d", "0/1", "Terminating", int64(0), "<unknown>", "<none>", "<none>", "<none>", "<none>"},
+		{"p", "0/1", "Pending", "0", "90s", "<none>", "<none>", "<none>", "<none>"},
+		{"r", "1/1", "Running", "2", "<unknown>", "10.0.0.5", "node-1", "<none>", "<none>"},
+		{"x", "0/1", "CrashLoopBackOff", "0", "<unknown>", "<none>", "<none>", "<none>", "<none>"},
+		{"d", "0/1", "Terminating", "0", "<unknown>", "<none>", "<none>", "<none>", "<none>"},
 	}
 	for i, row := range table.Rows {
 		for j, cell := range row.Cells {

@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
@@ -141,7 +142,8 @@ func row(pod *corev1.Pod) metav1.TableRow {
 		}
 	}
 
-	var restartsCell interface{} = int64(restarts)
+	// A string, as kube's printPod sends it ("0", or "2 (5m ago)").
+	restartsCell := strconv.Itoa(restarts)
 	if !lastRestart.IsZero() {
 		restartsCell = fmt.Sprintf("%d (%s ago)", restarts, duration.HumanDuration(time.Since(lastRestart)))
 	}
