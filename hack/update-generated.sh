@@ -38,7 +38,7 @@ for pkg in "${api_pkgs[@]}"; do
   $verify && [[ -f "$file" ]] && cp "$file" "$tmp/$(echo "$file" | tr / _)"
 done
 readonly=()
-for pkg in k8s.io/api/core/v1 k8s.io/api/authentication/v1 k8s.io/api/authorization/v1 k8s.io/api/rbac/v1 \
+for pkg in k8s.io/api/core/v1 k8s.io/api/authentication/v1 k8s.io/api/authorization/v1 k8s.io/api/rbac/v1 k8s.io/api/coordination/v1 \
   k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
   k8s.io/apimachinery/pkg/api/resource k8s.io/apimachinery/pkg/util/intstr; do
   readonly+=(--readonly-pkg "$pkg")
@@ -57,6 +57,7 @@ go tool openapi-gen \
   k8s.io/api/authentication/v1 \
   k8s.io/api/authorization/v1 \
   k8s.io/api/rbac/v1 \
+  k8s.io/api/coordination/v1 \
   "${api_pkgs[@]}" \
   k8s.io/apimachinery/pkg/apis/meta/v1 \
   k8s.io/apimachinery/pkg/runtime \

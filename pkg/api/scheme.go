@@ -7,6 +7,7 @@ package api
 import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"reflect"
@@ -40,7 +41,7 @@ func init() {
 // the internal aliases of the types served, defaulting and field-label
 // conversions.
 func AddToScheme(s *runtime.Scheme) error {
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme, rbacv1.AddToScheme, auditreg.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme, rbacv1.AddToScheme, coordinationv1.AddToScheme, auditreg.AddToScheme} {
 		if err := add(s); err != nil {
 			return err
 		}
@@ -48,7 +49,7 @@ func AddToScheme(s *runtime.Scheme) error {
 	// Every type of a served version is also its internal version, so a
 	// new resource needs no line here.
 	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion,
-		authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, auditreg.SchemeGroupVersion} {
+		authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, coordinationv1.SchemeGroupVersion, auditreg.SchemeGroupVersion} {
 		addInternalAliases(s, gv)
 	}
 	// The generic server decodes list/get/delete options in the empty group.

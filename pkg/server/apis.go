@@ -7,6 +7,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,6 +22,7 @@ import (
 	auditregistrationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/auditregistration/rest"
 	authenticationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/authentication/rest"
 	authorizationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/authorization/rest"
+	coordinationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/coordination/rest"
 	corerest "github.com/mini-apiserver/mini-apiserver/pkg/registry/core/rest"
 	rbacrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/rbac/rest"
 )
@@ -45,6 +47,7 @@ func (c completedConfig) restStorageProviders() []RESTStorageProvider {
 		authenticationrest.RESTStorageProvider{},
 		authorizationrest.RESTStorageProvider{Authorizer: authz, RuleResolver: c.Extra.RuleResolver},
 		rbacrest.RESTStorageProvider{Authorizer: authz},
+		coordinationrest.RESTStorageProvider{},
 	}
 	if c.Extra.AuditSinks != nil {
 		providers = append(providers, auditregistrationrest.RESTStorageProvider{})
@@ -79,7 +82,8 @@ func (c completedConfig) installAPIs(s *genericapiserver.GenericAPIServer) error
 // kube-apiserver's rule, GA versions on and alpha versions off.
 func defaultAPIResourceConfig() *serverstorage.ResourceConfig {
 	rc := serverstorage.NewResourceConfig()
-	rc.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion)
+	rc.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion,
+		coordinationv1.SchemeGroupVersion)
 	rc.DisableVersions(auditreg.SchemeGroupVersion)
 	return rc
 }
