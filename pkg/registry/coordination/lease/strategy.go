@@ -10,31 +10,18 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 )
 
 // strategy is kube's lease strategy: a lease may be created by a PUT,
 // updates need a resourceVersion, and the coordinated leader election
 // fields (strategy, preferredHolder) are dropped, as kube does while its
 // CoordinatedLeaderElection gate is off by default.
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
+type strategy struct{ registry.Strategy }
 
 // NewStrategy returns the Lease strategy.
-func NewStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{typer, names.SimpleNameGenerator}
-}
-
-func (strategy) NamespaceScoped() bool                                     { return true }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                  { return true }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool             { return false }
-func (strategy) Canonicalize(runtime.Object)                               {}
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
+func NewStrategy() strategy { return strategy{registry.NewStrategy(true, true, false)} }
 
 func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	dropCoordinatedFields(obj.(*coordinationv1.Lease))

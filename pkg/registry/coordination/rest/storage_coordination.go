@@ -9,7 +9,6 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/coordination/lease"
 )
@@ -24,7 +23,7 @@ func (RESTStorageProvider) GroupName() string { return coordinationv1.GroupName 
 func (RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter) (genericapiserver.APIGroupInfo, error) {
 	return registry.NewAPIGroupInfo(coordinationv1.SchemeGroupVersion, source, optsGetter, map[string]registry.StorageFunc{
 		"leases": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			s, err := lease.NewStorage(api.Scheme, optsGetter)
+			s, err := lease.NewStorage(optsGetter)
 			return map[string]rest.Storage{"leases": s}, err
 		},
 	})

@@ -22,8 +22,8 @@ var _ rest.ShortNamesProvider = &REST{}
 func (*REST) ShortNames() []string { return []string{"cm"} }
 
 // NewStorage returns the configmaps store backed by optsGetter (etcd).
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, error) {
-	s := NewStrategy(scheme)
+func NewStorage(optsGetter generic.RESTOptionsGetter) (*REST, error) {
+	s := NewStrategy()
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &corev1.ConfigMap{} },
 		NewListFunc:               func() runtime.Object { return &corev1.ConfigMapList{} },

@@ -11,31 +11,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 )
 
 // strategy is kube's configmap strategy: nothing prepared, unconditional
 // updates allowed, kube's validation.
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
+type strategy struct{ registry.Strategy }
 
 // NewStrategy returns the ConfigMap strategy.
-func NewStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{typer, names.SimpleNameGenerator}
-}
-
-func (strategy) NamespaceScoped() bool                                            { return true }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                         { return false }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool                    { return true }
-func (strategy) PrepareForCreate(context.Context, runtime.Object)                 {}
-func (strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
-func (strategy) Canonicalize(runtime.Object)                                      {}
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string        { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
+func NewStrategy() strategy { return strategy{registry.NewStrategy(true, false, true)} }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
 	return Validate(obj.(*corev1.ConfigMap))

@@ -31,11 +31,11 @@ func (RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfig
 			return map[string]rest.Storage{"pods": s.Pod, "pods/status": s.Status}, err
 		},
 		"configmaps": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			s, err := configmap.NewStorage(api.Scheme, optsGetter)
+			s, err := configmap.NewStorage(optsGetter)
 			return map[string]rest.Storage{"configmaps": s}, err
 		},
 		"secrets": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			s, err := secret.NewStorage(api.Scheme, optsGetter)
+			s, err := secret.NewStorage(optsGetter)
 			return map[string]rest.Storage{"secrets": s}, err
 		},
 		"namespaces": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {

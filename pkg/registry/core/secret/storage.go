@@ -11,8 +11,8 @@ import (
 )
 
 // NewStorage returns the secrets store backed by optsGetter (etcd).
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
-	s := NewStrategy(scheme)
+func NewStorage(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
+	s := NewStrategy()
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &corev1.Secret{} },
 		NewListFunc:               func() runtime.Object { return &corev1.SecretList{} },

@@ -17,27 +17,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 )
 
 // strategy is kube's secret strategy: unconditional updates allowed, kube's
 // validation, a warning for a TLS pair that does not parse.
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
+type strategy struct{ registry.Strategy }
 
 // NewStrategy returns the Secret strategy.
-func NewStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{typer, names.SimpleNameGenerator}
-}
-
-func (strategy) NamespaceScoped() bool                                            { return true }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                         { return false }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool                    { return true }
-func (strategy) PrepareForCreate(context.Context, runtime.Object)                 {}
-func (strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
-func (strategy) Canonicalize(runtime.Object)                                      {}
+func NewStrategy() strategy { return strategy{registry.NewStrategy(true, false, true)} }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
 	return Validate(obj.(*corev1.Secret))
