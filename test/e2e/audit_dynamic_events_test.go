@@ -366,10 +366,16 @@ func TestDynamicAuditSinkFaults(t *testing.T) {
 	// takes well under 2 s). Shorter than the 5 s Down gives deliveries in
 	// flight to finish.
 	r.SetLatency(3 * time.Second)
+	var slow []expect.Event
 	for i := range 5 {
-		get(fmt.Sprintf("while-slow-%d", i))
+		slow = append(slow, get(fmt.Sprintf("while-slow-%d", i)))
 	}
 	r.SetLatency(0)
+	// Every slow delivery has arrived before the sink goes down: a batch of
+	// them still being sent then would fail and be counted, and the drop
+	// below could be that batch while the one of "while-down" is delivered
+	// after Up.
+	waitForEvents(t, sinkReader(r.Sink), slow)
 
 	// Down: refused deliveries are counted and logged, requests go on.
 	mustDo(t, r.Down())
