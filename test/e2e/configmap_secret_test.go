@@ -188,3 +188,31 @@ func TestNamespaceDeletionEmptiesEveryResource(t *testing.T) {
 		t.Errorf("roles left: %v %v", err, roles)
 	}
 }
+
+// kube's aggregated roles grant on the new resources exactly what they grant
+// on a cluster: view reads configmaps but neither secrets nor leases, edit
+// (and admin, which aggregates it) writes all three.
+func TestAggregatedRolesOnConfigMapsSecretsLeases(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "--authorization-mode=RBAC")
+	for _, user := range []string{"viewer", "editor", "administrator"} {
+		role := map[string]string{"viewer": "view", "editor": "edit", "administrator": "admin"}[user]
+		s.Kubectl("create", "rolebinding", user, "--clusterrole="+role, "--user="+user, "-n", "default")
+	}
+	for _, tc := range []struct {
+		user, verb, resource, want string
+	}{
+		{"viewer", "get", "configmaps", "yes"}, {"viewer", "list", "configmaps", "yes"}, {"viewer", "create", "configmaps", "no"},
+		{"viewer", "get", "secrets", "no"}, {"viewer", "list", "secrets", "no"}, {"viewer", "get", "leases.coordination.k8s.io", "no"},
+		{"editor", "create", "configmaps", "yes"}, {"editor", "delete", "secrets", "yes"}, {"editor", "get", "secrets", "yes"},
+		{"editor", "get", "leases.coordination.k8s.io", "yes"}, {"editor", "update", "leases.coordination.k8s.io", "yes"},
+		{"administrator", "update", "secrets", "yes"}, {"administrator", "create", "leases.coordination.k8s.io", "yes"},
+	} {
+		tc := tc
+		// RBAC reads bindings and the aggregated roles from caches: poll.
+		eventually(t, waitShort, "can-i "+tc.verb+" "+tc.resource+" as "+tc.user+" = "+tc.want, func() (bool, error) {
+			r := s.KubectlEnv(nil, "", "auth", "can-i", tc.verb, tc.resource, "-n", "default", "--as", tc.user)
+			return r.Stdout == tc.want+"\n", nil
+		})
+	}
+}
