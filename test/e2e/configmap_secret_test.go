@@ -208,7 +208,6 @@ func TestAggregatedRolesOnConfigMapsSecretsLeases(t *testing.T) {
 		{"editor", "get", "leases.coordination.k8s.io", "yes"}, {"editor", "update", "leases.coordination.k8s.io", "yes"},
 		{"administrator", "update", "secrets", "yes"}, {"administrator", "create", "leases.coordination.k8s.io", "yes"},
 	} {
-		tc := tc
 		// RBAC reads bindings and the aggregated roles from caches: poll.
 		eventually(t, waitShort, "can-i "+tc.verb+" "+tc.resource+" as "+tc.user+" = "+tc.want, func() (bool, error) {
 			r := s.KubectlEnv(nil, "", "auth", "can-i", tc.verb, tc.resource, "-n", "default", "--as", tc.user)
