@@ -9,6 +9,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"reflect"
 
@@ -46,10 +47,14 @@ func AddToScheme(s *runtime.Scheme) error {
 			return err
 		}
 	}
+	// Of policy/v1 only Eviction, the body of pods/eviction: this server
+	// serves no PodDisruptionBudgets.
+	s.AddKnownTypes(policyv1.SchemeGroupVersion, &policyv1.Eviction{})
+	metav1.AddToGroupVersion(s, policyv1.SchemeGroupVersion)
 	// Every type of a served version is also its internal version, so a
 	// new resource needs no line here.
 	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion,
-		authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, coordinationv1.SchemeGroupVersion, auditreg.SchemeGroupVersion} {
+		authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, coordinationv1.SchemeGroupVersion, auditreg.SchemeGroupVersion, policyv1.SchemeGroupVersion} {
 		addInternalAliases(s, gv)
 	}
 	// The generic server decodes list/get/delete options in the empty group.
@@ -62,6 +67,9 @@ func AddToScheme(s *runtime.Scheme) error {
 		&metav1.APIResourceList{},
 	)
 	if err := addDefaultingFuncs(s); err != nil {
+		return err
+	}
+	if err := addQueryParameterConversions(s); err != nil {
 		return err
 	}
 	return addFieldLabelConversions(s)

@@ -43,7 +43,7 @@ type RESTStorageProvider interface {
 func (c completedConfig) restStorageProviders() []RESTStorageProvider {
 	authz := c.Generic.Authorization.Authorizer
 	providers := []RESTStorageProvider{
-		corerest.RESTStorageProvider{},
+		corerest.RESTStorageProvider{Authorizer: authz},
 		authenticationrest.RESTStorageProvider{},
 		authorizationrest.RESTStorageProvider{Authorizer: authz, RuleResolver: c.Extra.RuleResolver},
 		rbacrest.RESTStorageProvider{Authorizer: authz},

@@ -79,8 +79,18 @@ func TestEndpoints(t *testing.T) {
 	}
 	pods := resources["pods"]
 	if pods.Scope != apidiscoveryv2.ScopeNamespace || len(pods.ShortNames) != 1 || pods.ShortNames[0] != "po" ||
-		len(pods.Categories) != 1 || pods.Categories[0] != "all" || len(pods.Subresources) != 1 || pods.Subresources[0].Subresource != "status" {
+		len(pods.Categories) != 1 || pods.Categories[0] != "all" {
 		t.Errorf("pods discovery: %+v", pods)
+	}
+	// Every pod subresource kube-apiserver v1.37 serves, eviction's kind in policy/v1.
+	var subresources []string
+	for _, sub := range pods.Subresources {
+		subresources = append(subresources, sub.Subresource+"="+sub.ResponseKind.Group+"/"+sub.ResponseKind.Kind+":"+strings.Join(sub.Verbs, ","))
+	}
+	if got, want := strings.Join(subresources, " "), "attach=/PodAttachOptions:create,get binding=/Binding:create ephemeralcontainers=/Pod:get,patch,update "+
+		"eviction=policy/Eviction:create exec=/PodExecOptions:create,get log=/Pod:get portforward=/PodPortForwardOptions:create,get "+
+		"proxy=/PodProxyOptions:create,delete,get,patch,update resize=/Pod:get,patch,update status=/Pod:get,patch,update"; got != want {
+		t.Errorf("pods subresources:\n got %s\nwant %s", got, want)
 	}
 	if ns := resources["namespaces"]; ns.Scope != apidiscoveryv2.ScopeCluster || len(ns.ShortNames) != 1 || ns.ShortNames[0] != "ns" {
 		t.Errorf("namespaces discovery: %+v", ns)

@@ -2,10 +2,12 @@ package pod
 
 import (
 	"context"
+	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -24,12 +26,23 @@ type StatusREST struct {
 
 // Storage holds the pod resource and its subresources.
 type Storage struct {
-	Pod    *REST
-	Status *StatusREST
+	Pod                 *REST
+	Status              *StatusREST
+	Binding             *BindingREST
+	LegacyBinding       *LegacyBindingREST
+	Eviction            *EvictionREST
+	EphemeralContainers rest.Storage
+	Resize              rest.Storage
+	Log                 *LogREST
+	Exec                *ExecREST
+	Attach              *AttachREST
+	PortForward         *PortForwardREST
+	Proxy               *ProxyREST
 }
 
-// NewStorage returns pod storage backed by optsGetter (etcd).
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (Storage, error) {
+// NewStorage returns pod storage backed by optsGetter (etcd); authz is
+// asked again for "create" on a WebSocket exec, attach or portforward.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, authz authorizer.Authorizer) (Storage, error) {
 	strategy := NewStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &corev1.Pod{} },
@@ -53,7 +66,27 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (S
 	statusStrategy := NewStatusStrategy(strategy)
 	statusStore.UpdateStrategy = statusStrategy
 	statusStore.ResetFieldsStrategy = statusStrategy
-	return Storage{Pod: &REST{store}, Status: &StatusREST{store: &statusStore}}, nil
+	ephemeralStore := *store
+	ephemeralStore.UpdateStrategy = ephemeralContainersStrategy{strategy}
+	ephemeralStore.ResetFieldsStrategy = nil
+	resizeStore := *store
+	resizeStore.UpdateStrategy = resizeStrategy{strategy}
+	resizeStore.ResetFieldsStrategy = nil
+	binding := &BindingREST{store: store}
+	return Storage{
+		Pod:                 &REST{store},
+		Status:              &StatusREST{store: &statusStore},
+		Binding:             binding,
+		LegacyBinding:       &LegacyBindingREST{binding: binding},
+		Eviction:            &EvictionREST{store: &statusStore},
+		EphemeralContainers: &updateREST{store: &ephemeralStore},
+		Resize:              &updateREST{store: &resizeStore},
+		Log:                 &LogREST{store: store},
+		Exec:                &ExecREST{store: store, authorizer: authz},
+		Attach:              &AttachREST{store: store, authorizer: authz},
+		PortForward:         &PortForwardREST{store: store, authorizer: authz},
+		Proxy:               &ProxyREST{store: store, transport: http.DefaultTransport},
+	}, nil
 }
 
 var (

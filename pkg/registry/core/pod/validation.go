@@ -48,6 +48,7 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 	names := sets.New[string]()
 	allErrs = append(allErrs, validateContainers(spec.InitContainers, volumes, names, fldPath.Child("initContainers"))...)
 	allErrs = append(allErrs, validateContainers(spec.Containers, volumes, names, fldPath.Child("containers"))...)
+	allErrs = append(allErrs, validateEphemeralContainers(spec, volumes, names, fldPath.Child("ephemeralContainers"))...)
 
 	allErrs = append(allErrs, validateEnum(spec.RestartPolicy, restartPolicies, fldPath.Child("restartPolicy"))...)
 	allErrs = append(allErrs, validateEnum(spec.DNSPolicy, dnsPolicies, fldPath.Child("dnsPolicy"))...)
@@ -136,40 +137,46 @@ func countVolumeSources(src *corev1.VolumeSource) int {
 func validateContainers(containers []corev1.Container, volumes sets.Set[string], names sets.Set[string], fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	for i := range containers {
-		c := &containers[i]
-		idxPath := fldPath.Index(i)
-		namePath := idxPath.Child("name")
-		switch {
-		case c.Name == "":
-			allErrs = append(allErrs, field.Required(namePath, ""))
-		case names.Has(c.Name):
-			allErrs = append(allErrs, field.Duplicate(namePath, c.Name))
-		default:
-			for _, msg := range validation.IsDNS1123Label(c.Name) {
-				allErrs = append(allErrs, field.Invalid(namePath, c.Name, msg))
-			}
+		allErrs = append(allErrs, validateContainer(&containers[i], volumes, names, fldPath.Index(i))...)
+	}
+	return allErrs
+}
+
+// validateContainer checks one container (regular, init or ephemeral) at
+// idxPath; its name must not be in names, and is added.
+func validateContainer(c *corev1.Container, volumes sets.Set[string], names sets.Set[string], idxPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	namePath := idxPath.Child("name")
+	switch {
+	case c.Name == "":
+		allErrs = append(allErrs, field.Required(namePath, ""))
+	case names.Has(c.Name):
+		allErrs = append(allErrs, field.Duplicate(namePath, c.Name))
+	default:
+		for _, msg := range validation.IsDNS1123Label(c.Name) {
+			allErrs = append(allErrs, field.Invalid(namePath, c.Name, msg))
 		}
-		names.Insert(c.Name)
-		if c.Image == "" {
-			allErrs = append(allErrs, field.Required(idxPath.Child("image"), ""))
-		} else if strings.TrimSpace(c.Image) != c.Image {
-			allErrs = append(allErrs, field.Invalid(idxPath.Child("image"), c.Image, "must not have leading or trailing whitespace"))
+	}
+	names.Insert(c.Name)
+	if c.Image == "" {
+		allErrs = append(allErrs, field.Required(idxPath.Child("image"), ""))
+	} else if strings.TrimSpace(c.Image) != c.Image {
+		allErrs = append(allErrs, field.Invalid(idxPath.Child("image"), c.Image, "must not have leading or trailing whitespace"))
+	}
+	allErrs = append(allErrs, validateEnum(c.ImagePullPolicy, pullPolicies, idxPath.Child("imagePullPolicy"))...)
+	allErrs = append(allErrs, validateEnum(c.TerminationMessagePolicy, terminationMsgPol, idxPath.Child("terminationMessagePolicy"))...)
+	allErrs = append(allErrs, validatePorts(c.Ports, idxPath.Child("ports"))...)
+	allErrs = append(allErrs, validateEnv(c.Env, idxPath.Child("env"))...)
+	allErrs = append(allErrs, validateResources(&c.Resources, idxPath.Child("resources"))...)
+	for j, m := range c.VolumeMounts {
+		mPath := idxPath.Child("volumeMounts").Index(j)
+		if m.Name == "" {
+			allErrs = append(allErrs, field.Required(mPath.Child("name"), ""))
+		} else if !volumes.Has(m.Name) {
+			allErrs = append(allErrs, field.NotFound(mPath.Child("name"), m.Name))
 		}
-		allErrs = append(allErrs, validateEnum(c.ImagePullPolicy, pullPolicies, idxPath.Child("imagePullPolicy"))...)
-		allErrs = append(allErrs, validateEnum(c.TerminationMessagePolicy, terminationMsgPol, idxPath.Child("terminationMessagePolicy"))...)
-		allErrs = append(allErrs, validatePorts(c.Ports, idxPath.Child("ports"))...)
-		allErrs = append(allErrs, validateEnv(c.Env, idxPath.Child("env"))...)
-		allErrs = append(allErrs, validateResources(&c.Resources, idxPath.Child("resources"))...)
-		for j, m := range c.VolumeMounts {
-			mPath := idxPath.Child("volumeMounts").Index(j)
-			if m.Name == "" {
-				allErrs = append(allErrs, field.Required(mPath.Child("name"), ""))
-			} else if !volumes.Has(m.Name) {
-				allErrs = append(allErrs, field.NotFound(mPath.Child("name"), m.Name))
-			}
-			if m.MountPath == "" {
-				allErrs = append(allErrs, field.Required(mPath.Child("mountPath"), ""))
-			}
+		if m.MountPath == "" {
+			allErrs = append(allErrs, field.Required(mPath.Child("mountPath"), ""))
 		}
 	}
 	return allErrs

@@ -4,6 +4,7 @@ package rest
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -17,18 +18,34 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/secret"
 )
 
-// RESTStorageProvider builds core/v1.
-type RESTStorageProvider struct{}
+// RESTStorageProvider builds core/v1. Authorizer is asked again for
+// "create" on a WebSocket pods/exec, attach or portforward, as kube's.
+type RESTStorageProvider struct {
+	Authorizer authorizer.Authorizer
+}
 
 // GroupName is the core group's, "".
 func (RESTStorageProvider) GroupName() string { return corev1.GroupName }
 
 // NewRESTStorage returns the enabled v1 resources with their subresources.
-func (RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter) (genericapiserver.APIGroupInfo, error) {
+func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter) (genericapiserver.APIGroupInfo, error) {
 	return registry.NewAPIGroupInfo(corev1.SchemeGroupVersion, source, optsGetter, map[string]registry.StorageFunc{
 		"pods": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			s, err := pod.NewStorage(api.Scheme, optsGetter)
-			return map[string]rest.Storage{"pods": s.Pod, "pods/status": s.Status}, err
+			s, err := pod.NewStorage(api.Scheme, optsGetter, p.Authorizer)
+			return map[string]rest.Storage{
+				"pods":                     s.Pod,
+				"pods/status":              s.Status,
+				"pods/binding":             s.Binding,
+				"bindings":                 s.LegacyBinding,
+				"pods/eviction":            s.Eviction,
+				"pods/ephemeralcontainers": s.EphemeralContainers,
+				"pods/resize":              s.Resize,
+				"pods/log":                 s.Log,
+				"pods/exec":                s.Exec,
+				"pods/attach":              s.Attach,
+				"pods/portforward":         s.PortForward,
+				"pods/proxy":               s.Proxy,
+			}, err
 		},
 		"configmaps": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := configmap.NewStorage(optsGetter)
