@@ -7,6 +7,9 @@ import (
 	"os"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/sets"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
+
 	"k8s.io/apiserver/pkg/admission/initializer"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
@@ -60,6 +63,13 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if err := o.GenericServerRun.ApplyTo(&c.Config); err != nil {
 		return nil, err
 	}
+	// kube-apiserver's (pkg/controlplane/apiserver/config.go): the pods
+	// streaming subresources are long-running, which also gives their audit
+	// events a ResponseStarted stage.
+	c.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
+		sets.NewString("watch", "proxy"),
+		sets.NewString("attach", "exec", "proxy", "log", "portforward"),
+	)
 	if res.listener, err = o.applyServing(c, creds, so.listener); err != nil {
 		return nil, err
 	}

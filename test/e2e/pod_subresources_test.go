@@ -123,9 +123,9 @@ func TestPodSubresources(t *testing.T) {
 		err = pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Target: corev1.ObjectReference{Name: "node-2"}}, metav1.CreateOptions{})
 		wantStatus(t, err, http.StatusConflict, `Operation cannot be fulfilled on pods/binding "web": pod web is already assigned to node "node-1"`)
 		// On a node: the kubelet's node is looked up, and there is none.
-		wantStatus(t, post("web", "exec", "command", "ls"), http.StatusNotFound, `nodes "node-1" not found`)
+		wantStatus(t, post("web", "exec", "command", "ls"), http.StatusNotFound, `pods "node-1" not found`)
 		err = client.CoreV1().RESTClient().Get().Namespace("default").Resource("pods").Name("web").SubResource("log").Do(ctx).Error()
-		wantStatus(t, err, http.StatusNotFound, `nodes "node-1" not found`)
+		wantStatus(t, err, http.StatusNotFound, `pods "node-1" not found`)
 	})
 
 	t.Run("ephemeral containers", func(t *testing.T) {
@@ -204,6 +204,10 @@ func TestPodSubresources(t *testing.T) {
 	})
 
 	events := waitForEvents(t, logReader(log), []expect.Event{
+		// Streaming subresources are long-running: a ResponseStarted stage too.
+		{Level: auditv1.LevelRequestResponse, Stage: auditv1.StageResponseStarted, Verb: "get", Code: 400, User: "kubernetes-admin",
+			Resource: "pods", Subresource: "exec", Namespace: "default", Name: "web", AuthorizeDecision: "allow", ResponseObject: true,
+			RequestURI: "/api/v1/namespaces/default/pods/web/exec?command=ls&command=%2F&container=c&stderr=true&stdout=true"},
 		{Level: auditv1.LevelRequestResponse, Stage: auditv1.StageResponseComplete, Verb: "get", Code: 400, User: "kubernetes-admin",
 			Resource: "pods", Subresource: "exec", Namespace: "default", Name: "web", AuthorizeDecision: "allow", ResponseObject: true,
 			RequestURI: "/api/v1/namespaces/default/pods/web/exec?command=ls&command=%2F&container=c&stderr=true&stdout=true"},
@@ -242,8 +246,12 @@ func TestPodSubresources(t *testing.T) {
 			Resource: "pods", Subresource: "eviction", Namespace: "default", Name: "missing", AuthorizeDecision: "allow", RequestObject: true,
 			RequestURI: "/api/v1/namespaces/default/pods/missing/eviction"},
 	})
-	// The eviction's request object is the policy/v1 Eviction it was sent.
+	// The eviction's request object is the policy/v1 Eviction it was sent;
+	// the WebSocket exec's refusal has kube's message, with RBAC's empty reason.
 	for _, e := range events {
+		if e.ImpersonatedUser != nil && e.Verb == "get" && e.ResponseStatus.Code == 403 && e.ResponseStatus.Message != `pods "web" is forbidden: ` {
+			t.Errorf("WebSocket exec refused with %q", e.ResponseStatus.Message)
+		}
 		if e.ObjectRef != nil && e.ObjectRef.Subresource == "eviction" && e.ObjectRef.Name == "two" && e.ResponseStatus.Code == 201 &&
 			!strings.Contains(string(e.RequestObject.Raw), `"kind":"Eviction","apiVersion":"policy/v1"`) {
 			t.Errorf("eviction request object: %s", e.RequestObject.Raw)

@@ -33,7 +33,7 @@ import (
 // the pod must exist, the container must be valid, and then
 //   - no spec.nodeName: 400 "pod NAME does not have a host assigned"
 //     (exec, attach, portforward) or an empty log (log);
-//   - spec.nodeName set: 404 nodes "NODE" not found, kube's answer when the
+//   - spec.nodeName set: 404 pods "NODE" not found, kube's answer when the
 //     node's object does not exist.
 
 // getter reads a pod (the pod store).
@@ -51,8 +51,10 @@ func getPod(ctx context.Context, g getter, name string) (*corev1.Pod, error) {
 
 // kubeletUnreachable is the answer for a pod's node: kube looks the node
 // up (pkg/kubelet/client NodeConnectionInfoGetter) and there is none here.
+// kube's node store names the resource of the request it runs under, so
+// the answer is `pods "NODE" not found` (seen on kube-apiserver v1.37.2).
 func kubeletUnreachable(pod *corev1.Pod) error {
-	return apierrors.NewNotFound(corev1.Resource("nodes"), pod.Spec.NodeName)
+	return apierrors.NewNotFound(corev1.Resource("pods"), pod.Spec.NodeName)
 }
 
 // containerFor is kube's validateContainer: an empty name picks the only container, a
