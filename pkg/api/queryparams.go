@@ -50,7 +50,7 @@ func decodeParams(values *url.Values, s conversion.Scope, params ...queryParam) 
 
 func addQueryParameterConversions(s *runtime.Scheme) error {
 	for _, add := range []func(*runtime.Scheme) error{
-		conversionFrom(func(in *url.Values, out *corev1.PodLogOptions, s conversion.Scope) error {
+		conversion2(func(in *url.Values, out *corev1.PodLogOptions, s conversion.Scope) error {
 			*out = corev1.PodLogOptions{TypeMeta: out.TypeMeta}
 			return decodeParams(in, s,
 				param("container", &out.Container, runtime.Convert_Slice_string_To_string),
@@ -64,7 +64,7 @@ func addQueryParameterConversions(s *runtime.Scheme) error {
 				param("insecureSkipTLSVerifyBackend", &out.InsecureSkipTLSVerifyBackend, runtime.Convert_Slice_string_To_bool),
 				param("stream", &out.Stream, logStream))
 		}),
-		conversionFrom(func(in *url.Values, out *corev1.PodExecOptions, s conversion.Scope) error {
+		conversion2(func(in *url.Values, out *corev1.PodExecOptions, s conversion.Scope) error {
 			*out = corev1.PodExecOptions{TypeMeta: out.TypeMeta}
 			return decodeParams(in, s,
 				param("stdin", &out.Stdin, runtime.Convert_Slice_string_To_bool),
@@ -74,7 +74,7 @@ func addQueryParameterConversions(s *runtime.Scheme) error {
 				param("container", &out.Container, runtime.Convert_Slice_string_To_string),
 				param("command", &out.Command, stringSlice))
 		}),
-		conversionFrom(func(in *url.Values, out *corev1.PodAttachOptions, s conversion.Scope) error {
+		conversion2(func(in *url.Values, out *corev1.PodAttachOptions, s conversion.Scope) error {
 			*out = corev1.PodAttachOptions{TypeMeta: out.TypeMeta}
 			return decodeParams(in, s,
 				param("stdin", &out.Stdin, runtime.Convert_Slice_string_To_bool),
@@ -83,11 +83,11 @@ func addQueryParameterConversions(s *runtime.Scheme) error {
 				param("tty", &out.TTY, runtime.Convert_Slice_string_To_bool),
 				param("container", &out.Container, runtime.Convert_Slice_string_To_string))
 		}),
-		conversionFrom(func(in *url.Values, out *corev1.PodPortForwardOptions, s conversion.Scope) error {
+		conversion2(func(in *url.Values, out *corev1.PodPortForwardOptions, s conversion.Scope) error {
 			*out = corev1.PodPortForwardOptions{TypeMeta: out.TypeMeta}
 			return decodeParams(in, s, param("ports", &out.Ports, metav1.Convert_Slice_string_To_Slice_int32))
 		}),
-		conversionFrom(func(in *url.Values, out *corev1.PodProxyOptions, s conversion.Scope) error {
+		conversion2(func(in *url.Values, out *corev1.PodProxyOptions, s conversion.Scope) error {
 			*out = corev1.PodProxyOptions{TypeMeta: out.TypeMeta}
 			return decodeParams(in, s, param("path", &out.Path, runtime.Convert_Slice_string_To_string))
 		}),
@@ -97,13 +97,4 @@ func addQueryParameterConversions(s *runtime.Scheme) error {
 		}
 	}
 	return nil
-}
-
-// conversionFrom registers a url.Values conversion into *T.
-func conversionFrom[T any](convert func(*url.Values, *T, conversion.Scope) error) func(*runtime.Scheme) error {
-	return func(s *runtime.Scheme) error {
-		return s.AddConversionFunc((*url.Values)(nil), (*T)(nil), func(a, b interface{}, scope conversion.Scope) error {
-			return convert(a.(*url.Values), b.(*T), scope)
-		})
-	}
 }

@@ -58,6 +58,9 @@ func AddToScheme(s *runtime.Scheme) error {
 		authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, coordinationv1.SchemeGroupVersion, auditreg.SchemeGroupVersion, policyv1.SchemeGroupVersion} {
 		addInternalAliases(s, gv)
 	}
+	if err := addEventsV1(s); err != nil {
+		return err
+	}
 	// The generic server decodes list/get/delete options in the empty group.
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	s.AddUnversionedTypes(schema.GroupVersion{Group: "", Version: "v1"},

@@ -9,6 +9,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -24,6 +25,7 @@ import (
 	authorizationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/authorization/rest"
 	coordinationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/coordination/rest"
 	corerest "github.com/mini-apiserver/mini-apiserver/pkg/registry/core/rest"
+	eventsrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/events/rest"
 	rbacrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/rbac/rest"
 )
 
@@ -43,11 +45,12 @@ type RESTStorageProvider interface {
 func (c completedConfig) restStorageProviders() []RESTStorageProvider {
 	authz := c.Generic.Authorization.Authorizer
 	providers := []RESTStorageProvider{
-		corerest.RESTStorageProvider{Authorizer: authz},
+		corerest.RESTStorageProvider{Authorizer: authz, EventTTL: c.Extra.EventTTL},
 		authenticationrest.RESTStorageProvider{},
 		authorizationrest.RESTStorageProvider{Authorizer: authz, RuleResolver: c.Extra.RuleResolver},
 		rbacrest.RESTStorageProvider{Authorizer: authz},
 		coordinationrest.RESTStorageProvider{},
+		eventsrest.RESTStorageProvider{TTL: c.Extra.EventTTL},
 	}
 	if c.Extra.AuditSinks != nil {
 		providers = append(providers, auditregistrationrest.RESTStorageProvider{})
@@ -83,7 +86,7 @@ func (c completedConfig) installAPIs(s *genericapiserver.GenericAPIServer) error
 func defaultAPIResourceConfig() *serverstorage.ResourceConfig {
 	rc := serverstorage.NewResourceConfig()
 	rc.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion,
-		coordinationv1.SchemeGroupVersion)
+		coordinationv1.SchemeGroupVersion, eventsv1.SchemeGroupVersion)
 	rc.DisableVersions(auditreg.SchemeGroupVersion)
 	return rc
 }

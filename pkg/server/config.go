@@ -46,6 +46,8 @@ type ExtraConfig struct {
 	RuleResolver authorizer.RuleResolver
 	// AuditSinks is the dynamic audit backend, when its switches are on.
 	AuditSinks *dynamic.Backend
+	// EventTTL is how long an event is kept (--event-ttl).
+	EventTTL time.Duration
 }
 
 // config builds the server configuration, one concern at a time, and
@@ -58,7 +60,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if err != nil {
 		return nil, err
 	}
-	cfg := &Config{Generic: genericapiserver.NewRecommendedConfig(api.Codecs), Extra: ExtraConfig{DataDir: o.DataDir}}
+	cfg := &Config{Generic: genericapiserver.NewRecommendedConfig(api.Codecs), Extra: ExtraConfig{DataDir: o.DataDir, EventTTL: o.EventTTL}}
 	c := cfg.Generic
 	if err := o.GenericServerRun.ApplyTo(&c.Config); err != nil {
 		return nil, err

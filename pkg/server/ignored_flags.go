@@ -25,7 +25,7 @@ var ignoredBoolFlags = []string{
 
 var ignoredStringFlags = []string{
 	"admission-control-config-file", "api-audiences", "apiserver-count", "disable-admission-plugins",
-	"enable-admission-plugins", "endpoint-reconciler-type", "event-ttl", "kubelet-certificate-authority",
+	"enable-admission-plugins", "endpoint-reconciler-type", "kubelet-certificate-authority",
 	"kubelet-client-certificate", "kubelet-client-key", "kubelet-preferred-address-types", "kubelet-timeout",
 	"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names", "requestheader-client-ca-file",
 	"requestheader-extra-headers-prefix", "requestheader-group-headers", "requestheader-uid-headers",

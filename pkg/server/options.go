@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -32,6 +33,8 @@ type Options struct {
 	// DataDir holds the embedded etcd, generated certificates and the admin
 	// kubeconfig.
 	DataDir string
+	// EventTTL is how long an event is kept: its etcd lease.
+	EventTTL time.Duration
 
 	GenericServerRun *genericoptions.ServerRunOptions
 	SecureServing    *genericoptions.SecureServingOptionsWithLoopback
@@ -65,6 +68,7 @@ func NewOptions() *Options {
 		DynamicAudit:     NewDynamicAuditOptions(),
 		APIEnablement:    genericoptions.NewAPIEnablementOptions(),
 		ignored:          newIgnoredFlags(),
+		EventTTL:         time.Hour,
 	}
 	// kube-apiserver's defaults, where the library's differ from them.
 	o.SecureServing.BindPort = 6443
@@ -93,6 +97,8 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Directory for the embedded etcd, generated certificates and admin.kubeconfig (created 0700). "+
 		"Default: $XDG_STATE_HOME/mini-apiserver, or ~/.local/state/mini-apiserver.")
 	o.Etcd.AddFlags(fss.FlagSet("etcd"))
+	// kube-apiserver's, in its "misc" section.
+	fss.FlagSet("misc").DurationVar(&o.EventTTL, "event-ttl", o.EventTTL, "Amount of time to retain events.")
 	o.SecureServing.AddFlags(fss.FlagSet("secure serving"))
 	o.Audit.AddFlags(fss.FlagSet("auditing"))
 	o.DynamicAudit.AddFlags(fss.FlagSet("auditing"))

@@ -3,6 +3,8 @@
 package rest
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -13,6 +15,7 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/configmap"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/event"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/secret"
@@ -22,6 +25,8 @@ import (
 // "create" on a WebSocket pods/exec, attach or portforward, as kube's.
 type RESTStorageProvider struct {
 	Authorizer authorizer.Authorizer
+	// EventTTL is how long an event is kept (--event-ttl).
+	EventTTL time.Duration
 }
 
 // GroupName is the core group's, "".
@@ -54,6 +59,10 @@ func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConf
 		"secrets": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := secret.NewStorage(optsGetter)
 			return map[string]rest.Storage{"secrets": s}, err
+		},
+		"events": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := event.NewStorage(optsGetter, p.EventTTL)
+			return map[string]rest.Storage{"events": s}, err
 		},
 		"namespaces": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := namespace.NewStorage(api.Scheme, optsGetter)
