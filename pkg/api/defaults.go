@@ -4,9 +4,11 @@ import (
 	"reflect"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -30,6 +32,13 @@ func addDefaultingFuncs(s *runtime.Scheme) error {
 		list := obj.(*corev1.NamespaceList)
 		for i := range list.Items {
 			SetDefaultsNamespace(&list.Items[i])
+		}
+	})
+	s.AddTypeDefaultingFunc(&appsv1.Deployment{}, func(obj interface{}) { SetDefaultsDeployment(obj.(*appsv1.Deployment)) })
+	s.AddTypeDefaultingFunc(&appsv1.DeploymentList{}, func(obj interface{}) {
+		list := obj.(*appsv1.DeploymentList)
+		for i := range list.Items {
+			SetDefaultsDeployment(&list.Items[i])
 		}
 	})
 	s.AddTypeDefaultingFunc(&corev1.Secret{}, func(obj interface{}) { SetDefaultsSecret(obj.(*corev1.Secret)) })
@@ -76,7 +85,8 @@ func SetDefaultsNamespace(ns *corev1.Namespace) {
 	}
 }
 
-// SetDefaultsPod applies kube's Pod defaults.
+// SetDefaultsPod applies kube's Pod defaults (SetDefaults_Pod, then the
+// spec's).
 func SetDefaultsPod(pod *corev1.Pod) {
 	spec := &pod.Spec
 	// Requests default to limits for pods (not for pod templates).
@@ -88,6 +98,12 @@ func SetDefaultsPod(pod *corev1.Pod) {
 	if spec.EnableServiceLinks == nil {
 		spec.EnableServiceLinks = ptr.To(corev1.DefaultEnableServiceLinks)
 	}
+	SetDefaultsPodSpec(spec)
+}
+
+// SetDefaultsPodSpec applies kube's SetDefaults_PodSpec and its generated
+// defaults of volumes and containers: a pod's spec and a template's.
+func SetDefaultsPodSpec(spec *corev1.PodSpec) {
 	// What kube's conversions do with the deprecated serviceAccount: it
 	// stands in for an empty serviceAccountName on the way in, and always
 	// repeats serviceAccountName on the way out.
@@ -122,6 +138,37 @@ func SetDefaultsPod(pod *corev1.Pod) {
 	for i := range spec.EphemeralContainers {
 		defaultContainer((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon), false)
 	}
+}
+
+// SetDefaultsDeployment applies kube's apps/v1 Deployment defaults: one
+// replica, a 25%/25% rolling update, ten revisions, ten minutes to
+// progress, and the template's pod spec defaults.
+func SetDefaultsDeployment(d *appsv1.Deployment) {
+	if d.Spec.Replicas == nil {
+		d.Spec.Replicas = ptr.To[int32](1)
+	}
+	strategy := &d.Spec.Strategy
+	if strategy.Type == "" {
+		strategy.Type = appsv1.RollingUpdateDeploymentStrategyType
+	}
+	if strategy.Type == appsv1.RollingUpdateDeploymentStrategyType {
+		if strategy.RollingUpdate == nil {
+			strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{}
+		}
+		if strategy.RollingUpdate.MaxUnavailable == nil {
+			strategy.RollingUpdate.MaxUnavailable = ptr.To(intstr.FromString("25%"))
+		}
+		if strategy.RollingUpdate.MaxSurge == nil {
+			strategy.RollingUpdate.MaxSurge = ptr.To(intstr.FromString("25%"))
+		}
+	}
+	if d.Spec.RevisionHistoryLimit == nil {
+		d.Spec.RevisionHistoryLimit = ptr.To[int32](10)
+	}
+	if d.Spec.ProgressDeadlineSeconds == nil {
+		d.Spec.ProgressDeadlineSeconds = ptr.To[int32](600)
+	}
+	SetDefaultsPodSpec(&d.Spec.Template.Spec)
 }
 
 func defaultRequestsToLimits(r *corev1.ResourceRequirements) {

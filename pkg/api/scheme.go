@@ -7,8 +7,10 @@ package api
 import (
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -43,7 +45,7 @@ func init() {
 // the internal aliases of the types served, defaulting and field-label
 // conversions.
 func AddToScheme(s *runtime.Scheme) error {
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme, rbacv1.AddToScheme, coordinationv1.AddToScheme, auditreg.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme, rbacv1.AddToScheme, coordinationv1.AddToScheme, auditreg.AddToScheme} {
 		if err := add(s); err != nil {
 			return err
 		}
@@ -54,7 +56,7 @@ func AddToScheme(s *runtime.Scheme) error {
 	metav1.AddToGroupVersion(s, policyv1.SchemeGroupVersion)
 	// Every type of a served version is also its internal version, so a
 	// new resource needs no line here.
-	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion,
+	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, appsv1.SchemeGroupVersion, autoscalingv1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion,
 		authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, coordinationv1.SchemeGroupVersion, auditreg.SchemeGroupVersion, policyv1.SchemeGroupVersion} {
 		addInternalAliases(s, gv)
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
+	appsrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/apps/rest"
 	auditregistrationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/auditregistration/rest"
 	authenticationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/authentication/rest"
 	authorizationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/authorization/rest"
@@ -49,6 +51,7 @@ func (c completedConfig) restStorageProviders() []RESTStorageProvider {
 		authenticationrest.RESTStorageProvider{},
 		authorizationrest.RESTStorageProvider{Authorizer: authz, RuleResolver: c.Extra.RuleResolver},
 		rbacrest.RESTStorageProvider{Authorizer: authz},
+		appsrest.RESTStorageProvider{},
 		coordinationrest.RESTStorageProvider{},
 		eventsrest.RESTStorageProvider{TTL: c.Extra.EventTTL},
 	}
@@ -86,7 +89,7 @@ func (c completedConfig) installAPIs(s *genericapiserver.GenericAPIServer) error
 func defaultAPIResourceConfig() *serverstorage.ResourceConfig {
 	rc := serverstorage.NewResourceConfig()
 	rc.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion,
-		coordinationv1.SchemeGroupVersion, eventsv1.SchemeGroupVersion)
+		coordinationv1.SchemeGroupVersion, eventsv1.SchemeGroupVersion, appsv1.SchemeGroupVersion)
 	rc.DisableVersions(auditreg.SchemeGroupVersion)
 	return rc
 }

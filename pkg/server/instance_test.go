@@ -86,7 +86,7 @@ func TestInstanceCloseReleasesWhatItStarted(t *testing.T) {
 	if !strings.HasPrefix(inst.URL, "https://127.0.0.1:") || inst.Port == 0 || inst.KubeconfigPath == "" {
 		t.Errorf("instance: URL %q, port %d, kubeconfig %q", inst.URL, inst.Port, inst.KubeconfigPath)
 	}
-	if got := servedGroups(t, inst); !slices.Equal(got, []string{"", "authentication.k8s.io", "authorization.k8s.io", "coordination.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io"}) {
+	if got := servedGroups(t, inst); !slices.Equal(got, []string{"", "apps", "authentication.k8s.io", "authorization.k8s.io", "coordination.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io"}) {
 		t.Errorf("served groups %q, want the GA groups (alpha off)", got)
 	}
 	if inst.Err() != nil {
@@ -118,12 +118,12 @@ func TestInstanceCloseReleasesWhatItStarted(t *testing.T) {
 // the server itself needs cannot be turned off; kube-apiserver's other
 // groups are accepted.
 func TestRuntimeConfig(t *testing.T) {
-	o, err := parseOptions(t, "--runtime-config=authentication.k8s.io/v1=false,apps/v1=true")
+	o, err := parseOptions(t, "--runtime-config=authentication.k8s.io/v1=false,batch/v1=true")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ignoredRuntimeConfig(o.APIEnablement.RuntimeConfig); !slices.Equal(got, []string{"apps/v1"}) {
-		t.Errorf("ignored keys %q, want [apps/v1]", got)
+	if got := ignoredRuntimeConfig(o.APIEnablement.RuntimeConfig); !slices.Equal(got, []string{"batch/v1"}) {
+		t.Errorf("ignored keys %q, want [batch/v1]", got)
 	}
 	inst := start(t, o)
 	if got := servedGroups(t, inst); slices.Contains(got, "authentication.k8s.io") {

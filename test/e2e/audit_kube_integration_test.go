@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -90,5 +93,83 @@ func configMapOperations(t *testing.T, client kubernetes.Interface, ns string) {
 	}
 	if err := cms.Delete(ctx, cm.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The cross-group subresource cases of kubernetes' TestAudit
+// (test/integration/controlplane/audit, testAuditCrossGroupSubResource)
+// that need no service accounts, written again: a deployments/scale update
+// (apps, with an autoscaling/v1 Scale body) audited at Request and at
+// RequestResponse, and a rule for group "*" matching a deployment create.
+func TestKubeIntegrationAuditCrossGroupSubresource(t *testing.T) {
+	t.Parallel()
+	s := startServerOpts(t, harness.Options{
+		Policy: `apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+- level: Request
+  namespaces: ["update-audit-request"]
+  resources:
+  - group: "apps"
+    resources: ["deployments/scale"]
+- level: RequestResponse
+  namespaces: ["update-audit-response"]
+  resources:
+  - group: "apps"
+    resources: ["deployments/scale"]
+- level: Request
+  namespaces: ["wildcard-group-audit-request"]
+  resources:
+  - group: "*"
+    resources: ["deployments"]
+`,
+		Flags: []string{"--audit-log-mode=blocking"},
+	})
+	client := s.Client()
+	ctx := context.Background()
+	const admin = "kubernetes-admin"
+	var want []expect.Event
+	for _, tc := range []struct {
+		ns    string
+		level auditv1.Level
+	}{{"update-audit-request", auditv1.LevelRequest}, {"update-audit-response", auditv1.LevelRequestResponse}, {"wildcard-group-audit-request", auditv1.LevelRequest}} {
+		createNamespace(t, client, tc.ns)
+		deploy := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "audit-deployment", Namespace: tc.ns},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "test"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Name: "audit-deployment-scale", Namespace: tc.ns, Labels: map[string]string{"app": "test"}},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "foo", Image: "foo/bar"}}},
+				},
+			},
+		}
+		if _, err := client.AppsV1().Deployments(tc.ns).Create(ctx, deploy, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if tc.ns == "wildcard-group-audit-request" {
+			want = append(want, expect.Event{Level: tc.level, Stage: auditv1.StageResponseComplete, RequestURI: "/apis/apps/v1/namespaces/" + tc.ns + "/deployments",
+				Verb: "create", Code: 201, User: admin, Resource: "deployments", Namespace: tc.ns, RequestObject: true, AuthorizeDecision: "allow"})
+			continue
+		}
+		scale := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: "audit-deployment", Namespace: tc.ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 2}}
+		if _, err := client.AppsV1().Deployments(tc.ns).UpdateScale(ctx, "audit-deployment", scale, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, expect.Event{Level: tc.level, Stage: auditv1.StageResponseComplete,
+			RequestURI: "/apis/apps/v1/namespaces/" + tc.ns + "/deployments/audit-deployment/scale", Verb: "update", Code: 200, User: admin,
+			Resource: "deployments", Subresource: "scale", Namespace: tc.ns, Name: "audit-deployment", RequestObject: true,
+			ResponseObject: tc.level == auditv1.LevelRequestResponse, AuthorizeDecision: "allow"})
+	}
+	events := waitForEvents(t, s.AuditEvents, want)
+	// Only what the rules select: no event of the scale namespaces' creates.
+	for _, e := range events {
+		if e.Verb == "create" && e.ObjectRef != nil && e.ObjectRef.Resource == "deployments" && e.ObjectRef.Namespace != "wildcard-group-audit-request" {
+			t.Errorf("unexpected event %s %s", e.Verb, e.RequestURI)
+		}
+		if e.Stage == auditv1.StageResponseComplete && e.ObjectRef != nil && e.ObjectRef.Subresource == "scale" && (e.ObjectRef.APIGroup != "apps" || e.ObjectRef.APIVersion != "v1" ||
+			!strings.Contains(string(e.RequestObject.Raw), `"kind":"Scale","apiVersion":"autoscaling/v1"`)) {
+			t.Errorf("scale event: objectRef %+v, request %s", e.ObjectRef, e.RequestObject.Raw)
+		}
 	}
 }

@@ -191,8 +191,10 @@ func TestNamespaceDeletionEmptiesEveryResource(t *testing.T) {
 
 // kube's aggregated roles grant on the new resources exactly what they grant
 // on a cluster: view reads configmaps but neither secrets nor leases, edit
-// (and admin, which aggregates it) writes all three.
-func TestAggregatedRolesOnConfigMapsSecretsLeases(t *testing.T) {
+// (and admin, which aggregates it) writes all three; the rows of events,
+// deployments and the pod subresources are kubectl auth can-i's answers on
+// kube-apiserver v1.37.2 with the same roles.
+func TestAggregatedRolesOnTheCoreAPI(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "--authorization-mode=RBAC")
 	for _, user := range []string{"viewer", "editor", "administrator"} {
@@ -207,6 +209,16 @@ func TestAggregatedRolesOnConfigMapsSecretsLeases(t *testing.T) {
 		{"editor", "create", "configmaps", "yes"}, {"editor", "delete", "secrets", "yes"}, {"editor", "get", "secrets", "yes"},
 		{"editor", "get", "leases.coordination.k8s.io", "yes"}, {"editor", "update", "leases.coordination.k8s.io", "yes"},
 		{"administrator", "update", "secrets", "yes"}, {"administrator", "create", "leases.coordination.k8s.io", "yes"},
+		{"viewer", "get", "events", "yes"}, {"viewer", "create", "events", "no"}, {"viewer", "get", "events.events.k8s.io", "yes"},
+		{"viewer", "get", "deployments.apps", "yes"}, {"viewer", "update", "deployments.apps", "no"}, {"viewer", "get", "deployments.apps/scale", "yes"},
+		{"viewer", "patch", "deployments.apps/scale", "no"}, {"viewer", "create", "pods/exec", "no"}, {"viewer", "get", "pods/log", "yes"},
+		{"viewer", "create", "pods/eviction", "no"}, {"viewer", "patch", "pods/ephemeralcontainers", "no"},
+		{"editor", "create", "events", "yes"}, {"editor", "delete", "events", "yes"}, {"editor", "update", "deployments.apps", "yes"},
+		{"editor", "patch", "deployments.apps/scale", "yes"}, {"editor", "update", "deployments.apps/status", "yes"},
+		{"editor", "create", "pods/exec", "yes"}, {"editor", "create", "pods/attach", "yes"}, {"editor", "create", "pods/portforward", "yes"},
+		{"editor", "get", "pods/proxy", "yes"}, {"editor", "create", "pods/eviction", "yes"}, {"editor", "create", "pods/binding", "yes"},
+		{"editor", "patch", "pods/ephemeralcontainers", "yes"}, {"editor", "patch", "pods/resize", "yes"}, {"editor", "update", "pods/status", "yes"},
+		{"editor", "create", "bindings", "no"}, {"administrator", "create", "pods/exec", "yes"}, {"administrator", "create", "bindings", "no"},
 	} {
 		// RBAC reads bindings and the aggregated roles from caches: poll.
 		eventually(t, waitShort, "can-i "+tc.verb+" "+tc.resource+" as "+tc.user+" = "+tc.want, func() (bool, error) {

@@ -37,6 +37,19 @@ func ValidatePod(pod *corev1.Pod) field.ErrorList {
 	return append(allErrs, validatePodSpec(&pod.Spec, field.NewPath("spec"))...)
 }
 
+// ValidatePodTemplateSpec is kube's: a template's labels and annotations
+// (at fldPath.labels, not metadata) and its pod spec; no ephemeral
+// containers.
+func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fldPath *field.Path) field.ErrorList {
+	allErrs := metav1validation.ValidateLabels(t.Labels, fldPath.Child("labels"))
+	allErrs = append(allErrs, apivalidation.ValidateAnnotations(t.Annotations, fldPath.Child("annotations"))...)
+	allErrs = append(allErrs, validatePodSpec(&t.Spec, fldPath.Child("spec"))...)
+	if len(t.Spec.EphemeralContainers) > 0 {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
+	return allErrs
+}
+
 func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	volumes, errs := validateVolumes(spec.Volumes, fldPath.Child("volumes"))
