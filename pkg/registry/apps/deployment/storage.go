@@ -185,7 +185,9 @@ type scaleUpdatedObjectInfo struct {
 	reqObjInfo rest.UpdatedObjectInfo
 }
 
-func (i *scaleUpdatedObjectInfo) Preconditions() *metav1.Preconditions { return i.reqObjInfo.Preconditions() }
+func (i *scaleUpdatedObjectInfo) Preconditions() *metav1.Preconditions {
+	return i.reqObjInfo.Preconditions()
+}
 
 func (i *scaleUpdatedObjectInfo) UpdatedObject(ctx context.Context, oldObj runtime.Object) (runtime.Object, error) {
 	d := oldObj.DeepCopyObject().(*appsv1.Deployment)
