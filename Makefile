@@ -27,7 +27,7 @@ TEST_BINS := MINI_APISERVER_BIN=$(BIN)/mini-apiserver AUDIT_SINK_BIN=$(BIN)/audi
 # go test timeout for the whole suite (the budget is 20 minutes cold).
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build run deps test test-faults soak fuzz bench generate verify tools clean demo console-screenshots kube-apiserver
+.PHONY: all build run deps test test-faults soak fuzz bench generate verify tools clean demo console-screenshots kube-apiserver golden
 
 all: build
 
@@ -92,6 +92,11 @@ kube-apiserver: $(KUBE_APISERVER)
 $(KUBE_APISERVER): hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum
 	mkdir -p $(KUBE_CACHE)
 	cd hack/tools/kube-apiserver && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+# The golden audit trail: internal/golden's scenario run on kube-apiserver, its trail normalized into
+# test/e2e/testdata/golden-kube-apiserver.jsonl, which TestGoldenAuditTrail (make test) compares ours with.
+golden: tools kube-apiserver
+	$(GO) run ./hack/golden -kube-apiserver $(KUBE_APISERVER) -etcd $(BIN)/etcd
 
 # Start-up, memory, throughput per audit configuration, storage limit, each against kube-apiserver + etcd
 # side by side; writes docs/performance.md.

@@ -2,28 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
-	"github.com/mini-apiserver/mini-apiserver/internal/proc"
+	"github.com/mini-apiserver/mini-apiserver/internal/kubeapiserver"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
-	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 	"github.com/mini-apiserver/mini-apiserver/pkg/loadgen"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -36,20 +25,14 @@ var kubeBin = flag.String("kube-apiserver", "", "a kube-apiserver binary (make k
 // kubeToken is the admin's bearer token of the servers under test,
 // editorToken a user's bound to a role in the load namespace.
 const (
-	kubeToken   = "bench-admin-token"
-	editorToken = "bench-editor-token"
+	kubeToken   = kubeapiserver.AdminToken
+	editorToken = kubeapiserver.EditorToken
 )
 
 var cpuRate = flag.Float64("cpu-rate", 200, "creates per second at which the kube section measures server CPU per request, the same for every configuration")
 
 // kube is kube-apiserver with its etcd, as a control plane runs them.
-type kube struct {
-	etcd *harness.Etcd
-	cmd  *exec.Cmd
-	logs *proc.SyncBuffer
-	done chan struct{}
-	port int
-}
+type kube struct{ *kubeapiserver.Server }
 
 // haveKube says whether kube-apiserver is there to compare with.
 func haveKube() bool {
@@ -62,93 +45,25 @@ func haveKube() bool {
 
 // kubeFiles writes what kube-apiserver needs and does not generate: the
 // service account key pair and a token file with an admin.
-func kubeFiles(dir string) {
-	check(os.MkdirAll(dir, 0o700))
-	if _, err := os.Stat(filepath.Join(dir, "sa.key")); err == nil {
-		return
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	check(err)
-	der, err := x509.MarshalECPrivateKey(key)
-	check(err)
-	check(os.WriteFile(filepath.Join(dir, "sa.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600))
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	check(err)
-	check(os.WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600))
-	check(os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(kubeToken+",bench-admin,bench-admin,system:masters\n"+editorToken+",bench-editor,bench-editor\n"), 0o600))
-}
+func kubeFiles(dir string) { check(kubeapiserver.WriteFiles(dir)) }
 
 // startKube starts etcd on dir/etcd and then kube-apiserver on it (its
 // serving certificate generated into dir/certs the first time), and returns
 // once /readyz answers 200, with the time from etcd's exec to that 200 and
 // the part of it etcd took to serve.
 func startKube(dir string, args ...string) (*kube, time.Duration, time.Duration) {
-	kubeFiles(dir)
-	t0 := time.Now()
-	etcd, err := harness.StartEtcd(context.Background(), harness.EtcdOptions{Binary: filepath.Join(*binDir, "etcd"), DataDir: filepath.Join(dir, "etcd")})
+	s, err := kubeapiserver.Start(kubeapiserver.Options{Binary: *kubeBin, EtcdBinary: filepath.Join(*binDir, "etcd"), Dir: dir, Args: args})
 	check(err)
-	etcdReady := time.Since(t0)
-	port, err := proc.FreePort()
-	check(err)
-	k := &kube{etcd: etcd, port: port, logs: &proc.SyncBuffer{}, done: make(chan struct{})}
-	k.cmd = exec.Command(*kubeBin, append([]string{"--etcd-servers=" + etcd.URL(), "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port), "--cert-dir=" + filepath.Join(dir, "certs"),
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=" + filepath.Join(dir, "sa.pub"), "--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
-		"--token-auth-file=" + filepath.Join(dir, "tokens.csv"), "--service-cluster-ip-range=10.96.0.0/12",
-		// A loopback advertise address is refused by the endpoint reconciler.
-		"--endpoint-reconciler-type=none", "-v=0"}, args...)...)
-	k.cmd.Stdout, k.cmd.Stderr = k.logs, k.logs
-	check(k.cmd.Start())
-	go func() { _ = k.cmd.Wait(); close(k.done) }()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		select {
-		case <-k.done:
-			k.stop()
-			check(fmt.Errorf("kube-apiserver exited while starting:\n%s", tail(k.logs.String(), 2000)))
-		default:
-		}
-		req, _ := http.NewRequest(http.MethodGet, k.url()+"/readyz", nil)
-		req.Header.Set("Authorization", "Bearer "+kubeToken)
-		if res, err := client.Do(req); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return k, time.Since(t0), etcdReady
-			}
-		}
-		if time.Now().After(deadline) {
-			k.stop()
-			check(errors.New("kube-apiserver not ready after 2 minutes:\n" + tail(k.logs.String(), 2000)))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return &kube{s}, s.Ready, s.EtcdReady
 }
 
 // url is kube-apiserver's address.
-func (k *kube) url() string { return fmt.Sprintf("https://127.0.0.1:%d", k.port) }
+func (k *kube) url() string { return k.URL() }
+
+func (k *kube) stop() { k.Stop() }
 
 // rss is kube-apiserver's and etcd's resident memory together.
-func (k *kube) rss() float64 { return rssMiB(k.cmd.Process.Pid) + rssMiB(k.etcd.PID()) }
-
-func (k *kube) stop() {
-	_ = k.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-k.done:
-	case <-time.After(30 * time.Second):
-		_ = k.cmd.Process.Kill()
-		<-k.done
-	}
-	k.etcd.Stop()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
+func (k *kube) rss() float64 { return rssMiB(k.Cmd.Process.Pid) + rssMiB(k.Etcd.PID()) }
 
 // client is the load generator's client of kube-apiserver, as its admin.
 func (k *kube) client() *kubernetes.Clientset {
@@ -164,7 +79,7 @@ func tokenClient(host, token string) *kubernetes.Clientset {
 
 // cpu is kube-apiserver's and etcd's CPU seconds together (mini-apiserver's
 // process has its etcd inside).
-func (k *kube) cpu() float64 { return processCPU(k.cmd.Process.Pid) + processCPU(k.etcd.PID()) }
+func (k *kube) cpu() float64 { return processCPU(k.Cmd.Process.Pid) + processCPU(k.Etcd.PID()) }
 
 // kubeThroughput measures get and create, and the server CPU per request,
 // on mini-apiserver and kube-apiserver + etcd with the same audit flags,

@@ -74,9 +74,9 @@ func startup(work string) {
 	k, _, _ := startKube(kdir)
 	time.Sleep(10 * time.Second) // the figure is idle RSS 10 s after ready, not a condition
 	ours, theirs := rssMiB(s.PID()), k.rss()
-	apiOnly := rssMiB(k.cmd.Process.Pid)
+	apiOnly := rssMiB(k.Cmd.Process.Pid)
 	anon := func(pid int) float64 { return procStatusMiB(pid, "RssAnon") }
-	ourAnon, theirAnon := anon(s.PID()), anon(k.cmd.Process.Pid)+anon(k.etcd.PID())
+	ourAnon, theirAnon := anon(s.PID()), anon(k.Cmd.Process.Pid)+anon(k.Etcd.PID())
 	s.stop()
 	k.stop()
 	say("| idle, existing data dir, 10 s after ready | mini-apiserver (embedded etcd included) | kube-apiserver + etcd | ratio |")
