@@ -76,6 +76,7 @@ func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.
 		}
 		return fmt.Errorf("storage: %w", err)
 	}
+	c.RESTOptionsGetter = (&sharedETCD{}).restOptionsGetter(c.RESTOptionsGetter)
 	return nil
 }
 
