@@ -14,9 +14,6 @@ import (
 // (pkg/apis/events/v1/conversion.go): involvedObject is regarding, message
 // is note, source, firstTimestamp, lastTimestamp and count are deprecated*.
 func addEventsV1(s *runtime.Scheme) error {
-	if err := eventsv1.AddToScheme(s); err != nil {
-		return err
-	}
 	internal := schema.GroupVersion{Group: eventsv1.GroupName, Version: runtime.APIVersionInternal}
 	s.AddKnownTypes(internal, &corev1.Event{}, &corev1.EventList{})
 	for _, add := range []func(*runtime.Scheme) error{

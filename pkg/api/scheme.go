@@ -13,6 +13,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
@@ -40,12 +41,20 @@ func init() {
 	utilruntime.Must(AddToScheme(Scheme))
 }
 
-// AddToScheme registers core/v1, authentication.k8s.io/v1 and
-// authorization.k8s.io/v1 (for the self reviews), rbac.authorization.k8s.io/v1,
-// the internal aliases of the types served, defaulting and field-label
-// conversions.
-func AddToScheme(s *runtime.Scheme) error {
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme, rbacv1.AddToScheme, coordinationv1.AddToScheme, auditreg.AddToScheme} {
+// NewOpenAPIScheme returns a scheme of the served versions' types alone,
+// for the OpenAPI definition namer: each definition's
+// x-kubernetes-group-version-kind then lists its served kinds, as kube's
+// does (kube's internal types are other Go types; ours are the same).
+func NewOpenAPIScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(addExternalTypes(s))
+	return s
+}
+
+// addExternalTypes registers the served group versions' types.
+func addExternalTypes(s *runtime.Scheme) error {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, authenticationv1.AddToScheme,
+		authorizationv1.AddToScheme, rbacv1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, auditreg.AddToScheme} {
 		if err := add(s); err != nil {
 			return err
 		}
@@ -54,15 +63,6 @@ func AddToScheme(s *runtime.Scheme) error {
 	// serves no PodDisruptionBudgets.
 	s.AddKnownTypes(policyv1.SchemeGroupVersion, &policyv1.Eviction{})
 	metav1.AddToGroupVersion(s, policyv1.SchemeGroupVersion)
-	// Every type of a served version is also its internal version, so a
-	// new resource needs no line here.
-	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, appsv1.SchemeGroupVersion, autoscalingv1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion,
-		authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, coordinationv1.SchemeGroupVersion, auditreg.SchemeGroupVersion, policyv1.SchemeGroupVersion} {
-		addInternalAliases(s, gv)
-	}
-	if err := addEventsV1(s); err != nil {
-		return err
-	}
 	// The generic server decodes list/get/delete options in the empty group.
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	s.AddUnversionedTypes(schema.GroupVersion{Group: "", Version: "v1"},
@@ -72,6 +72,31 @@ func AddToScheme(s *runtime.Scheme) error {
 		&metav1.APIGroup{},
 		&metav1.APIResourceList{},
 	)
+	return nil
+}
+
+// aliasedVersions are the served group versions whose types are also
+// their group's internal version (events.k8s.io/v1's internal version is
+// the core Event instead, see events.go).
+var aliasedVersions = []schema.GroupVersion{corev1.SchemeGroupVersion, appsv1.SchemeGroupVersion, autoscalingv1.SchemeGroupVersion,
+	authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, coordinationv1.SchemeGroupVersion,
+	auditreg.SchemeGroupVersion, policyv1.SchemeGroupVersion}
+
+// AddToScheme registers the served versions' types, the internal aliases
+// of the types served, defaulting, and the query-parameter and
+// field-label conversions.
+func AddToScheme(s *runtime.Scheme) error {
+	if err := addExternalTypes(s); err != nil {
+		return err
+	}
+	// Every type of a served version is also its internal version, so a
+	// new resource needs no line here.
+	for _, gv := range aliasedVersions {
+		addInternalAliases(s, gv)
+	}
+	if err := addEventsV1(s); err != nil {
+		return err
+	}
 	if err := addDefaultingFuncs(s); err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func (listingClient) IsWatchListSemanticsUnSupported() bool { return true }
 // applyOpenAPI serves the generated definitions as OpenAPI v2 and v3;
 // server-side apply builds its type converter from them.
 func applyOpenAPI(c *genericapiserver.RecommendedConfig) {
-	namer := openapinamer.NewDefinitionNamer(api.Scheme)
+	namer := openapinamer.NewDefinitionNamer(api.NewOpenAPIScheme())
 	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
 	c.OpenAPIV3Config.Info.Title = "Kubernetes"
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)

@@ -104,6 +104,23 @@ func TestEndpoints(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(body), `"io.k8s.api.core.v1.Pod"`) {
 		t.Errorf("/openapi/v3/api/v1: %d (%d bytes)", code, len(body))
 	}
+	// Each definition names its served kinds only, as kube's (no internal version).
+	var v3 struct {
+		Components struct {
+			Schemas map[string]struct {
+				GVK []map[string]string `json:"x-kubernetes-group-version-kind"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(body, &v3); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"io.k8s.api.core.v1.Pod": `[{"group":"","kind":"Pod","version":"v1"}]`,
+		"io.k8s.api.core.v1.Event": `[{"group":"","kind":"Event","version":"v1"}]`} {
+		if got, _ := json.Marshal(v3.Components.Schemas[name].GVK); string(got) != want {
+			t.Errorf("%s x-kubernetes-group-version-kind %s, want %s", name, got, want)
+		}
+	}
 	if code, _ := get("/openapi/v2", ""); code != http.StatusOK {
 		t.Errorf("/openapi/v2: %d", code)
 	}
