@@ -112,6 +112,17 @@ func Run(ctx context.Context, cfg *rest.Config) error {
 			_, err := c.CoreV1().Secrets(ns).Get(ctx, "db", metav1.GetOptions{})
 			return err
 		}},
+		{"serviceaccount", true, func() error {
+			sa, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "builder",
+				Annotations: map[string]string{"kubernetes.io/enforce-mountable-secrets": "true"}}, Secrets: []corev1.ObjectReference{{Name: "db", Namespace: ns, Kind: "Secret"}}}, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			_, _ = c.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "Bad_Name"}}, metav1.CreateOptions{})
+			sa.Labels = map[string]string{"team": "ci"}
+			_, err = c.CoreV1().ServiceAccounts(ns).Update(ctx, sa, metav1.UpdateOptions{})
+			return err
+		}},
 		{"event core/v1", true, func() error {
 			at := metav1.NewTime(time.Date(2026, 12, 2, 19, 0, 0, 0, time.UTC))
 			_, err := c.CoreV1().Events(ns).Create(ctx, &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "web.1"},
@@ -217,6 +228,7 @@ func Run(ctx context.Context, cfg *rest.Config) error {
 		{"deletes", false, func() error {
 			_ = c.CoreV1().ConfigMaps(ns).Delete(ctx, "settings", metav1.DeleteOptions{})
 			_ = c.CoreV1().Secrets(ns).Delete(ctx, "db", metav1.DeleteOptions{})
+			_ = c.CoreV1().ServiceAccounts(ns).Delete(ctx, "builder", metav1.DeleteOptions{})
 			return c.AppsV1().Deployments(ns).Delete(ctx, "web", metav1.DeleteOptions{})
 		}},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/pod"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/secret"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/serviceaccount"
 )
 
 // RESTStorageProvider builds core/v1. Authorizer is asked again for
@@ -63,6 +64,10 @@ func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConf
 		"events": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := event.NewStorage(optsGetter, p.EventTTL)
 			return map[string]rest.Storage{"events": s}, err
+		},
+		"serviceaccounts": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := serviceaccount.NewStorage(optsGetter)
+			return map[string]rest.Storage{"serviceaccounts": s}, err
 		},
 		"namespaces": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := namespace.NewStorage(api.Scheme, optsGetter)
