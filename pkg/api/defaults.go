@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,6 +40,12 @@ func addDefaultingFuncs(s *runtime.Scheme) error {
 		list := obj.(*appsv1.DeploymentList)
 		for i := range list.Items {
 			SetDefaultsDeployment(&list.Items[i])
+		}
+	})
+	s.AddTypeDefaultingFunc(&authenticationv1.TokenRequest{}, func(obj interface{}) {
+		// kube's SetDefaults_TokenRequestSpec: an hour.
+		if spec := &obj.(*authenticationv1.TokenRequest).Spec; spec.ExpirationSeconds == nil {
+			spec.ExpirationSeconds = ptr.To[int64](60 * 60)
 		}
 	})
 	s.AddTypeDefaultingFunc(&corev1.Secret{}, func(obj interface{}) { SetDefaultsSecret(obj.(*corev1.Secret)) })

@@ -119,8 +119,9 @@ func (o *AuthenticationOptions) clientCAFile() (dynamiccertificates.CAContentPro
 // --token-auth-file; system:authenticated is added; and, with
 // --anonymous-auth, requests no authenticator recognised become
 // system:anonymous, while requests with wrong credentials still fail (401).
-// The returned CA provider asks TLS clients for certificates.
-func (o *AuthenticationOptions) New(generatedCA []byte) (authenticator.Request, dynamiccertificates.CAContentProvider, error) {
+// The returned CA provider asks TLS clients for certificates. tokens are
+// more bearer token authenticators (service-account tokens).
+func (o *AuthenticationOptions) New(generatedCA []byte, tokens ...authenticator.Token) (authenticator.Request, dynamiccertificates.CAContentProvider, error) {
 	var ca dynamiccertificates.CAContentProvider
 	ca, err := dynamiccertificates.NewStaticCAContent("client-ca", generatedCA)
 	if err != nil {
@@ -135,11 +136,14 @@ func (o *AuthenticationOptions) New(generatedCA []byte) (authenticator.Request, 
 	}
 	authenticators := []authenticator.Request{x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion)}
 	if o.TokenAuthFile != "" {
-		tokens, err := tokenfile.NewCSV(o.TokenAuthFile)
+		csv, err := tokenfile.NewCSV(o.TokenAuthFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--token-auth-file: %w", err)
 		}
-		authenticators = append(authenticators, bearertoken.New(tokens))
+		authenticators = append(authenticators, bearertoken.New(csv))
+	}
+	for _, t := range tokens {
+		authenticators = append(authenticators, bearertoken.New(t))
 	}
 	authn := group.NewAuthenticatedGroupAdder(union.New(authenticators...))
 	if o.Anonymous {

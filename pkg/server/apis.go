@@ -47,7 +47,7 @@ type RESTStorageProvider interface {
 func (c completedConfig) restStorageProviders() []RESTStorageProvider {
 	authz := c.Generic.Authorization.Authorizer
 	providers := []RESTStorageProvider{
-		corerest.RESTStorageProvider{Authorizer: authz, EventTTL: c.Extra.EventTTL},
+		corerest.RESTStorageProvider{Authorizer: authz, EventTTL: c.Extra.EventTTL, ServiceAccountTokens: c.Extra.ServiceAccountTokens},
 		authenticationrest.RESTStorageProvider{},
 		authorizationrest.RESTStorageProvider{Authorizer: authz, RuleResolver: c.Extra.RuleResolver},
 		rbacrest.RESTStorageProvider{Authorizer: authz},

@@ -21,6 +21,7 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission"
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/dynamic"
+	saauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 	generatedopenapi "github.com/mini-apiserver/mini-apiserver/pkg/generated/openapi"
 )
 
@@ -48,6 +49,8 @@ type ExtraConfig struct {
 	AuditSinks *dynamic.Backend
 	// EventTTL is how long an event is kept (--event-ttl).
 	EventTTL time.Duration
+	// ServiceAccountTokens issues and verifies service-account tokens.
+	ServiceAccountTokens *saauth.Config
 }
 
 // config builds the server configuration, one concern at a time, and
@@ -108,7 +111,10 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	}
 	c.ClientConfig = c.LoopbackClientConfig
 	c.SharedInformerFactory = informers.NewSharedInformerFactory(listingClient{loopbackClient}, 10*time.Minute)
-	if cfg.Extra.RuleResolver, err = o.applyAuth(c, creds); err != nil {
+	if cfg.Extra.ServiceAccountTokens, err = o.ServiceAccounts.Complete(o.SecureServing.ServerCert.CertDirectory); err != nil {
+		return nil, err
+	}
+	if cfg.Extra.RuleResolver, err = o.applyAuth(c, creds, cfg.Extra.ServiceAccountTokens, loopbackClient); err != nil {
 		return nil, err
 	}
 	if err := o.Features.ApplyTo(&c.Config, loopbackClient, c.SharedInformerFactory); err != nil {

@@ -14,8 +14,10 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/rest"
 
+	saauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 	"github.com/mini-apiserver/mini-apiserver/pkg/kubeconfig"
 	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
+	"k8s.io/client-go/kubernetes"
 )
 
 // credentials are the certificates the server serves with and hands out.
@@ -87,8 +89,13 @@ func (o CompletedOptions) applyServing(c *genericapiserver.RecommendedConfig, cr
 }
 
 // applyAuth sets kube-apiserver's authenticators and authorizers.
-func (o CompletedOptions) applyAuth(c *genericapiserver.RecommendedConfig, creds *credentials) (authorizer.RuleResolver, error) {
-	authn, clientCAProvider, err := o.Authentication.New(creds.clientCA.CertPEM)
+func (o CompletedOptions) applyAuth(c *genericapiserver.RecommendedConfig, creds *credentials, sa *saauth.Config, loopback kubernetes.Interface) (authorizer.RuleResolver, error) {
+	tokens, err := saauth.NewAuthenticator(sa.Issuers, sa.Keys, sa.APIAudiences, saauth.NewGetter(c.SharedInformerFactory, loopback))
+	if err != nil {
+		return nil, err
+	}
+	c.Authentication.APIAudiences = sa.APIAudiences
+	authn, clientCAProvider, err := o.Authentication.New(creds.clientCA.CertPEM, tokens)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 func (o *Options) IgnoredFlagsSet() []string { return o.ignored.set() }
 
 // ignoredFlags are kube-apiserver flags that name things mini-apiserver does
-// not have (service accounts, kubelets, service IPs, the aggregation layer,
+// not have (kubelets, service IPs, the aggregation layer,
 // admission plugin lists). They are accepted so that a kube-apiserver command
 // line starts, and named in one start-up warning.
 type ignoredFlags struct {
@@ -19,19 +19,17 @@ type ignoredFlags struct {
 }
 
 var ignoredBoolFlags = []string{
-	"allow-privileged", "enable-bootstrap-token-auth", "enable-aggregator-routing", "service-account-lookup",
+	"allow-privileged", "enable-bootstrap-token-auth", "enable-aggregator-routing",
 	"enable-logs-handler", "endpoint-reconciler-type-lease",
 }
 
 var ignoredStringFlags = []string{
-	"admission-control-config-file", "api-audiences", "apiserver-count", "disable-admission-plugins",
+	"admission-control-config-file", "apiserver-count", "disable-admission-plugins",
 	"enable-admission-plugins", "endpoint-reconciler-type", "kubelet-certificate-authority",
 	"kubelet-client-certificate", "kubelet-client-key", "kubelet-preferred-address-types", "kubelet-timeout",
 	"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names", "requestheader-client-ca-file",
 	"requestheader-extra-headers-prefix", "requestheader-group-headers", "requestheader-uid-headers",
-	"requestheader-username-headers", "service-account-issuer", "service-account-jwks-uri",
-	"service-account-key-file", "service-account-max-token-expiration", "service-account-signing-key-file",
-	"service-cluster-ip-range", "service-node-port-range",
+	"requestheader-username-headers", "service-account-jwks-uri", "service-cluster-ip-range", "service-node-port-range",
 }
 
 func newIgnoredFlags() *ignoredFlags { return &ignoredFlags{} }

@@ -24,6 +24,7 @@ import (
 	netutils "k8s.io/utils/net"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
+	saauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 )
 
 // Options are mini-apiserver's flags. Every group but DataDir and the
@@ -43,10 +44,11 @@ type Options struct {
 	Audit            *genericoptions.AuditOptions
 	Logs             *logs.Options
 
-	Authentication *auth.AuthenticationOptions
-	Authorization  *auth.AuthorizationOptions
-	DynamicAudit   *DynamicAuditOptions
-	APIEnablement  *genericoptions.APIEnablementOptions
+	Authentication  *auth.AuthenticationOptions
+	ServiceAccounts *saauth.Options
+	Authorization   *auth.AuthorizationOptions
+	DynamicAudit    *DynamicAuditOptions
+	APIEnablement   *genericoptions.APIEnablementOptions
 
 	ignored *ignoredFlags
 }
@@ -64,6 +66,7 @@ func NewOptions() *Options {
 		Audit:            genericoptions.NewAuditOptions(),
 		Logs:             logs.NewOptions(),
 		Authentication:   auth.NewAuthenticationOptions(),
+		ServiceAccounts:  saauth.NewOptions(),
 		Authorization:    auth.NewAuthorizationOptions(),
 		DynamicAudit:     NewDynamicAuditOptions(),
 		APIEnablement:    genericoptions.NewAPIEnablementOptions(),
@@ -105,6 +108,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.APIEnablement.AddFlags(fss.FlagSet("api enablement"))
 	o.Features.AddFlags(fss.FlagSet("features"))
 	o.Authentication.AddFlags(fss.FlagSet("authentication"))
+	o.ServiceAccounts.AddFlags(fss.FlagSet("authentication"))
 	o.Authorization.AddFlags(fss.FlagSet("authorization"))
 	logsapi.AddFlags(o.Logs, fss.FlagSet("logs"))
 	o.ignored.addFlags(fss.FlagSet("ignored kube-apiserver"))
@@ -194,6 +198,7 @@ func (o CompletedOptions) Validate() error {
 		errs = append(errs, err.ToAggregate())
 	}
 	errs = append(errs, o.Authentication.Validate()...)
+	errs = append(errs, o.ServiceAccounts.Validate()...)
 	errs = append(errs, o.Authorization.Validate()...)
 	cert := o.SecureServing.ServerCert.CertKey
 	if (cert.CertFile == "") != (cert.KeyFile == "") {

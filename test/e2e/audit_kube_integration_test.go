@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -97,9 +98,10 @@ func configMapOperations(t *testing.T, client kubernetes.Interface, ns string) {
 }
 
 // The cross-group subresource cases of kubernetes' TestAudit
-// (test/integration/controlplane/audit, testAuditCrossGroupSubResource)
-// that need no service accounts, written again: a deployments/scale update
-// (apps, with an autoscaling/v1 Scale body) audited at Request and at
+// (test/integration/controlplane/audit, testAuditCrossGroupSubResource),
+// written again: a serviceaccounts/token create (an authentication.k8s.io
+// TokenRequest in the core group) and a deployments/scale update (apps,
+// with an autoscaling/v1 Scale body), each audited at Request and at
 // RequestResponse, and a rule for group "*" matching a deployment create.
 func TestKubeIntegrationAuditCrossGroupSubresource(t *testing.T) {
 	t.Parallel()
@@ -107,6 +109,16 @@ func TestKubeIntegrationAuditCrossGroupSubresource(t *testing.T) {
 		Policy: `apiVersion: audit.k8s.io/v1
 kind: Policy
 rules:
+- level: Request
+  namespaces: ["create-audit-request"]
+  resources:
+  - group: ""
+    resources: ["serviceaccounts/token"]
+- level: RequestResponse
+  namespaces: ["create-audit-response"]
+  resources:
+  - group: ""
+    resources: ["serviceaccounts/token"]
 - level: Request
   namespaces: ["update-audit-request"]
   resources:
@@ -129,6 +141,23 @@ rules:
 	ctx := context.Background()
 	const admin = "kubernetes-admin"
 	var want []expect.Event
+	for _, tc := range []struct {
+		ns    string
+		level auditv1.Level
+	}{{"create-audit-request", auditv1.LevelRequest}, {"create-audit-response", auditv1.LevelRequestResponse}} {
+		createNamespace(t, client, tc.ns)
+		if _, err := client.CoreV1().ServiceAccounts(tc.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "audit-serviceaccount"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		treq := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{"api"}}}
+		if _, err := client.CoreV1().ServiceAccounts(tc.ns).CreateToken(ctx, "audit-serviceaccount", treq, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, expect.Event{Level: tc.level, Stage: auditv1.StageResponseComplete,
+			RequestURI: "/api/v1/namespaces/" + tc.ns + "/serviceaccounts/audit-serviceaccount/token", Verb: "create", Code: 201, User: admin,
+			Resource: "serviceaccounts", Subresource: "token", Namespace: tc.ns, Name: "audit-serviceaccount", RequestObject: true,
+			ResponseObject: tc.level == auditv1.LevelRequestResponse, AuthorizeDecision: "allow"})
+	}
 	for _, tc := range []struct {
 		ns    string
 		level auditv1.Level

@@ -157,14 +157,14 @@ func TestKubeApiserverCommandLine(t *testing.T) {
 		"--allow-privileged=true",
 		"--enable-admission-plugins=NodeRestriction",
 		"--service-cluster-ip-range=10.96.0.0/12",
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=/etc/kubernetes/pki/sa.pub",
+		"--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.crt",
+		"--proxy-client-cert-file=/etc/kubernetes/pki/front-proxy-client.crt",
 		"--requestheader-group-headers=X-Remote-Group",
 		"--authorization-mode=AlwaysAllow",
 		"--max-requests-inflight=100",
 	)
 	want := "These kube-apiserver flags have no effect in mini-apiserver and are ignored: --allow-privileged, --enable-admission-plugins, " +
-		"--requestheader-group-headers, --service-account-issuer, --service-account-key-file, --service-cluster-ip-range"
+		"--kubelet-client-certificate, --proxy-client-cert-file, --requestheader-group-headers, --service-cluster-ip-range"
 	if n := strings.Count(s.Stderr(), "have no effect in mini-apiserver"); n != 1 || !strings.Contains(s.Stderr(), want) {
 		t.Errorf("want one warning %q, log:\n%s", want, s.Stderr())
 	}

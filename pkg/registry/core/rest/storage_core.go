@@ -3,9 +3,13 @@
 package rest
 
 import (
+	"context"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -13,6 +17,7 @@ import (
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
+	saauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/configmap"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/core/event"
@@ -28,6 +33,8 @@ type RESTStorageProvider struct {
 	Authorizer authorizer.Authorizer
 	// EventTTL is how long an event is kept (--event-ttl).
 	EventTTL time.Duration
+	// ServiceAccountTokens issues the tokens of serviceaccounts/token.
+	ServiceAccountTokens *saauth.Config
 }
 
 // GroupName is the core group's, "".
@@ -35,9 +42,21 @@ func (RESTStorageProvider) GroupName() string { return corev1.GroupName }
 
 // NewRESTStorage returns the enabled v1 resources with their subresources.
 func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter) (genericapiserver.APIGroupInfo, error) {
+	// A TokenRequest reads the pod or secret it binds to: the stores are
+	// built in any order, and read once all are.
+	var pods, secrets rest.Getter
+	getter := func(store *rest.Getter, resource string) serviceaccount.Getter {
+		return func(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+			if *store == nil {
+				return nil, apierrors.NewNotFound(corev1.Resource(resource), name)
+			}
+			return (*store).Get(ctx, name, options)
+		}
+	}
 	return registry.NewAPIGroupInfo(corev1.SchemeGroupVersion, source, optsGetter, map[string]registry.StorageFunc{
 		"pods": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := pod.NewStorage(api.Scheme, optsGetter, p.Authorizer)
+			pods = s.Pod
 			return map[string]rest.Storage{
 				"pods":                     s.Pod,
 				"pods/status":              s.Status,
@@ -59,6 +78,7 @@ func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConf
 		},
 		"secrets": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := secret.NewStorage(optsGetter)
+			secrets = s
 			return map[string]rest.Storage{"secrets": s}, err
 		},
 		"events": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
@@ -67,7 +87,14 @@ func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConf
 		},
 		"serviceaccounts": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := serviceaccount.NewStorage(optsGetter)
-			return map[string]rest.Storage{"serviceaccounts": s}, err
+			if err != nil {
+				return nil, err
+			}
+			storage := map[string]rest.Storage{"serviceaccounts": s}
+			if p.ServiceAccountTokens != nil {
+				storage["serviceaccounts/token"] = serviceaccount.NewTokenREST(s.Get, getter(&pods, "pods"), getter(&secrets, "secrets"), p.ServiceAccountTokens)
+			}
+			return storage, nil
 		},
 		"namespaces": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := namespace.NewStorage(api.Scheme, optsGetter)
