@@ -20,8 +20,8 @@ import (
 	"k8s.io/client-go/util/keyutil"
 	"k8s.io/utils/ptr"
 
-	satoken "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
+	satoken "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 )
 
 // TestServiceAccountTokens: kubectl create token issues a TokenRequest
