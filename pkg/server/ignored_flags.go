@@ -29,7 +29,7 @@ var ignoredStringFlags = []string{
 	"kubelet-client-certificate", "kubelet-client-key", "kubelet-preferred-address-types", "kubelet-timeout",
 	"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names", "requestheader-client-ca-file",
 	"requestheader-extra-headers-prefix", "requestheader-group-headers", "requestheader-uid-headers",
-	"requestheader-username-headers", "service-account-jwks-uri", "service-cluster-ip-range", "service-node-port-range",
+	"requestheader-username-headers", "service-cluster-ip-range", "service-node-port-range",
 }
 
 func newIgnoredFlags() *ignoredFlags { return &ignoredFlags{} }

@@ -3,8 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"time"
+
+	saauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
 
@@ -47,6 +51,13 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	installLazyOpenAPI(generic, c.Generic.Config)
+	// kube's jwks_uri is on the external address; with no advertise
+	// address here it is the one the server is reached at.
+	external := c.Generic.ExternalAddress
+	if host, _, err := net.SplitHostPort(external); err != nil || host == "" {
+		external = loopbackHostPort(c.Generic.SecureServing)
+	}
+	installOIDCDiscovery(generic, c.Extra.ServiceAccountTokens, external)
 	loopbackRBAC, err := rbacclient.NewForConfig(c.Generic.LoopbackClientConfig)
 	if err != nil {
 		return nil, err
@@ -163,4 +174,20 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return len(b), nil
+}
+
+// installOIDCDiscovery serves the service-account issuer's discovery
+// documents, as kube-apiserver does when its issuer is an https URL (for
+// another, kube logs the error and serves none).
+func installOIDCDiscovery(s *genericapiserver.GenericAPIServer, sa *saauth.Config, externalAddress string) {
+	if u, err := url.Parse(sa.Issuers[0]); err != nil || u.Scheme != "https" || u.RawQuery != "" || u.Fragment != "" {
+		klog.ErrorS(err, "Failed to build OIDC metadata: the issuer is not an https URL without query or fragment", "issuer", sa.Issuers[0])
+		return
+	}
+	d, err := saauth.NewDiscovery(sa.Issuers[0], sa.JWKSURI, externalAddress, sa.Keys)
+	if err != nil {
+		klog.ErrorS(err, "Failed to build OIDC metadata")
+		return
+	}
+	d.Install(s.Handler.NonGoRestfulMux)
 }

@@ -20,6 +20,9 @@ import (
 	"k8s.io/client-go/util/keyutil"
 	"k8s.io/utils/ptr"
 
+	jose "gopkg.in/go-jose/go-jose.v2"
+	"gopkg.in/go-jose/go-jose.v2/jwt"
+
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	satoken "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 )
@@ -83,6 +86,45 @@ func TestServiceAccountTokens(t *testing.T) {
 		}
 		_, err := as(token).CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 		wantStatus(t, err, http.StatusForbidden, `pods is forbidden: User "system:serviceaccount:default:builder" cannot list resource "pods" in API group "" in the namespace "default"`)
+	})
+
+	t.Run("verified outside the server with the discovery documents", func(t *testing.T) {
+		// Any service account may read them (kube's system:service-account-issuer-discovery).
+		raw, err := as(token).RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var config struct {
+			Issuer      string   `json:"issuer"`
+			JWKSURI     string   `json:"jwks_uri"`
+			Algs        []string `json:"id_token_signing_alg_values_supported"`
+			Responses   []string `json:"response_types_supported"`
+			SubjectType []string `json:"subject_types_supported"`
+		}
+		if err := json.Unmarshal(raw, &config); err != nil || config.Issuer != satoken.DefaultIssuer || config.JWKSURI != s.URL()+"/openid/v1/jwks" ||
+			strings.Join(config.Algs, ",") != "ES256" || strings.Join(config.Responses, ",") != "id_token" || strings.Join(config.SubjectType, ",") != "public" {
+			t.Errorf("openid-configuration: %v %s", err, raw)
+		}
+		raw, err = as(token).RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys jose.JSONWebKeySet
+		if err := json.Unmarshal(raw, &keys); err != nil || len(keys.Keys) != 1 {
+			t.Fatalf("jwks: %v %s", err, raw)
+		}
+		key := keys.Keys[0]
+		if key.KeyID != jwtPart(t, token, 0)["kid"] || key.Use != "sig" || key.Algorithm != "ES256" {
+			t.Errorf("jwks key %+v", key)
+		}
+		parsed, err := jwt.ParseSigned(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims jwt.Claims
+		if err := parsed.Claims(key.Key, &claims); err != nil || claims.Subject != "system:serviceaccount:default:builder" {
+			t.Errorf("the token verified with the published key: %v %+v", err, claims)
+		}
 	})
 
 	t.Run("bound to a pod", func(t *testing.T) {

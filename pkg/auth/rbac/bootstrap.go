@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -141,6 +143,9 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			rule("create").groups(authenticationGroup).resources("selfsubjectreviews").rule()}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "system:public-info-viewer"}, Rules: []rbacv1.PolicyRule{
 			rule("get").urls("/livez", "/readyz", "/healthz", "/version", "/version/").rule()}},
+		// Slash-ended too, as kube's, for clients generated from old OpenAPI documents.
+		{ObjectMeta: metav1.ObjectMeta{Name: "system:service-account-issuer-discovery"}, Rules: []rbacv1.PolicyRule{
+			rule("get").urls("/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks", "/openid/v1/jwks/").rule()}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "admin"}, AggregationRule: aggregateTo("admin")},
 		{ObjectMeta: metav1.ObjectMeta{Name: "edit", Labels: aggregatedBy("admin")}, AggregationRule: aggregateTo("edit")},
 		{ObjectMeta: metav1.ObjectMeta{Name: "view", Labels: aggregatedBy("edit")}, AggregationRule: aggregateTo("view")},
@@ -174,6 +179,7 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		clusterBinding("system:discovery", user.AllAuthenticated),
 		clusterBinding("system:basic-user", user.AllAuthenticated),
 		clusterBinding("system:public-info-viewer", user.AllAuthenticated, user.AllUnauthenticated),
+		clusterBinding("system:service-account-issuer-discovery", serviceaccount.AllServiceAccountsGroup),
 	}
 }
 

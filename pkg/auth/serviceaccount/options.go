@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,6 +35,8 @@ type Options struct {
 	// ExtendExpiration lets a pod's kubelet-style token (3607 s) live a
 	// year, warning after its requested lifetime, as kube.
 	ExtendExpiration bool
+	// JWKSURI overrides the jwks_uri of the discovery document.
+	JWKSURI string
 	// Lookup is kube's --service-account-lookup: it concerns legacy
 	// secret-based tokens, which this server does not issue; bound tokens
 	// are always looked up.
@@ -62,6 +65,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"The maximum validity duration of a token created by the service account token issuer; longer requests are shortened.")
 	fs.BoolVar(&o.ExtendExpiration, "service-account-extend-token-expiration", o.ExtendExpiration, ""+
 		"Turns on projected service account expiration extension during token generation.")
+	fs.StringVar(&o.JWKSURI, "service-account-jwks-uri", o.JWKSURI, ""+
+		"Overrides the URI for the JSON Web Key Set in the discovery doc served at /.well-known/openid-configuration. "+
+		"Default: https://<external address>/openid/v1/jwks.")
 	fs.BoolVar(&o.Lookup, "service-account-lookup", o.Lookup, ""+
 		"If true, validate ServiceAccount tokens exist in etcd as part of authentication.")
 }
@@ -72,6 +78,13 @@ func (o *Options) Validate() []error {
 	for _, iss := range o.Issuers {
 		if iss == "" {
 			errs = append(errs, errors.New("--service-account-issuer may not be empty"))
+		}
+	}
+	if o.JWKSURI != "" {
+		if u, err := url.Parse(o.JWKSURI); err != nil {
+			errs = append(errs, fmt.Errorf("service-account-jwks-uri must be a valid URL: %v", err))
+		} else if u.Scheme != "https" {
+			errs = append(errs, fmt.Errorf("service-account-jwks-uri requires https scheme, parsed as: %v", u.String()))
 		}
 	}
 	if o.MaxExpiration != 0 && (o.MaxExpiration < time.Hour || o.MaxExpiration > (1<<32)*time.Second) {
@@ -95,6 +108,7 @@ func (o *Options) Validate() []error {
 type Config struct {
 	Generator     *Generator
 	Issuers       []string
+	JWKSURI       string
 	Keys          []crypto.PublicKey
 	APIAudiences  authenticator.Audiences
 	MaxExpiration time.Duration
@@ -146,7 +160,7 @@ func (o *Options) Complete(pkiDir string) (*Config, error) {
 	if len(auds) == 0 {
 		auds = issuers
 	}
-	return &Config{Generator: gen, Issuers: issuers, Keys: keys, APIAudiences: auds, MaxExpiration: o.MaxExpiration, Extend: o.ExtendExpiration}, nil
+	return &Config{Generator: gen, Issuers: issuers, JWKSURI: o.JWKSURI, Keys: keys, APIAudiences: auds, MaxExpiration: o.MaxExpiration, Extend: o.ExtendExpiration}, nil
 }
 
 func signingKey(path string) (crypto.Signer, error) {

@@ -121,7 +121,13 @@ func (g *Generator) Generate(sc *jwt.Claims, pc *PrivateClaims) (string, error) 
 }
 
 func signatureAlgorithm(key crypto.Signer) (jose.SignatureAlgorithm, error) {
-	switch pub := key.Public().(type) {
+	return algorithmFor(key.Public())
+}
+
+// algorithmFor is the JWS algorithm of a public key: RS256 for RSA, ES256,
+// ES384 or ES512 for ECDSA by curve.
+func algorithmFor(pub crypto.PublicKey) (jose.SignatureAlgorithm, error) {
+	switch pub := pub.(type) {
 	case *rsa.PublicKey:
 		return jose.RS256, nil
 	case *ecdsa.PublicKey:
@@ -135,7 +141,7 @@ func signatureAlgorithm(key crypto.Signer) (jose.SignatureAlgorithm, error) {
 		}
 		return "", fmt.Errorf("unsupported ECDSA curve %s", pub.Curve.Params().Name)
 	}
-	return "", fmt.Errorf("unsupported key type %T: an RSA or ECDSA key is needed", key)
+	return "", fmt.Errorf("unsupported key type %T: an RSA or ECDSA key is needed", pub)
 }
 
 // KeyID is kube's key ID of a public key.
