@@ -13,10 +13,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -35,12 +37,10 @@ import (
 const Namespace = "golden"
 
 // Policy records the scenario at RequestResponse, secrets at Metadata (the
-// classic rule), and nothing of other namespaces' or the servers' own.
+// classic rule), and nothing of other namespaces'.
 const Policy = `apiVersion: audit.k8s.io/v1
 kind: Policy
 rules:
-- level: None
-  userGroups: ["system:serviceaccounts", "system:nodes"]
 - level: Metadata
   resources: [{group: "", resources: ["secrets"]}]
 - level: RequestResponse
@@ -186,9 +186,35 @@ func Run(ctx context.Context, cfg *rest.Config) error {
 		}},
 		{"pod", true, func() error {
 			_, err := c.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web"},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "busybox:1.36",
+				Spec: corev1.PodSpec{ServiceAccountName: "builder", Containers: []corev1.Container{{Name: "web", Image: "busybox:1.36",
 					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}}}, metav1.CreateOptions{})
 			return err
+		}},
+		{"tokens", true, func() error {
+			tr, err := c.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "builder", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			bound, err := c.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "builder", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+				BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "web"}}}, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			_, _ = c.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "nobody", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+			_, _ = c.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "builder", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](60)}}, metav1.CreateOptions{})
+			for _, token := range []string{tr.Status.Token, bound.Status.Token} {
+				tc := rest.CopyConfig(cfg)
+				tc.BearerToken, tc.BearerTokenFile = token, ""
+				tc.CertData, tc.KeyData, tc.CertFile, tc.KeyFile = nil, nil, "", ""
+				as, err := kubernetes.NewForConfig(tc)
+				if err != nil {
+					return err
+				}
+				if _, err := as.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{}); err != nil {
+					return err
+				}
+			}
+			return nil
 		}},
 		{"pod log", false, func() error { return c.CoreV1().Pods(ns).GetLogs("web", &corev1.PodLogOptions{}).Do(ctx).Error() }},
 		{"pod log invalid", false, func() error {
@@ -248,14 +274,14 @@ func podPost(ctx context.Context, c kubernetes.Interface, name, sub string, para
 	return req.Do(ctx).Error()
 }
 
-// Normalize returns the events of user in the scenario's namespace, one
-// JSON line each, with what differs between runs replaced by its name in
+// Normalize returns the events of user, and of the scenario's service
+// accounts, one JSON line each, with what differs between runs replaced by its name in
 // angle brackets.
 func Normalize(events []auditv1.Event, user string) ([]string, error) {
 	var lines []string
 	for i := range events {
 		e := events[i]
-		if e.User.Username != user {
+		if e.User.Username != user && !strings.HasPrefix(e.User.Username, "system:serviceaccount:"+Namespace+":") {
 			continue
 		}
 		raw, err := json.Marshal(e)
@@ -271,6 +297,9 @@ func Normalize(events []auditv1.Event, user string) ([]string, error) {
 		}
 		if u, ok := m["user"].(map[string]interface{}); ok {
 			delete(u, "uid")
+			if extra, ok := u["extra"].(map[string]interface{}); ok && extra["authentication.kubernetes.io/pod-uid"] != nil {
+				extra["authentication.kubernetes.io/pod-uid"] = []string{"<uid>"}
+			}
 		}
 		if a, ok := m["annotations"].(map[string]interface{}); ok {
 			for k := range a {
@@ -293,12 +322,19 @@ func Normalize(events []auditv1.Event, user string) ([]string, error) {
 
 // varying are the keys whose values differ between any two runs.
 var varying = map[string]bool{"uid": true, "resourceVersion": true, "creationTimestamp": true, "deletionTimestamp": true,
-	"time": true, "lastTransitionTime": true, "startTime": true, "continue": true}
+	"time": true, "lastTransitionTime": true, "startTime": true, "continue": true, "token": true, "expirationTimestamp": true}
+
+// jti is a token's credential ID (annotations, user.extra).
+var jti = regexp.MustCompile(`^JTI=[0-9a-f-]{36}$`)
 
 func scrub(v interface{}) {
 	switch v := v.(type) {
 	case map[string]interface{}:
 		for k, x := range v {
+			if s, ok := x.(string); ok && jti.MatchString(s) {
+				v[k] = "JTI=<jti>"
+				continue
+			}
 			if varying[k] {
 				if s, ok := x.(string); ok && s != "" {
 					v[k] = "<" + k + ">"
@@ -308,7 +344,11 @@ func scrub(v interface{}) {
 			scrub(x)
 		}
 	case []interface{}:
-		for _, x := range v {
+		for i, x := range v {
+			if s, ok := x.(string); ok && jti.MatchString(s) {
+				v[i] = "JTI=<jti>"
+				continue
+			}
 			scrub(x)
 		}
 	}
