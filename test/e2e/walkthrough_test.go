@@ -23,6 +23,9 @@ func TestWalkthroughCommandsRun(t *testing.T) {
 	}
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\n")
+	// A failing command must not leave the doc's background server holding
+	// its port for the next run.
+	script.WriteString("trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n")
 	blocks := shBlock.FindAllStringSubmatch(string(doc), -1)
 	if len(blocks) < 6 {
 		t.Fatalf("only %d sh blocks in the walkthrough", len(blocks))
