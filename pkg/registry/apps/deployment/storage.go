@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
+
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -41,7 +43,7 @@ func (*REST) Categories() []string { return []string{"all"} }
 // Storage holds deployments and their subresources.
 type Storage struct {
 	Deployment *REST
-	Status     *StatusREST
+	Status     *registry.StatusSubresource
 	Scale      *ScaleREST
 }
 
@@ -65,32 +67,7 @@ func NewStorage(optsGetter generic.RESTOptionsGetter) (Storage, error) {
 	statusStore := *store
 	statusStore.UpdateStrategy = statusStrategy{s}
 	statusStore.ResetFieldsStrategy = statusStrategy{s}
-	return Storage{Deployment: &REST{store}, Status: &StatusREST{store: &statusStore}, Scale: &ScaleREST{store: store}}, nil
-}
-
-// StatusREST serves deployments/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
-func (r *StatusREST) New() runtime.Object { return &appsv1.Deployment{} }
-func (r *StatusREST) Destroy()            {}
-
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// Subresources never create.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
+	return Storage{Deployment: &REST{store}, Status: registry.NewStatusSubresource(&statusStore), Scale: &ScaleREST{store: store}}, nil
 }
 
 // ScaleREST serves deployments/scale as autoscaling/v1 Scale: what kubectl

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,7 +14,6 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/table"
 )
@@ -26,14 +27,9 @@ type REST struct {
 // Storage holds the namespace resource and its subresources.
 type Storage struct {
 	Namespace *REST
-	Status    *SubresourceREST
-	Finalize  *SubresourceREST
-}
-
-// SubresourceREST serves namespaces/status and namespaces/finalize: get and
-// update through a store with its own update strategy.
-type SubresourceREST struct {
-	store *genericregistry.Store
+	// Status and Finalize serve namespaces/status and namespaces/finalize.
+	Status   *registry.StatusSubresource
+	Finalize *registry.StatusSubresource
 }
 
 // NewStorage returns namespace storage backed by optsGetter (etcd).
@@ -64,8 +60,8 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (S
 	finalizeStore.ResetFieldsStrategy = namespaceFinalizeStrategy{strategy}
 	return Storage{
 		Namespace: &REST{store},
-		Status:    &SubresourceREST{&statusStore},
-		Finalize:  &SubresourceREST{&finalizeStore},
+		Status:    registry.NewStatusSubresource(&statusStore),
+		Finalize:  registry.NewStatusSubresource(&finalizeStore),
 	}, nil
 }
 
@@ -134,27 +130,6 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 			fmt.Errorf("The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."))
 	}
 	return r.Store.Delete(ctx, name, deleteValidation, options)
-}
-
-func (r *SubresourceREST) New() runtime.Object { return &corev1.Namespace{} }
-
-// Destroy is a no-op: the main store owns the storage.
-func (r *SubresourceREST) Destroy() {}
-
-func (r *SubresourceREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *SubresourceREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *SubresourceREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *SubresourceREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
 }
 
 // TableConvertor prints namespaces as NAME STATUS AGE.

@@ -94,18 +94,6 @@ func containerNames(pod *corev1.Pod) []string {
 	return names
 }
 
-// streamLocation is kube's check before exec and attach reach the kubelet.
-func streamLocation(ctx context.Context, g getter, name, container string) error {
-	pod, err := getPod(ctx, g, name)
-	if err != nil {
-		return err
-	}
-	if _, err := containerFor(container, pod); err != nil {
-		return err
-	}
-	return nodeLocation(pod)
-}
-
 func nodeLocation(pod *corev1.Pod) error {
 	if pod.Spec.NodeName == "" {
 		return apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
@@ -153,72 +141,53 @@ func (o overrideVerb) GetVerb() string { return o.verb }
 // upgradeableMethods: GET for WebSockets, POST for SPDY.
 var upgradeableMethods = []string{"GET", "POST"}
 
-// ExecREST serves pods/exec.
-type ExecREST struct {
+// StreamREST serves pods/exec, pods/attach or pods/portforward (kube writes
+// a type for each): authorized for create as well, then kube's checks on
+// the way to the kubelet.
+type StreamREST struct {
 	store      getter
 	authorizer authorizer.Authorizer
+	newOptions func() runtime.Object
+	// container is the container the options name; nil for portforward,
+	// which names none.
+	container func(opts runtime.Object) string
 }
 
-var _ rest.Connecter = &ExecREST{}
+var _ rest.Connecter = &StreamREST{}
 
-func (r *ExecREST) New() runtime.Object { return &corev1.PodExecOptions{} }
-func (r *ExecREST) Destroy()            {}
-func (r *ExecREST) NewConnectOptions() (runtime.Object, bool, string) {
-	return &corev1.PodExecOptions{}, false, ""
-}
-func (r *ExecREST) ConnectMethods() []string { return upgradeableMethods }
-
-func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object, _ rest.Responder) (http.Handler, error) {
-	if err := ensureAuthorizedForVerb(ctx, r.authorizer, "create"); err != nil {
-		return nil, err
-	}
-	return nil, streamLocation(ctx, r.store, name, opts.(*corev1.PodExecOptions).Container)
+func newExecREST(store getter, authz authorizer.Authorizer) *StreamREST {
+	return &StreamREST{store: store, authorizer: authz, newOptions: func() runtime.Object { return &corev1.PodExecOptions{} },
+		container: func(opts runtime.Object) string { return opts.(*corev1.PodExecOptions).Container }}
 }
 
-// AttachREST serves pods/attach.
-type AttachREST struct {
-	store      getter
-	authorizer authorizer.Authorizer
+func newAttachREST(store getter, authz authorizer.Authorizer) *StreamREST {
+	return &StreamREST{store: store, authorizer: authz, newOptions: func() runtime.Object { return &corev1.PodAttachOptions{} },
+		container: func(opts runtime.Object) string { return opts.(*corev1.PodAttachOptions).Container }}
 }
 
-var _ rest.Connecter = &AttachREST{}
-
-func (r *AttachREST) New() runtime.Object { return &corev1.PodAttachOptions{} }
-func (r *AttachREST) Destroy()            {}
-func (r *AttachREST) NewConnectOptions() (runtime.Object, bool, string) {
-	return &corev1.PodAttachOptions{}, false, ""
-}
-func (r *AttachREST) ConnectMethods() []string { return upgradeableMethods }
-
-func (r *AttachREST) Connect(ctx context.Context, name string, opts runtime.Object, _ rest.Responder) (http.Handler, error) {
-	if err := ensureAuthorizedForVerb(ctx, r.authorizer, "create"); err != nil {
-		return nil, err
-	}
-	return nil, streamLocation(ctx, r.store, name, opts.(*corev1.PodAttachOptions).Container)
+func newPortForwardREST(store getter, authz authorizer.Authorizer) *StreamREST {
+	return &StreamREST{store: store, authorizer: authz, newOptions: func() runtime.Object { return &corev1.PodPortForwardOptions{} }}
 }
 
-// PortForwardREST serves pods/portforward: no container to check.
-type PortForwardREST struct {
-	store      getter
-	authorizer authorizer.Authorizer
+func (r *StreamREST) New() runtime.Object { return r.newOptions() }
+func (r *StreamREST) Destroy()            {}
+func (r *StreamREST) NewConnectOptions() (runtime.Object, bool, string) {
+	return r.newOptions(), false, ""
 }
+func (r *StreamREST) ConnectMethods() []string { return upgradeableMethods }
 
-var _ rest.Connecter = &PortForwardREST{}
-
-func (r *PortForwardREST) New() runtime.Object { return &corev1.PodPortForwardOptions{} }
-func (r *PortForwardREST) Destroy()            {}
-func (r *PortForwardREST) NewConnectOptions() (runtime.Object, bool, string) {
-	return &corev1.PodPortForwardOptions{}, false, ""
-}
-func (r *PortForwardREST) ConnectMethods() []string { return upgradeableMethods }
-
-func (r *PortForwardREST) Connect(ctx context.Context, name string, _ runtime.Object, _ rest.Responder) (http.Handler, error) {
+func (r *StreamREST) Connect(ctx context.Context, name string, opts runtime.Object, _ rest.Responder) (http.Handler, error) {
 	if err := ensureAuthorizedForVerb(ctx, r.authorizer, "create"); err != nil {
 		return nil, err
 	}
 	pod, err := getPod(ctx, r.store, name)
 	if err != nil {
 		return nil, err
+	}
+	if r.container != nil {
+		if _, err := containerFor(r.container(opts), pod); err != nil {
+			return nil, err
+		}
 	}
 	return nil, nodeLocation(pod)
 }

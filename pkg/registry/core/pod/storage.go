@@ -1,17 +1,16 @@
 package pod
 
 import (
-	"context"
 	"net/http"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
+
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // REST serves /api/v1/namespaces/{ns}/pods.
@@ -19,24 +18,19 @@ type REST struct {
 	*genericregistry.Store
 }
 
-// StatusREST serves /api/v1/namespaces/{ns}/pods/{name}/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
 // Storage holds the pod resource and its subresources.
 type Storage struct {
 	Pod                 *REST
-	Status              *StatusREST
+	Status              *registry.StatusSubresource
 	Binding             *BindingREST
 	LegacyBinding       *LegacyBindingREST
 	Eviction            *EvictionREST
 	EphemeralContainers rest.Storage
 	Resize              rest.Storage
 	Log                 *LogREST
-	Exec                *ExecREST
-	Attach              *AttachREST
-	PortForward         *PortForwardREST
+	Exec                *StreamREST
+	Attach              *StreamREST
+	PortForward         *StreamREST
 	Proxy               *ProxyREST
 }
 
@@ -75,16 +69,16 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, au
 	binding := &BindingREST{store: store}
 	return Storage{
 		Pod:                 &REST{store},
-		Status:              &StatusREST{store: &statusStore},
+		Status:              registry.NewStatusSubresource(&statusStore),
 		Binding:             binding,
 		LegacyBinding:       &LegacyBindingREST{binding: binding},
 		Eviction:            &EvictionREST{store: &statusStore},
-		EphemeralContainers: &updateREST{store: &ephemeralStore},
-		Resize:              &updateREST{store: &resizeStore},
+		EphemeralContainers: &registry.UpdateSubresource{Store: &ephemeralStore},
+		Resize:              &registry.UpdateSubresource{Store: &resizeStore},
 		Log:                 &LogREST{store: store},
-		Exec:                &ExecREST{store: store, authorizer: authz},
-		Attach:              &AttachREST{store: store, authorizer: authz},
-		PortForward:         &PortForwardREST{store: store, authorizer: authz},
+		Exec:                newExecREST(store, authz),
+		Attach:              newAttachREST(store, authz),
+		PortForward:         newPortForwardREST(store, authz),
 		Proxy:               &ProxyREST{store: store, transport: http.DefaultTransport},
 	}, nil
 }
@@ -99,25 +93,3 @@ func (*REST) ShortNames() []string { return []string{"po"} }
 
 // Categories implements rest.CategoriesProvider.
 func (*REST) Categories() []string { return []string{"all"} }
-
-func (r *StatusREST) New() runtime.Object { return &corev1.Pod{} }
-
-// Destroy is a no-op: the main store owns the storage.
-func (r *StatusREST) Destroy() {}
-
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// Subresources never create.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
-}

@@ -15,33 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 )
 
 // The pods/ephemeralcontainers and pods/resize subresources change one
 // part of a pod's spec each and keep the rest, as kube's
 // podEphemeralContainersStrategy and podResizeStrategy
 // (pkg/registry/core/pod/strategy.go).
-
-// updateREST is a get/update subresource on its own strategy.
-type updateREST struct {
-	store *registry.Store
-}
-
-var _ rest.Patcher = &updateREST{}
-
-func (r *updateREST) New() runtime.Object { return &corev1.Pod{} }
-func (r *updateREST) Destroy()            {}
-
-func (r *updateREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *updateREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// Subresources never create.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
 
 // keepOnly returns old with the parts take copies from new: spec and status
 // are old's, metadata new's but for what only status writers may change.
