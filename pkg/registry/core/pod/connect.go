@@ -36,12 +36,7 @@ import (
 //   - spec.nodeName set: 404 pods "NODE" not found, kube's answer when the
 //     node's object does not exist.
 
-// getter reads a pod (the pod store).
-type getter interface {
-	Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error)
-}
-
-func getPod(ctx context.Context, g getter, name string) (*corev1.Pod, error) {
+func getPod(ctx context.Context, g rest.Getter, name string) (*corev1.Pod, error) {
 	obj, err := g.Get(ctx, name, &metav1.GetOptions{})
 	if err != nil {
 		return nil, err
@@ -145,7 +140,7 @@ var upgradeableMethods = []string{"GET", "POST"}
 // a type for each): authorized for create as well, then kube's checks on
 // the way to the kubelet.
 type StreamREST struct {
-	store      getter
+	store      rest.Getter
 	authorizer authorizer.Authorizer
 	newOptions func() runtime.Object
 	// container is the container the options name; nil for portforward,
@@ -155,17 +150,17 @@ type StreamREST struct {
 
 var _ rest.Connecter = &StreamREST{}
 
-func newExecREST(store getter, authz authorizer.Authorizer) *StreamREST {
+func newExecREST(store rest.Getter, authz authorizer.Authorizer) *StreamREST {
 	return &StreamREST{store: store, authorizer: authz, newOptions: func() runtime.Object { return &corev1.PodExecOptions{} },
 		container: func(opts runtime.Object) string { return opts.(*corev1.PodExecOptions).Container }}
 }
 
-func newAttachREST(store getter, authz authorizer.Authorizer) *StreamREST {
+func newAttachREST(store rest.Getter, authz authorizer.Authorizer) *StreamREST {
 	return &StreamREST{store: store, authorizer: authz, newOptions: func() runtime.Object { return &corev1.PodAttachOptions{} },
 		container: func(opts runtime.Object) string { return opts.(*corev1.PodAttachOptions).Container }}
 }
 
-func newPortForwardREST(store getter, authz authorizer.Authorizer) *StreamREST {
+func newPortForwardREST(store rest.Getter, authz authorizer.Authorizer) *StreamREST {
 	return &StreamREST{store: store, authorizer: authz, newOptions: func() runtime.Object { return &corev1.PodPortForwardOptions{} }}
 }
 
@@ -196,7 +191,7 @@ func (r *StreamREST) Connect(ctx context.Context, name string, opts runtime.Obje
 // kube does, when the pod has a routable one (status.podIPs, set by a
 // kubelet here by whoever writes pods/status).
 type ProxyREST struct {
-	store     getter
+	store     rest.Getter
 	transport http.RoundTripper
 }
 
@@ -260,7 +255,7 @@ func (r *ProxyREST) resourceLocation(ctx context.Context, id string) (*url.URL, 
 // LogREST serves pods/log: an empty stream for a pod not on a node, as
 // kube's (the kubelet would have the log).
 type LogREST struct {
-	store getter
+	store rest.Getter
 }
 
 var _ rest.GetterWithOptions = &LogREST{}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/audit"
 	apiserverserviceaccount "k8s.io/apiserver/pkg/authentication/serviceaccount"
@@ -192,16 +193,5 @@ func getContext(ctx context.Context, resource, name, namespace string) context.C
 
 func (r *TokenREST) isKubeAudiences(auds []string) bool {
 	// The token's audiences must all be the API's, as kube's check.
-	for _, a := range auds {
-		found := false
-		for _, k := range r.config.APIAudiences {
-			if a == k {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return sets.New(r.config.APIAudiences...).HasAll(auds...)
 }
