@@ -23,7 +23,15 @@ import (
 const (
 	AdminUser               = "kubernetes-admin"
 	NamespaceControllerUser = "system:serviceaccount:kube-system:namespace-controller"
+	// ServiceAccountControllerUser creates each namespace's default
+	// ServiceAccount, RootCAPublisherUser its kube-root-ca.crt ConfigMap:
+	// kube-controller-manager's identities for them.
+	ServiceAccountControllerUser = "system:serviceaccount:kube-system:service-account-controller"
+	RootCAPublisherUser          = "system:serviceaccount:kube-system:root-ca-cert-publisher"
 )
+
+// controllerUsers are the in-process controllers' identities.
+var controllerUsers = []string{NamespaceControllerUser, ServiceAccountControllerUser, RootCAPublisherUser}
 
 // SystemNamespaces exist from the first start and cannot be deleted.
 var SystemNamespaces = []string{

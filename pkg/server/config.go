@@ -40,9 +40,12 @@ type ExtraConfig struct {
 	// same credential as a client configuration.
 	KubeconfigPath string
 	AdminConfig    *rest.Config
-	// NamespaceControllerConfig is the client config the namespace
-	// controller uses, authenticated as NamespaceControllerUser.
-	NamespaceControllerConfig *rest.Config
+	// ControllerConfigs are the client configs of the in-process
+	// controllers, by user (controllerUsers).
+	ControllerConfigs map[string]*rest.Config
+	// RootCA is what clients trust, published in every namespace as
+	// kube-root-ca.crt.
+	RootCA []byte
 	// RuleResolver lists what a user may do, for SelfSubjectRulesReview.
 	RuleResolver authorizer.RuleResolver
 	// AuditSinks is the dynamic audit backend, when its switches are on.
@@ -129,7 +132,11 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 		return nil, err
 	}
 	servingURL := "https://" + loopbackHostPort(c.SecureServing)
-	cfg.Extra.NamespaceControllerConfig = creds.namespaceControllerConfig(servingURL)
+	cfg.Extra.ControllerConfigs = map[string]*rest.Config{}
+	for _, user := range controllerUsers {
+		cfg.Extra.ControllerConfigs[user] = creds.controllerConfig(user, servingURL)
+	}
+	cfg.Extra.RootCA = creds.servingCA
 	cfg.Extra.AdminConfig = creds.adminConfig(servingURL)
 	if cfg.Extra.KubeconfigPath, err = creds.writeAdminKubeconfig(o.DataDir, servingURL); err != nil {
 		return nil, err

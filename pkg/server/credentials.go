@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -28,16 +29,17 @@ type credentials struct {
 	userServingCert bool
 	// servingCert is the certificate served: --tls-cert-file or the one
 	// generated in the cert directory.
-	servingCert       genericoptions.CertKey
-	clientCA          *pki.KeyPair
-	admin             *pki.KeyPair
-	namespaceCtrlCred *pki.KeyPair
+	servingCert genericoptions.CertKey
+	clientCA    *pki.KeyPair
+	admin       *pki.KeyPair
+	// controllers are the in-process controllers' credentials, by user.
+	controllers map[string]*pki.KeyPair
 }
 
 // loadOrCreateCredentials generates, once per data directory, the serving
 // CA and certificate (unless --tls-cert-file is given), the client CA and
-// the admin credential; the namespace controller's credential is new on
-// every start.
+// the admin credential; the controllers' credentials are new on every
+// start.
 func (o CompletedOptions) loadOrCreateCredentials() (*credentials, error) {
 	certDir := o.SecureServing.ServerCert.CertDirectory
 	creds := &credentials{userServingCert: !o.generateServingCert, servingCert: o.SecureServing.ServerCert.CertKey}
@@ -65,9 +67,12 @@ func (o CompletedOptions) loadOrCreateCredentials() (*credentials, error) {
 	if creds.admin, err = pki.LoadOrCreateLeaf(certDir, "admin", creds.clientCA, pki.ClientTemplate(AdminUser, "system:masters")); err != nil {
 		return nil, fmt.Errorf("admin credential in %s: %w", certDir, err)
 	}
-	if creds.namespaceCtrlCred, err = pki.NewSigned(creds.clientCA, pki.ClientTemplate(NamespaceControllerUser,
-		"system:serviceaccounts", "system:serviceaccounts:kube-system")); err != nil {
-		return nil, fmt.Errorf("namespace controller credential: %w", err)
+	creds.controllers = map[string]*pki.KeyPair{}
+	for _, user := range controllerUsers {
+		if creds.controllers[user], err = pki.NewSigned(creds.clientCA, pki.ClientTemplate(user,
+			"system:serviceaccounts", "system:serviceaccounts:kube-system")); err != nil {
+			return nil, fmt.Errorf("%s credential: %w", user, err)
+		}
 	}
 	return creds, nil
 }
@@ -103,7 +108,7 @@ func (o CompletedOptions) applyAuth(c *genericapiserver.RecommendedConfig, creds
 	if err := c.Authentication.ApplyClientCert(clientCAProvider, c.SecureServing); err != nil {
 		return nil, err
 	}
-	authz, rules, err := o.Authorization.New(c.SharedInformerFactory.Rbac().V1(), NamespaceControllerUser)
+	authz, rules, err := o.Authorization.New(c.SharedInformerFactory.Rbac().V1(), controllerUsers...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,15 +139,17 @@ func loopbackClientConfig(s *genericapiserver.SecureServingInfo) (*rest.Config, 
 	return s.NewLoopbackClientConfig(uuid.New().String(), kp.CertPEM)
 }
 
-// namespaceControllerConfig is how the in-process namespace controller
-// reaches the server: over HTTPS, as its own user.
-func (c *credentials) namespaceControllerConfig(servingURL string) *rest.Config {
+// controllerConfig is how an in-process controller reaches the server:
+// through the API, with its own identity (user), so what it does is
+// authenticated, authorized and audited like any client's.
+func (c *credentials) controllerConfig(user, servingURL string) *rest.Config {
+	cred := c.controllers[user]
 	cfg := &rest.Config{
 		Host: servingURL,
 		TLSClientConfig: rest.TLSClientConfig{
-			CAData: c.servingCA, CertData: c.namespaceCtrlCred.CertPEM, KeyData: c.namespaceCtrlCred.KeyPEM,
+			CAData: c.servingCA, CertData: cred.CertPEM, KeyData: cred.KeyPEM,
 		},
-		UserAgent: "kube-controller-manager/namespace-controller",
+		UserAgent: "kube-controller-manager/" + strings.TrimPrefix(user, "system:serviceaccount:kube-system:"),
 	}
 	if c.userServingCert {
 		// The user's certificate may not name loopback; trust the server the

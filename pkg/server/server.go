@@ -22,6 +22,7 @@ import (
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/controller/clusterroleaggregation"
 	nscontroller "github.com/mini-apiserver/mini-apiserver/pkg/controller/namespace"
+	"github.com/mini-apiserver/mini-apiserver/pkg/controller/namespacedefaults"
 )
 
 // Server is a mini-apiserver ready to run.
@@ -98,6 +99,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil
 		}},
 		{"start-namespace-controller", s.startNamespaceController},
+		{"start-namespace-defaults", s.startNamespaceDefaults},
 		{"report-ready", s.reportReady},
 	}
 	for _, h := range hooks {
@@ -114,15 +116,32 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookContext) error {
-	client, err := kubernetes.NewForConfig(s.config.Extra.NamespaceControllerConfig)
+	cfg := s.config.Extra.ControllerConfigs[NamespaceControllerUser]
+	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	metadataClient, err := metadata.NewForConfig(s.config.Extra.NamespaceControllerConfig)
+	metadataClient, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	go nscontroller.New(client, metadataClient).Run(ctx)
+	return nil
+}
+
+// startNamespaceDefaults starts kube-controller-manager's serviceaccount
+// controller and root-ca-cert-publisher, each with its own identity.
+func (s *Server) startNamespaceDefaults(ctx genericapiserver.PostStartHookContext) error {
+	saClient, err := kubernetes.NewForConfig(s.config.Extra.ControllerConfigs[ServiceAccountControllerUser])
+	if err != nil {
+		return err
+	}
+	caClient, err := kubernetes.NewForConfig(s.config.Extra.ControllerConfigs[RootCAPublisherUser])
+	if err != nil {
+		return err
+	}
+	go namespacedefaults.RunServiceAccounts(ctx, saClient)
+	go namespacedefaults.RunRootCAPublisher(ctx, caClient, s.config.Extra.RootCA)
 	return nil
 }
 
