@@ -1,7 +1,8 @@
 // Package admission builds mini-apiserver's admission chain, the part of
 // kube-apiserver's default plugin list that means something here:
-// NamespaceLifecycle (k8s.io/apiserver's own plugin) then PodSecurity
-// (./podsecurity, on k8s.io/pod-security-admission).
+// NamespaceLifecycle (k8s.io/apiserver's own plugin), ServiceAccount
+// (./serviceaccount, kube's written again) and PodSecurity (./podsecurity,
+// on k8s.io/pod-security-admission).
 package admission
 
 import (
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission/podsecurity"
+	"github.com/mini-apiserver/mini-apiserver/pkg/admission/serviceaccount"
 )
 
 // New returns the chain, each plugin initialised by init. NamespaceLifecycle
@@ -27,10 +29,11 @@ func New(init admission.PluginInitializer, immortalNamespaces []string) (admissi
 	if err != nil {
 		return nil, err
 	}
+	// kube's order: NamespaceLifecycle, ..., ServiceAccount, ..., PodSecurity.
 	plugins := []struct {
 		name   string
 		plugin admission.Interface
-	}{{lifecycle.PluginName, nsLifecycle}, {podsecurity.PluginName, podSecurity}}
+	}{{lifecycle.PluginName, nsLifecycle}, {serviceaccount.PluginName, serviceaccount.New()}, {podsecurity.PluginName, podSecurity}}
 	var chain []admission.Interface
 	for _, p := range plugins {
 		init.Initialize(p.plugin)
