@@ -42,10 +42,6 @@ func record(kubeBin, etcdBin, out string) error {
 	}
 	k, err := kubeapiserver.Start(kubeapiserver.Options{Binary: kubeBin, EtcdBinary: etcdBin, Dir: dir, Args: []string{
 		"--audit-policy-file=" + policy, "--audit-log-path=" + log, "--audit-log-mode=blocking",
-		// No kube-controller-manager creates a namespace's default
-		// ServiceAccount here, and mini-apiserver has no ServiceAccounts
-		// yet (issue 25): pods are compared without that admission.
-		"--disable-admission-plugins=ServiceAccount",
 	}})
 	if err != nil {
 		return err

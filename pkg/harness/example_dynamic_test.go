@@ -52,17 +52,23 @@ func Example_auditSink() {
 		panic(err)
 	}
 	err = receiver.WaitFor(ctx, func(evs []auditv1.Event) bool {
-		return slices.ContainsFunc(evs, func(e auditv1.Event) bool { return e.Verb == "create" })
+		return slices.ContainsFunc(evs, isPodCreate)
 	})
 	if err != nil {
 		panic(err)
 	}
 	for _, e := range receiver.Events() {
-		if e.Verb == "create" {
+		// The server's controllers create too (each namespace's default
+		// ServiceAccount and kube-root-ca.crt): the pod's event is the one.
+		if isPodCreate(e) {
 			fmt.Println(e.Stage, e.Level, e.ObjectRef.Name, e.ResponseStatus.Code, e.RequestObject == nil)
 		}
 	}
 	// Output:
 	// throttle defaulted: 10 15
 	// ResponseComplete Metadata web 201 true
+}
+
+func isPodCreate(e auditv1.Event) bool {
+	return e.Verb == "create" && e.ObjectRef != nil && e.ObjectRef.Resource == "pods"
 }

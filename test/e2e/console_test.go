@@ -365,9 +365,10 @@ func TestConsoleFollowsRotation(t *testing.T) {
 	log := filepath.Join(dir, "audit.log")
 	s := startServer(t, "--audit-policy-file="+writePolicy(t, consolePolicy), "--audit-log-path="+log, "--audit-log-maxsize=1")
 	createNamespace(t, s.Client(), "rotating")
+	// The load's pods, not the controllers' objects of the new namespace.
 	base := startConsole(t, log, "")
 	ctx := browser(t)
-	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?namespace=rotating&verb=create")))
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?namespace=rotating&verb=create&resource=pods")))
 	waitText(t, ctx, "#live", "live")
 
 	load := startPodLoad(t, s.Client(), "rotating")
@@ -390,10 +391,10 @@ func TestConsoleFollowsRotation(t *testing.T) {
 			}
 			lines += int64(len(evs))
 		}
-		total, events := consoleStats(t, base, "namespace=rotating&verb=create")
+		total, events := consoleStats(t, base, "namespace=rotating&verb=create&resource=pods")
 		return total == int(created) && events == lines, nil
 	})
-	total, events := consoleStats(t, base, "namespace=rotating&verb=create")
+	total, events := consoleStats(t, base, "namespace=rotating&verb=create&resource=pods")
 	if total != int(created) || events != lines {
 		t.Errorf("console: %d creates of %d, %d events of %d lines", total, created, events, lines)
 	}
