@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
@@ -95,11 +96,14 @@ func kubeThroughput(work string) {
 	configs := auditConfigs(work, snk)[:4] // the blocking webhook measures the receiver more than the server
 	const rbacConfig = "RBAC, a user bound to a role (audit off)"
 	configs = append(configs, config{rbacConfig, func(string) []string { return []string{"--authorization-mode=RBAC"} }})
+	const saConfig = "service-account token (audit off)"
+	configs = append(configs, config{saConfig, func(string) []string { return nil }})
 	say("## Against kube-apiserver: throughput and server CPU with the same audit flags (concurrency %d, %d B pods, medians of %d interleaved rounds of %s)\n",
 		*concurrency, *objectSize, *rounds, *duration)
 	say("Both get the same flags for each configuration; kube-apiserver's CPU is its own and its etcd's (mini-apiserver's process")
 	say("has its etcd inside). The load generator is the same client with the same bearer token (`--token-auth-file` on both),")
-	say("as system:masters (exempt from priority and fairness), but for the RBAC row: a user bound to a role that may get, list and create pods in the namespace.\n")
+	say("as system:masters (exempt from priority and fairness), but for the RBAC row: a user bound to a role that may get, list and create pods in the namespace,")
+	say("and the service-account row: a TokenRequest token of a service account of the namespace, each server's own.\n")
 	say("| configuration | get req/s mini | get req/s kube | ratio | create req/s mini | create req/s kube | ratio |")
 	say("|---|---|---|---|---|---|---|")
 	type cpuRow struct{ mini, kube float64 }
@@ -142,6 +146,28 @@ func kubeThroughput(work string) {
 					_, err := editor.CoreV1().Pods("load").List(ctx, metav1.ListOptions{Limit: 1})
 					return err == nil, nil
 				}))
+			}
+		}
+		if c.name == saConfig {
+			// A TokenRequest token of a service account instead of the
+			// static token: the JWT check and the account's lookup on
+			// every request, as kube does.
+			for i, admin := range []*kubernetes.Clientset{mini.client, kc} {
+				_, err := admin.CoreV1().ServiceAccounts("load").Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "bench-sa"}}, metav1.CreateOptions{})
+				check(err)
+				tr, err := admin.CoreV1().ServiceAccounts("load").CreateToken(context.Background(), "bench-sa", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+				check(err)
+				host := []string{mini.RESTConfig().Host, k.url()}[i]
+				client := tokenClient(host, tr.Status.Token)
+				check(wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+					_, err := client.CoreV1().Pods("load").List(ctx, metav1.ListOptions{Limit: 1})
+					return err == nil, nil
+				}))
+				if i == 0 {
+					mini.client = client
+				} else {
+					kc = client
+				}
 			}
 		}
 		rates := map[string][2][]float64{}
