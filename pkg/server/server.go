@@ -33,6 +33,13 @@ type Server struct {
 	ServingURL string
 	// ready is closed when /readyz first answers 200.
 	ready chan struct{}
+	// controllers is the in-process controllers' context, cancelled when
+	// shutdown begins: they are clients, and a client still watching or
+	// writing while the server drains keeps its connection busy until the
+	// library's shutdown timeout (a minute). Post-start hooks' own context
+	// ends only after the drain.
+	controllers       context.Context
+	cancelControllers context.CancelFunc
 	// informers the post-start hooks read, registered with the shared
 	// factory before it starts.
 	informers struct {
@@ -83,7 +90,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}{
 		{"storage-readiness", generic.StorageReadinessHook.Hook},
 		{"start-informers", func(ctx genericapiserver.PostStartHookContext) error {
-			c.Generic.SharedInformerFactory.Start(ctx.Done())
+			c.Generic.SharedInformerFactory.Start(s.controllerContext(ctx).Done())
 			return nil
 		}},
 		{"bootstrap-namespaces", s.bootstrapNamespaces},
@@ -95,7 +102,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			return runAuditSinkInformer(ctx, ctx.LoopbackClientConfig, c.Extra.AuditSinks)
 		}},
 		{"start-clusterrole-aggregation-controller", func(ctx genericapiserver.PostStartHookContext) error {
-			go aggregation.Run(ctx)
+			go aggregation.Run(s.controllerContext(ctx))
 			return nil
 		}},
 		{"start-namespace-controller", s.startNamespaceController},
@@ -107,7 +114,27 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil, err
 		}
 	}
+	s.controllers, s.cancelControllers = context.WithCancel(context.Background())
+	if err := generic.AddPreShutdownHook("stop-controllers", func() error {
+		s.cancelControllers()
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// controllerContext ends when the hook's does or shutdown begins.
+func (s *Server) controllerContext(hook context.Context) context.Context {
+	ctx, cancel := context.WithCancel(s.controllers)
+	go func() {
+		select {
+		case <-hook.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -125,7 +152,7 @@ func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookCont
 	if err != nil {
 		return err
 	}
-	go nscontroller.New(client, metadataClient).Run(ctx)
+	go nscontroller.New(client, metadataClient).Run(s.controllerContext(ctx))
 	return nil
 }
 
@@ -140,8 +167,9 @@ func (s *Server) startNamespaceDefaults(ctx genericapiserver.PostStartHookContex
 	if err != nil {
 		return err
 	}
-	go namespacedefaults.RunServiceAccounts(ctx, saClient)
-	go namespacedefaults.RunRootCAPublisher(ctx, caClient, s.config.Extra.RootCA)
+	ctrl := s.controllerContext(ctx)
+	go namespacedefaults.RunServiceAccounts(ctrl, saClient)
+	go namespacedefaults.RunRootCAPublisher(ctrl, caClient, s.config.Extra.RootCA)
 	return nil
 }
 
