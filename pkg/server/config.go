@@ -54,6 +54,9 @@ type ExtraConfig struct {
 	EventTTL time.Duration
 	// ServiceAccountTokens issues and verifies service-account tokens.
 	ServiceAccountTokens *saauth.Config
+	// background is what the shared informers and the controllers dial
+	// through; it stops them when shutdown begins.
+	background *background
 }
 
 // config builds the server configuration, one concern at a time, and
@@ -66,7 +69,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if err != nil {
 		return nil, err
 	}
-	cfg := &Config{Generic: genericapiserver.NewRecommendedConfig(api.Codecs), Extra: ExtraConfig{DataDir: o.DataDir, EventTTL: o.EventTTL}}
+	cfg := &Config{Generic: genericapiserver.NewRecommendedConfig(api.Codecs), Extra: ExtraConfig{DataDir: o.DataDir, EventTTL: o.EventTTL, background: newBackground()}}
 	c := cfg.Generic
 	if err := o.GenericServerRun.ApplyTo(&c.Config); err != nil {
 		return nil, err
@@ -112,8 +115,12 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if err != nil {
 		return nil, err
 	}
+	informerClient, err := kubernetes.NewForConfig(cfg.Extra.background.clientConfig(c.LoopbackClientConfig))
+	if err != nil {
+		return nil, err
+	}
 	c.ClientConfig = c.LoopbackClientConfig
-	c.SharedInformerFactory = informers.NewSharedInformerFactory(listingClient{loopbackClient}, 10*time.Minute)
+	c.SharedInformerFactory = informers.NewSharedInformerFactory(listingClient{informerClient}, 10*time.Minute)
 	if cfg.Extra.ServiceAccountTokens, err = o.ServiceAccounts.Complete(o.SecureServing.ServerCert.CertDirectory); err != nil {
 		return nil, err
 	}
@@ -134,7 +141,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	servingURL := "https://" + loopbackHostPort(c.SecureServing)
 	cfg.Extra.ControllerConfigs = map[string]*rest.Config{}
 	for _, user := range controllerUsers {
-		cfg.Extra.ControllerConfigs[user] = creds.controllerConfig(user, servingURL)
+		cfg.Extra.ControllerConfigs[user] = cfg.Extra.background.clientConfig(creds.controllerConfig(user, servingURL))
 	}
 	cfg.Extra.RootCA = creds.servingCA
 	cfg.Extra.AdminConfig = creds.adminConfig(servingURL)

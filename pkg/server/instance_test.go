@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,6 +93,9 @@ func TestInstanceCloseReleasesWhatItStarted(t *testing.T) {
 	if inst.Err() != nil {
 		t.Errorf("Err before Done: %v", inst.Err())
 	}
+	if !listening(t, inst.Port) {
+		t.Errorf("port %d not seen listening before Close", inst.Port)
+	}
 	first := inst.Close()
 	if again := inst.Close(); again != first {
 		t.Errorf("second Close %v, first %v", again, first)
@@ -101,11 +105,9 @@ func TestInstanceCloseReleasesWhatItStarted(t *testing.T) {
 	default:
 		t.Fatal("Done not closed after Close")
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(inst.Port)))
-	if err != nil {
-		t.Fatalf("port %d still held after Close: %v", inst.Port, err)
+	if listening(t, inst.Port) {
+		t.Fatalf("port %d still listened on after Close", inst.Port)
 	}
-	l.Close()
 	// The same options on the same data directory: the embedded etcd's
 	// data directory was released.
 	again := start(t, o)
@@ -139,4 +141,39 @@ func TestRuntimeConfig(t *testing.T) {
 			t.Errorf("%s: %v, want an error with %q", tc.arg, err, tc.want)
 		}
 	}
+}
+
+// listening says whether this process has a socket listening on port. It
+// asks the kernel rather than binding the port: with other tests running,
+// another process's client may have been given the freed port as its own.
+func listening(t *testing.T, port int) bool {
+	t.Helper()
+	ours := map[string]bool{}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(target, "socket:[") {
+			ours[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")] = true
+		}
+	}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" {
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			if p, err := strconv.ParseInt(hexPort, 16, 32); err == nil && int(p) == port && ours[f[9]] {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -33,13 +33,6 @@ type Server struct {
 	ServingURL string
 	// ready is closed when /readyz first answers 200.
 	ready chan struct{}
-	// controllers is the in-process controllers' context, cancelled when
-	// shutdown begins: they are clients, and a client still watching or
-	// writing while the server drains keeps its connection busy until the
-	// library's shutdown timeout (a minute). Post-start hooks' own context
-	// ends only after the drain.
-	controllers       context.Context
-	cancelControllers context.CancelFunc
 	// informers the post-start hooks read, registered with the shared
 	// factory before it starts.
 	informers struct {
@@ -66,7 +59,8 @@ func (c CompletedConfig) New() (*Server, error) {
 		external = loopbackHostPort(c.Generic.SecureServing)
 	}
 	installOIDCDiscovery(generic, c.Extra.ServiceAccountTokens, external)
-	loopbackRBAC, err := rbacclient.NewForConfig(c.Generic.LoopbackClientConfig)
+	bg := c.Extra.background
+	loopbackRBAC, err := rbacclient.NewForConfig(bg.clientConfig(c.Generic.LoopbackClientConfig))
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +84,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}{
 		{"storage-readiness", generic.StorageReadinessHook.Hook},
 		{"start-informers", func(ctx genericapiserver.PostStartHookContext) error {
-			c.Generic.SharedInformerFactory.Start(s.controllerContext(ctx).Done())
+			c.Generic.SharedInformerFactory.Start(bg.context(ctx).Done())
 			return nil
 		}},
 		{"bootstrap-namespaces", s.bootstrapNamespaces},
@@ -99,10 +93,10 @@ func (c CompletedConfig) New() (*Server, error) {
 			if c.Extra.AuditSinks == nil {
 				return nil
 			}
-			return runAuditSinkInformer(ctx, ctx.LoopbackClientConfig, c.Extra.AuditSinks)
+			return runAuditSinkInformer(bg.context(ctx), bg.clientConfig(ctx.LoopbackClientConfig), c.Extra.AuditSinks)
 		}},
 		{"start-clusterrole-aggregation-controller", func(ctx genericapiserver.PostStartHookContext) error {
-			go aggregation.Run(s.controllerContext(ctx))
+			go aggregation.Run(bg.context(ctx))
 			return nil
 		}},
 		{"start-namespace-controller", s.startNamespaceController},
@@ -114,27 +108,10 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil, err
 		}
 	}
-	s.controllers, s.cancelControllers = context.WithCancel(context.Background())
-	if err := generic.AddPreShutdownHook("stop-controllers", func() error {
-		s.cancelControllers()
-		return nil
-	}); err != nil {
+	if err := generic.AddPreShutdownHook("stop-in-process-clients", bg.stop); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// controllerContext ends when the hook's does or shutdown begins.
-func (s *Server) controllerContext(hook context.Context) context.Context {
-	ctx, cancel := context.WithCancel(s.controllers)
-	go func() {
-		select {
-		case <-hook.Done():
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	return ctx
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -152,7 +129,7 @@ func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookCont
 	if err != nil {
 		return err
 	}
-	go nscontroller.New(client, metadataClient).Run(s.controllerContext(ctx))
+	go nscontroller.New(client, metadataClient).Run(s.config.Extra.background.context(ctx))
 	return nil
 }
 
@@ -167,7 +144,7 @@ func (s *Server) startNamespaceDefaults(ctx genericapiserver.PostStartHookContex
 	if err != nil {
 		return err
 	}
-	ctrl := s.controllerContext(ctx)
+	ctrl := s.config.Extra.background.context(ctx)
 	go namespacedefaults.RunServiceAccounts(ctrl, saClient)
 	go namespacedefaults.RunRootCAPublisher(ctrl, caClient, s.config.Extra.RootCA)
 	return nil

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+
+	"k8s.io/client-go/rest"
+)
+
+// background is the server as its own client: the shared informers and the
+// in-process controllers. They stop when shutdown begins (a pre-shutdown
+// hook, which the library runs before the server stops listening) and every
+// connection they opened is closed then.
+//
+// Stopping them is not enough. Go's HTTP/2 server tells the connections it
+// knows of to go away when Shutdown begins, but one whose TLS handshake ends
+// a moment later registers unseen and keeps Shutdown waiting for the
+// library's timeout, a minute (golang/go#81154, open in Go 1.26). Clients
+// that start connections at any time (an informer re-listing, a controller
+// starting as the server is closed) are the ones that hit it: so they dial
+// through here, and none dials once shutdown has begun.
+type background struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	stopped bool
+	conns   map[*backgroundConn]struct{}
+	dialer  net.Dialer
+}
+
+var errShuttingDown = errors.New("server shutting down: in-process clients are stopped")
+
+func newBackground() *background {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &background{ctx: ctx, cancel: cancel, conns: map[*backgroundConn]struct{}{}}
+}
+
+// clientConfig is c for an in-process client: it dials through b.
+func (b *background) clientConfig(c *rest.Config) *rest.Config {
+	c = rest.CopyConfig(c)
+	c.Dial = b.dial
+	return c
+}
+
+// context ends when hook does or shutdown begins.
+func (b *background) context(hook context.Context) context.Context {
+	ctx, cancel := context.WithCancel(b.ctx)
+	go func() {
+		select {
+		case <-hook.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx
+}
+
+// stop ends the in-process clients and closes their connections, those
+// still in their handshake included.
+func (b *background) stop() error {
+	b.cancel()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopped = true
+	for c := range b.conns {
+		// The connection itself: its Close would take b.mu.
+		_ = c.Conn.Close()
+	}
+	clear(b.conns)
+	return nil
+}
+
+func (b *background) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if b.isStopped() {
+		return nil, errShuttingDown
+	}
+	conn, err := b.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// stop may have run while this dialled.
+	if b.stopped {
+		_ = conn.Close()
+		return nil, errShuttingDown
+	}
+	tracked := &backgroundConn{Conn: conn, b: b}
+	b.conns[tracked] = struct{}{}
+	return tracked, nil
+}
+
+func (b *background) isStopped() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopped
+}
+
+// backgroundConn leaves b's set when closed.
+type backgroundConn struct {
+	net.Conn
+	b    *background
+	once sync.Once
+}
+
+func (c *backgroundConn) Close() error {
+	c.once.Do(func() {
+		c.b.mu.Lock()
+		delete(c.b.conns, c)
+		c.b.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
