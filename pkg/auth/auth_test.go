@@ -2,11 +2,18 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
@@ -105,5 +112,67 @@ func TestAnonymousIsOffWithAlwaysAllow(t *testing.T) {
 	o.ApplyAuthorization([]string{ModeABAC, ModeAlwaysAllow})
 	if o.Anonymous {
 		t.Errorf("anonymous left on with AlwaysAllow")
+	}
+}
+
+// Bearer tokens are checked as kube-apiserver checks them: the token file
+// and the other authenticators in one union behind a cache that keeps
+// successes (so a service-account token is verified once per 10 s), never
+// failures; and a WebSocket client may send its token as a subprotocol.
+func TestBearerTokens(t *testing.T) {
+	ca, err := pki.NewCA("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "tokens.csv")
+	if err := os.WriteFile(file, []byte("static-token,alice,1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]int{}
+	serviceAccounts := authenticator.TokenFunc(func(_ context.Context, token string) (*authenticator.Response, bool, error) {
+		checks[token]++
+		if token != "sa-token" {
+			return nil, false, nil
+		}
+		return &authenticator.Response{User: &user.DefaultInfo{Name: "system:serviceaccount:default:builder"}}, true, nil
+	})
+	o := NewAuthenticationOptions()
+	o.TokenAuthFile = file
+	o.Anonymous = false
+	authn, _, err := o.New(ca.CertPEM, serviceAccounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := func(header http.Header) string {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "/api", nil)
+		maps.Copy(req.Header, header)
+		resp, ok, err := authn.AuthenticateRequest(req)
+		if err != nil || !ok {
+			return fmt.Sprintf("refused (%v)", err)
+		}
+		return resp.User.GetName()
+	}
+	bearer := func(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+	for range 3 {
+		if got := who(bearer("sa-token")); got != "system:serviceaccount:default:builder" {
+			t.Errorf("service-account token: %s", got)
+		}
+		if got := who(bearer("wrong")); !strings.HasPrefix(got, "refused") {
+			t.Errorf("wrong token: %s", got)
+		}
+	}
+	if checks["sa-token"] != 1 || checks["wrong"] != 3 {
+		t.Errorf("checks %v: want the good token checked once and the wrong one each time", checks)
+	}
+	if got := who(bearer("static-token")); got != "alice" {
+		t.Errorf("token file: %s", got)
+	}
+	ws := http.Header{
+		"Connection": {"Upgrade"}, "Upgrade": {"websocket"},
+		"Sec-Websocket-Protocol": {"v5.channel.k8s.io, base64url.bearer.authorization.k8s.io." + base64.RawURLEncoding.EncodeToString([]byte("static-token"))},
+	}
+	if got := who(ws); got != "alice" {
+		t.Errorf("WebSocket subprotocol token: %s", got)
 	}
 }

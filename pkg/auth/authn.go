@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -13,12 +14,19 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/anonymous"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
+	"k8s.io/apiserver/pkg/authentication/request/websocket"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	tokencache "k8s.io/apiserver/pkg/authentication/token/cache"
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
+	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/klog/v2"
 )
+
+// tokenSuccessCacheTTL is how long a token that authenticated is believed
+// without being checked again: kube-apiserver's fixed default.
+const tokenSuccessCacheTTL = 10 * time.Second
 
 // AuthenticationOptions are the kube-apiserver authentication flags
 // mini-apiserver supports. The authenticators are k8s.io/apiserver's.
@@ -140,10 +148,15 @@ func (o *AuthenticationOptions) New(generatedCA []byte, tokens ...authenticator.
 		if err != nil {
 			return nil, nil, fmt.Errorf("--token-auth-file: %w", err)
 		}
-		authenticators = append(authenticators, bearertoken.New(csv))
+		tokens = append([]authenticator.Token{csv}, tokens...)
 	}
-	for _, t := range tokens {
-		authenticators = append(authenticators, bearertoken.New(t))
+	if len(tokens) > 0 {
+		// As kube-apiserver (pkg/kubeapiserver/authenticator/config.go):
+		// one union of the token authenticators behind the library's
+		// cache, successes kept 10 s, failures not; tokens also come as
+		// a WebSocket subprotocol, where browsers cannot set a header.
+		cached := tokencache.New(tokenunion.New(tokens...), true, tokenSuccessCacheTTL, 0)
+		authenticators = append(authenticators, bearertoken.New(cached), websocket.NewProtocolAuthenticator(cached))
 	}
 	authn := group.NewAuthenticatedGroupAdder(union.New(authenticators...))
 	if o.Anonymous {
