@@ -39,7 +39,7 @@ for pkg in "${api_pkgs[@]}"; do
 done
 readonly=()
 for pkg in k8s.io/api/core/v1 k8s.io/api/authentication/v1 k8s.io/api/authorization/v1 k8s.io/api/rbac/v1 k8s.io/api/coordination/v1 \
-  k8s.io/api/policy/v1 k8s.io/api/apps/v1 k8s.io/api/autoscaling/v1 k8s.io/api/events/v1 \
+  k8s.io/api/policy/v1 k8s.io/api/apps/v1 k8s.io/api/autoscaling/v1 k8s.io/api/events/v1 k8s.io/api/admissionregistration/v1 \
   k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
   k8s.io/apimachinery/pkg/api/resource k8s.io/apimachinery/pkg/util/intstr; do
   readonly+=(--readonly-pkg "$pkg")
@@ -63,6 +63,7 @@ go tool openapi-gen \
   k8s.io/api/apps/v1 \
   k8s.io/api/autoscaling/v1 \
   k8s.io/api/events/v1 \
+  k8s.io/api/admissionregistration/v1 \
   "${api_pkgs[@]}" \
   k8s.io/apimachinery/pkg/apis/meta/v1 \
   k8s.io/apimachinery/pkg/runtime \

@@ -1,46 +1,256 @@
-// Package admission builds mini-apiserver's admission chain, the part of
-// kube-apiserver's default plugin list that means something here:
-// NamespaceLifecycle (k8s.io/apiserver's own plugin), ServiceAccount
-// (./serviceaccount, kube's written again) and PodSecurity (./podsecurity,
-// on k8s.io/pod-security-admission).
+// Package admission builds mini-apiserver's admission chain with
+// kube-apiserver's flags, plugin names and fixed order
+// (k8s.io/kubernetes pkg/kubeapiserver/options/plugins.go). The plugins are
+// k8s.io/apiserver's own (NamespaceLifecycle, the webhooks, the admission
+// policies) and kube's written again here (ServiceAccount, PodSecurity on
+// k8s.io/pod-security-admission); kube's other plugins are accepted by name
+// and do nothing, which the start-up warning says.
 package admission
 
 import (
 	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	apiserverconfig "k8s.io/apiserver/pkg/apis/apiserver"
+	apiserverconfigv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	apiserverconfigv1alpha1 "k8s.io/apiserver/pkg/apis/apiserver/v1alpha1"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/initializer"
+	admissionmetrics "k8s.io/apiserver/pkg/admission/metrics"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	mutatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/mutating"
+	validatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/validating"
+	webhookinit "k8s.io/apiserver/pkg/admission/plugin/webhook/initializer"
+	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
+	validatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/webhook"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/component-base/compatibility"
+	"k8s.io/component-base/featuregate"
+	"k8s.io/klog/v2"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission/podsecurity"
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission/serviceaccount"
 )
 
-// New returns the chain, each plugin initialised by init. NamespaceLifecycle
-// rejects objects in missing or terminating namespaces and the deletion of
-// immortal namespaces (kube protects default, kube-system and kube-public;
-// we also protect kube-node-lease: nothing here would recreate it).
-func New(init admission.PluginInitializer, immortalNamespaces []string) (admission.Interface, error) {
-	nsLifecycle, err := lifecycle.NewLifecycle(sets.New(immortalNamespaces...))
-	if err != nil {
-		return nil, err
-	}
-	podSecurity, err := podsecurity.New()
-	if err != nil {
-		return nil, err
-	}
-	// kube's order: NamespaceLifecycle, ..., ServiceAccount, ..., PodSecurity.
-	plugins := []struct {
-		name   string
-		plugin admission.Interface
-	}{{lifecycle.PluginName, nsLifecycle}, {serviceaccount.PluginName, serviceaccount.New()}, {podsecurity.PluginName, podSecurity}}
-	var chain []admission.Interface
-	for _, p := range plugins {
-		init.Initialize(p.plugin)
-		if err := admission.ValidateInitialization(p.plugin); err != nil {
-			return nil, fmt.Errorf("admission plugin %s: %w", p.name, err)
-		}
-		chain = append(chain, p.plugin)
-	}
-	return admission.NewChainHandler(chain...), nil
+// orderedPlugins is kube-apiserver v1.37's AllOrderedPlugins: the order the
+// chain runs in, whatever order the flags name them in.
+var orderedPlugins = []string{
+	"AlwaysAdmit", "NamespaceAutoProvision", lifecycle.PluginName, "NamespaceExists",
+	"LimitPodHardAntiAffinityTopology", "LimitRanger", serviceaccount.PluginName, "NodeRestriction",
+	"TaintNodesByCondition", "AlwaysPullImages", "ImagePolicyWebhook", podsecurity.PluginName, "PodNodeSelector",
+	"Priority", "DefaultTolerationSeconds", "PodTolerationRestriction", "EventRateLimit",
+	"ExtendedResourceToleration", "DefaultStorageClass", "StorageObjectInUseProtection", "PodGroupProtection",
+	"OwnerReferencesPermissionEnforcement", "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval",
+	"CertificateSigning", "ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass",
+	"DenyServiceExternalIPs", "PodTopologyLabels", "NodeDeclaredFeatureValidator", "PodResizeValidator",
+	// The webhooks and policies come after the plugins above, so what
+	// they see is what those made; ResourceQuota last.
+	mutatingpolicy.PluginName, mutatingwebhook.PluginName, validatingpolicy.PluginName, validatingwebhook.PluginName,
+	"ResourceQuota", "AlwaysDeny",
 }
+
+// defaultOnPlugins is kube-apiserver v1.37's default-enabled set.
+var defaultOnPlugins = sets.New(
+	lifecycle.PluginName, "LimitRanger", serviceaccount.PluginName, "DefaultStorageClass",
+	"PersistentVolumeClaimResize", "DefaultTolerationSeconds", mutatingwebhook.PluginName,
+	validatingwebhook.PluginName, "ResourceQuota", "StorageObjectInUseProtection", "PodGroupProtection",
+	"Priority", "TaintNodesByCondition", "RuntimeClass", "CertificateApproval", "CertificateSigning",
+	"ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass", podsecurity.PluginName,
+	"PodTopologyLabels", mutatingpolicy.PluginName, validatingpolicy.PluginName, "NodeDeclaredFeatureValidator",
+	"PodResizeValidator",
+)
+
+// ExcludedResources are the ones admission webhooks and policies never
+// see: kube's (pkg/kubeapiserver/admission/exclusion), reviews that are
+// not stored.
+var ExcludedResources = []schema.GroupResource{
+	{Group: "authentication.k8s.io", Resource: "selfsubjectreviews"},
+	{Group: "authentication.k8s.io", Resource: "tokenreviews"},
+	{Group: "authorization.k8s.io", Resource: "localsubjectaccessreviews"},
+	{Group: "authorization.k8s.io", Resource: "selfsubjectaccessreviews"},
+	{Group: "authorization.k8s.io", Resource: "selfsubjectrulesreviews"},
+	{Group: "authorization.k8s.io", Resource: "subjectaccessreviews"},
+}
+
+// Options are kube-apiserver's admission flags: --enable-admission-plugins,
+// --disable-admission-plugins and --admission-control-config-file, with the
+// library's parsing, validation and configuration file reader.
+type Options struct {
+	*genericoptions.AdmissionOptions
+	// absent are kube's plugins this server does not have.
+	absent sets.Set[string]
+}
+
+// NewOptions returns kube-apiserver's defaults. immortalNamespaces are the
+// namespaces NamespaceLifecycle refuses to delete.
+func NewOptions(immortalNamespaces []string) *Options {
+	plugins := admission.NewPlugins()
+	plugins.Register(lifecycle.PluginName, func(io.Reader) (admission.Interface, error) {
+		return lifecycle.NewLifecycle(sets.New(immortalNamespaces...))
+	})
+	serviceaccount.Register(plugins)
+	podsecurity.Register(plugins)
+	mutatingwebhook.Register(plugins)
+	validatingwebhook.Register(plugins)
+	registerAlways(plugins)
+	o := &Options{absent: sets.New[string]()}
+	for _, name := range orderedPlugins {
+		if !slices.Contains(plugins.Registered(), name) {
+			o.absent.Insert(name)
+			plugins.Register(name, func(io.Reader) (admission.Interface, error) { return absentPlugin{}, nil })
+		}
+	}
+	o.AdmissionOptions = &genericoptions.AdmissionOptions{
+		Plugins:                plugins,
+		Decorators:             admission.Decorators{admission.DecoratorFunc(admissionmetrics.WithControllerMetrics)},
+		RecommendedPluginOrder: orderedPlugins,
+		DefaultOffPlugins:      sets.New(orderedPlugins...).Difference(defaultOnPlugins),
+	}
+	return o
+}
+
+// AddFlags adds the flags with kube-apiserver's names and help.
+func (o *Options) AddFlags(fs *pflag.FlagSet) { o.AdmissionOptions.AddFlags(fs) }
+
+// Validate checks the plugin names, as the library does, and that every
+// plugin configuration the file points to can be read: the library reads
+// them only when it builds the chain, and ends the process if one is
+// missing.
+func (o *Options) Validate() []error {
+	errs := o.AdmissionOptions.Validate()
+	if o.ConfigFile == "" {
+		return errs
+	}
+	data, err := os.ReadFile(o.ConfigFile)
+	if err != nil {
+		return append(errs, fmt.Errorf("--admission-control-config-file: %w", err))
+	}
+	obj, err := runtime.Decode(configCodecs.UniversalDecoder(), data)
+	if err != nil {
+		return append(errs, fmt.Errorf("--admission-control-config-file %s: %w", o.ConfigFile, err))
+	}
+	config, ok := obj.(*apiserverconfig.AdmissionConfiguration)
+	if !ok {
+		return append(errs, fmt.Errorf("--admission-control-config-file %s: a %T, want an AdmissionConfiguration", o.ConfigFile, obj))
+	}
+	for i, plugin := range config.Plugins {
+		if plugin.Path == "" {
+			continue
+		}
+		path := plugin.Path
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(o.ConfigFile), path)
+		}
+		if _, err := os.ReadFile(path); err != nil {
+			errs = append(errs, fmt.Errorf("--admission-control-config-file %s: plugins[%d] (%s): %w", o.ConfigFile, i, plugin.Name, err))
+		}
+	}
+	return errs
+}
+
+// configCodecs decode AdmissionConfiguration, strictly, in the versions
+// the library reads.
+var configCodecs = func() serializer.CodecFactory {
+	s := runtime.NewScheme()
+	utilruntime.Must(apiserverconfig.AddToScheme(s))
+	utilruntime.Must(apiserverconfigv1alpha1.AddToScheme(s))
+	utilruntime.Must(apiserverconfigv1.AddToScheme(s))
+	return serializer.NewCodecFactory(s, serializer.EnableStrict)
+}()
+
+// Enabled are the plugins the flags enable, in the order they run.
+func (o *Options) Enabled() []string {
+	off := sets.New(o.DisablePlugins...).Union(o.DefaultOffPlugins).Difference(sets.New(o.EnablePlugins...))
+	var on []string
+	for _, name := range o.RecommendedPluginOrder {
+		if !off.Has(name) {
+			on = append(on, name)
+		}
+	}
+	return on
+}
+
+// Absent are the enabled plugins this server does not have, in order.
+func (o *Options) Absent() []string {
+	return slices.DeleteFunc(o.Enabled(), func(name string) bool { return !o.absent.Has(name) })
+}
+
+// Clients are what the plugins reach the server with.
+type Clients struct {
+	Informers informers.SharedInformerFactory
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface
+	// Loopback authenticates the webhook plugins' calls to the server
+	// itself (a webhook registered with the kubernetes service).
+	Loopback *rest.Config
+	// ServingURL is the kubernetes service's address here.
+	ServingURL string
+}
+
+// ApplyTo builds the chain into c, as kube-apiserver does: the library's
+// generic initializer, the webhooks' one (how to reach and authenticate to
+// a webhook) and kube's (the resources policies ignore).
+func (o *Options) ApplyTo(c *genericapiserver.Config, clients Clients, features featuregate.FeatureGate, version compatibility.EffectiveVersion) error {
+	if absent := o.Absent(); len(absent) > 0 {
+		klog.Warningf("Admission plugins enabled that mini-apiserver does not have, which admit everything: %s", strings.Join(absent, ", "))
+	}
+	serving, err := url.Parse(clients.ServingURL)
+	if err != nil {
+		return fmt.Errorf("serving URL: %w", err)
+	}
+	webhooks := webhookinit.NewPluginInitializer(
+		webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, clients.Loopback, c.TracerProvider),
+		serviceResolver{kubernetes: serving})
+	kube := excludedResourcesInitializer(ExcludedResources)
+	if err := o.AdmissionOptions.ApplyTo(c, clients.Informers, clients.Kube, clients.Dynamic, features, version, webhooks, kube); err != nil {
+		return fmt.Errorf("admission: %w", err)
+	}
+	return nil
+}
+
+// excludedResourcesInitializer tells the admission policies which
+// resources they never see.
+type excludedResourcesInitializer []schema.GroupResource
+
+func (e excludedResourcesInitializer) Initialize(plugin admission.Interface) {
+	if wants, ok := plugin.(initializer.WantsExcludedAdmissionResources); ok {
+		wants.SetExcludedAdmissionResources(e)
+	}
+}
+
+// serviceResolver is where a webhook's clientConfig.service points. There
+// are no Services here, and so no endpoints: only the kubernetes service
+// (this server, as kube-apiserver resolves it to itself) can be reached;
+// any other is an error the webhook's failurePolicy decides on.
+type serviceResolver struct{ kubernetes *url.URL }
+
+func (r serviceResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
+	if namespace == "default" && name == "kubernetes" && port == 443 {
+		u := *r.kubernetes
+		return &u, nil
+	}
+	return nil, fmt.Errorf("service %s/%s: mini-apiserver has no Services; register the webhook with clientConfig.url", namespace, name)
+}
+
+// absentPlugin stands for a plugin of kube's this server does not have.
+type absentPlugin struct{}
+
+func (absentPlugin) Handles(admission.Operation) bool { return false }

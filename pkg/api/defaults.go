@@ -56,6 +56,7 @@ func addDefaultingFuncs(s *runtime.Scheme) error {
 		}
 	})
 	addRBACDefaultingFuncs(s)
+	addAdmissionRegistrationDefaultingFuncs(s)
 	return nil
 }
 

@@ -7,6 +7,8 @@ package api
 import (
 	"reflect"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -53,7 +55,7 @@ func NewOpenAPIScheme() *runtime.Scheme {
 
 // addExternalTypes registers the served group versions' types.
 func addExternalTypes(s *runtime.Scheme) error {
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, authenticationv1.AddToScheme,
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, admissionregistrationv1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, authenticationv1.AddToScheme,
 		authorizationv1.AddToScheme, rbacv1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, auditreg.AddToScheme} {
 		if err := add(s); err != nil {
 			return err
@@ -80,7 +82,7 @@ func addExternalTypes(s *runtime.Scheme) error {
 // the core Event instead, see events.go).
 var aliasedVersions = []schema.GroupVersion{corev1.SchemeGroupVersion, appsv1.SchemeGroupVersion, autoscalingv1.SchemeGroupVersion,
 	authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion, coordinationv1.SchemeGroupVersion,
-	auditreg.SchemeGroupVersion, policyv1.SchemeGroupVersion}
+	auditreg.SchemeGroupVersion, policyv1.SchemeGroupVersion, admissionregistrationv1.SchemeGroupVersion}
 
 // AddToScheme registers the served versions' types, the internal aliases
 // of the types served, defaulting, and the query-parameter and

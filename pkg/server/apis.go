@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -19,8 +20,10 @@ import (
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	cliflag "k8s.io/component-base/cli/flag"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/admission"
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
+	admissionregistrationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/admissionregistration/rest"
 	appsrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/apps/rest"
 	auditregistrationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/auditregistration/rest"
 	authenticationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/authentication/rest"
@@ -54,6 +57,7 @@ func (c completedConfig) restStorageProviders() []RESTStorageProvider {
 		appsrest.RESTStorageProvider{},
 		coordinationrest.RESTStorageProvider{},
 		eventsrest.RESTStorageProvider{TTL: c.Extra.EventTTL},
+		admissionregistrationrest.RESTStorageProvider{ExcludedResources: admission.ExcludedResources},
 	}
 	if c.Extra.AuditSinks != nil {
 		providers = append(providers, auditregistrationrest.RESTStorageProvider{})
@@ -89,7 +93,7 @@ func (c completedConfig) installAPIs(s *genericapiserver.GenericAPIServer) error
 func defaultAPIResourceConfig() *serverstorage.ResourceConfig {
 	rc := serverstorage.NewResourceConfig()
 	rc.EnableVersions(corev1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion,
-		coordinationv1.SchemeGroupVersion, eventsv1.SchemeGroupVersion, appsv1.SchemeGroupVersion)
+		coordinationv1.SchemeGroupVersion, eventsv1.SchemeGroupVersion, appsv1.SchemeGroupVersion, admissionregistrationv1.SchemeGroupVersion)
 	rc.DisableVersions(auditreg.SchemeGroupVersion)
 	return rc
 }

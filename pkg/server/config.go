@@ -10,10 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 
-	"k8s.io/apiserver/pkg/admission/initializer"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	dynamicclient "k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -131,8 +131,14 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 		return nil, err
 	}
 	applyOpenAPI(c)
-	init := initializer.New(loopbackClient, nil, c.SharedInformerFactory, c.Authorization.Authorizer, c.FeatureGate, c.EffectiveVersion, c.DrainedNotify(), nil)
-	if c.AdmissionControl, err = admission.New(init, SystemNamespaces); err != nil {
+	dynamicClient, err := dynamicclient.NewForConfig(c.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Admission.ApplyTo(&c.Config, admission.Clients{
+		Informers: c.SharedInformerFactory, Kube: loopbackClient, Dynamic: dynamicClient,
+		Loopback: c.LoopbackClientConfig, ServingURL: "https://" + loopbackHostPort(c.SecureServing),
+	}, c.FeatureGate, c.EffectiveVersion); err != nil {
 		return nil, err
 	}
 	if err := o.applyStorage(ctx, c, res.etcd); err != nil {

@@ -11,8 +11,7 @@ import (
 func (o *Options) IgnoredFlagsSet() []string { return o.ignored.set() }
 
 // ignoredFlags are kube-apiserver flags that name things mini-apiserver does
-// not have (kubelets, service IPs, the aggregation layer,
-// admission plugin lists). They are accepted so that a kube-apiserver command
+// not have (kubelets, service IPs, the aggregation layer). They are accepted so that a kube-apiserver command
 // line starts, and named in one start-up warning.
 type ignoredFlags struct {
 	fs *pflag.FlagSet
@@ -24,8 +23,7 @@ var ignoredBoolFlags = []string{
 }
 
 var ignoredStringFlags = []string{
-	"admission-control-config-file", "apiserver-count", "disable-admission-plugins",
-	"enable-admission-plugins", "endpoint-reconciler-type", "kubelet-certificate-authority",
+	"apiserver-count", "endpoint-reconciler-type", "kubelet-certificate-authority",
 	"kubelet-client-certificate", "kubelet-client-key", "kubelet-preferred-address-types", "kubelet-timeout",
 	"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names", "requestheader-client-ca-file",
 	"requestheader-extra-headers-prefix", "requestheader-group-headers", "requestheader-uid-headers",

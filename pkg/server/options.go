@@ -23,6 +23,7 @@ import (
 	logsapi "k8s.io/component-base/logs/api/v1"
 	netutils "k8s.io/utils/net"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/admission"
 	"github.com/mini-apiserver/mini-apiserver/pkg/auth"
 	saauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 )
@@ -47,6 +48,7 @@ type Options struct {
 	Authentication  *auth.AuthenticationOptions
 	ServiceAccounts *saauth.Options
 	Authorization   *auth.AuthorizationOptions
+	Admission       *admission.Options
 	DynamicAudit    *DynamicAuditOptions
 	APIEnablement   *genericoptions.APIEnablementOptions
 
@@ -68,6 +70,7 @@ func NewOptions() *Options {
 		Authentication:   auth.NewAuthenticationOptions(),
 		ServiceAccounts:  saauth.NewOptions(),
 		Authorization:    auth.NewAuthorizationOptions(),
+		Admission:        admission.NewOptions(SystemNamespaces),
 		DynamicAudit:     NewDynamicAuditOptions(),
 		APIEnablement:    genericoptions.NewAPIEnablementOptions(),
 		ignored:          newIgnoredFlags(),
@@ -110,6 +113,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Authentication.AddFlags(fss.FlagSet("authentication"))
 	o.ServiceAccounts.AddFlags(fss.FlagSet("authentication"))
 	o.Authorization.AddFlags(fss.FlagSet("authorization"))
+	o.Admission.AddFlags(fss.FlagSet("admission"))
 	logsapi.AddFlags(o.Logs, fss.FlagSet("logs"))
 	o.ignored.addFlags(fss.FlagSet("ignored kube-apiserver"))
 	return fss
@@ -200,6 +204,7 @@ func (o CompletedOptions) Validate() error {
 	errs = append(errs, o.Authentication.Validate()...)
 	errs = append(errs, o.ServiceAccounts.Validate()...)
 	errs = append(errs, o.Authorization.Validate()...)
+	errs = append(errs, o.Admission.Validate()...)
 	cert := o.SecureServing.ServerCert.CertKey
 	if (cert.CertFile == "") != (cert.KeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file must be given together"))

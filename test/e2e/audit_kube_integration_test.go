@@ -41,7 +41,7 @@ rules:
 	})
 	client := s.Client()
 	createNamespace(t, client, ns)
-	configMapOperations(t, client, ns)
+	configMapOperations(t, client, ns, nil)
 
 	const admin = "kubernetes-admin"
 	base := "/api/v1/namespaces/" + ns + "/configmaps"
@@ -64,12 +64,13 @@ rules:
 }
 
 // configMapOperations are kube's: create, get, watch (until its one-second
-// timeout), update, an empty JSON patch, list, delete.
-func configMapOperations(t *testing.T, client kubernetes.Interface, ns string) {
+// timeout), update, an empty JSON patch, list, delete; the configmap has
+// labels (kube's test labels the ones its webhook selects).
+func configMapOperations(t *testing.T, client kubernetes.Interface, ns string, labels map[string]string) {
 	t.Helper()
 	ctx := context.Background()
 	cms := client.CoreV1().ConfigMaps(ns)
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "audit-configmap", Namespace: ns}, Data: map[string]string{"map-key": "map-value"}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "audit-configmap", Namespace: ns, Labels: labels}, Data: map[string]string{"map-key": "map-value"}}
 	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -62,12 +63,18 @@ func defaultRecorder() metrics.Recorder {
 	return recorder
 }
 
-// New returns the plugin with kube's default configuration: every level
-// privileged, no exemptions.
-func New() (*Plugin, error) {
-	config, err := psconfig.LoadFromData(nil)
+// Register adds the plugin to plugins under kube's name; its configuration
+// (PodSecurityConfiguration) comes from --admission-control-config-file.
+func Register(plugins *admission.Plugins) {
+	plugins.Register(PluginName, func(config io.Reader) (admission.Interface, error) { return New(config) })
+}
+
+// New returns the plugin with config, a PodSecurityConfiguration; with none,
+// kube's default: every level privileged, no exemptions.
+func New(config io.Reader) (*Plugin, error) {
+	cfg, err := psconfig.LoadFromReader(config)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s configuration: %w", PluginName, err)
 	}
 	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
 	if err != nil {
@@ -76,7 +83,7 @@ func New() (*Plugin, error) {
 	return &Plugin{
 		Handler: admission.NewHandler(admission.Create, admission.Update),
 		delegate: &psadmission.Admission{
-			Configuration:    config,
+			Configuration:    cfg,
 			Evaluator:        evaluator,
 			Metrics:          defaultRecorder(),
 			PodSpecExtractor: psadmission.DefaultPodSpecExtractor{},

@@ -1,0 +1,84 @@
+package api
+
+import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+)
+
+// kube's admissionregistration/v1 defaults (k8s.io/kubernetes
+// pkg/apis/admissionregistration/v1/defaults.go) for the webhook
+// configurations.
+
+func addAdmissionRegistrationDefaultingFuncs(s *runtime.Scheme) {
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingWebhookConfiguration{}, func(obj interface{}) {
+		SetDefaultsMutatingWebhookConfiguration(obj.(*admissionregistrationv1.MutatingWebhookConfiguration))
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingWebhookConfigurationList{}, func(obj interface{}) {
+		list := obj.(*admissionregistrationv1.MutatingWebhookConfigurationList)
+		for i := range list.Items {
+			SetDefaultsMutatingWebhookConfiguration(&list.Items[i])
+		}
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.ValidatingWebhookConfiguration{}, func(obj interface{}) {
+		SetDefaultsValidatingWebhookConfiguration(obj.(*admissionregistrationv1.ValidatingWebhookConfiguration))
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.ValidatingWebhookConfigurationList{}, func(obj interface{}) {
+		list := obj.(*admissionregistrationv1.ValidatingWebhookConfigurationList)
+		for i := range list.Items {
+			SetDefaultsValidatingWebhookConfiguration(&list.Items[i])
+		}
+	})
+}
+
+// SetDefaultsMutatingWebhookConfiguration defaults each webhook as kube
+// does, reinvocationPolicy Never included.
+func SetDefaultsMutatingWebhookConfiguration(c *admissionregistrationv1.MutatingWebhookConfiguration) {
+	for i := range c.Webhooks {
+		w := &c.Webhooks[i]
+		defaultWebhook(&w.FailurePolicy, &w.MatchPolicy, &w.NamespaceSelector, &w.ObjectSelector, &w.TimeoutSeconds, w.Rules, &w.ClientConfig)
+		if w.ReinvocationPolicy == nil {
+			w.ReinvocationPolicy = ptr.To(admissionregistrationv1.NeverReinvocationPolicy)
+		}
+	}
+}
+
+// SetDefaultsValidatingWebhookConfiguration defaults each webhook as kube
+// does.
+func SetDefaultsValidatingWebhookConfiguration(c *admissionregistrationv1.ValidatingWebhookConfiguration) {
+	for i := range c.Webhooks {
+		w := &c.Webhooks[i]
+		defaultWebhook(&w.FailurePolicy, &w.MatchPolicy, &w.NamespaceSelector, &w.ObjectSelector, &w.TimeoutSeconds, w.Rules, &w.ClientConfig)
+	}
+}
+
+// defaultWebhook is kube's SetDefaults_ValidatingWebhook (and the mutating
+// one's shared part), SetDefaults_Rule and SetDefaults_ServiceReference.
+func defaultWebhook(failure **admissionregistrationv1.FailurePolicyType, match **admissionregistrationv1.MatchPolicyType,
+	namespaces, objects **metav1.LabelSelector, timeout **int32, rules []admissionregistrationv1.RuleWithOperations,
+	client *admissionregistrationv1.WebhookClientConfig) {
+	if *failure == nil {
+		*failure = ptr.To(admissionregistrationv1.Fail)
+	}
+	if *match == nil {
+		*match = ptr.To(admissionregistrationv1.Equivalent)
+	}
+	if *namespaces == nil {
+		*namespaces = &metav1.LabelSelector{}
+	}
+	if *objects == nil {
+		*objects = &metav1.LabelSelector{}
+	}
+	if *timeout == nil {
+		*timeout = ptr.To[int32](10)
+	}
+	for i := range rules {
+		if rules[i].Scope == nil {
+			rules[i].Scope = ptr.To(admissionregistrationv1.AllScopes)
+		}
+	}
+	if client.Service != nil && client.Service.Port == nil {
+		client.Service.Port = ptr.To[int32](443)
+	}
+}
