@@ -152,7 +152,8 @@ func TestEndpoints(t *testing.T) {
 func TestKubeApiserverCommandLine(t *testing.T) {
 	t.Parallel()
 	// Flags of a kubeadm static-pod manifest that have no meaning here are
-	// accepted and named in one warning.
+	// accepted and named in one warning; an admission plugin this server
+	// does not have (kubeadm's NodeRestriction) in another.
 	s := startServer(t,
 		"--allow-privileged=true",
 		"--enable-admission-plugins=NodeRestriction",
@@ -163,10 +164,13 @@ func TestKubeApiserverCommandLine(t *testing.T) {
 		"--authorization-mode=AlwaysAllow",
 		"--max-requests-inflight=100",
 	)
-	want := "These kube-apiserver flags have no effect in mini-apiserver and are ignored: --allow-privileged, --enable-admission-plugins, " +
+	want := "These kube-apiserver flags have no effect in mini-apiserver and are ignored: --allow-privileged, " +
 		"--kubelet-client-certificate, --proxy-client-cert-file, --requestheader-group-headers, --service-cluster-ip-range"
 	if n := strings.Count(s.Stderr(), "have no effect in mini-apiserver"); n != 1 || !strings.Contains(s.Stderr(), want) {
 		t.Errorf("want one warning %q, log:\n%s", want, s.Stderr())
+	}
+	if !regexpMatch(`Admission plugins enabled that mini-apiserver does not have, which admit everything: LimitRanger, NodeRestriction, `, s.Stderr()) {
+		t.Errorf("no warning naming NodeRestriction among the absent admission plugins, log:\n%s", s.Stderr())
 	}
 	s.Kubectl("get", "pods")
 }
@@ -175,14 +179,15 @@ func TestHelp(t *testing.T) {
 	t.Parallel()
 	out := runStdout(t, "--help") // fails the test on a non-zero exit
 	for _, section := range []string{"Generic flags:", "Etcd flags:", "Secure serving flags:", "Features flags:",
-		"Auditing flags:", "Authentication flags:", "Authorization flags:", "Logs flags:", "Ignored kube-apiserver flags:", "Global flags:"} {
+		"Auditing flags:", "Authentication flags:", "Authorization flags:", "Admission flags:", "Logs flags:", "Ignored kube-apiserver flags:", "Global flags:"} {
 		if !strings.Contains(out, "\n"+section+"\n") {
 			t.Errorf("--help lacks section %q", section)
 		}
 	}
 	for _, flag := range []string{"--secure-port int", "--bind-address ip", "--cert-dir string", "--tls-cert-file string",
 		"--tls-private-key-file string", "--data-dir string", "--etcd-servers strings", "--etcd-prefix string",
-		"--etcd-cafile string", "--etcd-certfile string", "--etcd-keyfile string", "--feature-gates", "-v, --v Level", "--version[=true]"} {
+		"--etcd-cafile string", "--etcd-certfile string", "--etcd-keyfile string", "--feature-gates", "-v, --v Level", "--version[=true]",
+		"--enable-admission-plugins strings", "--disable-admission-plugins strings", "--admission-control-config-file string"} {
 		if !strings.Contains(out, flag) {
 			t.Errorf("--help lacks %q", flag)
 		}
