@@ -12,6 +12,24 @@ import (
 // configurations.
 
 func addAdmissionRegistrationDefaultingFuncs(s *runtime.Scheme) {
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.ValidatingAdmissionPolicy{}, func(obj interface{}) {
+		SetDefaultsValidatingAdmissionPolicy(obj.(*admissionregistrationv1.ValidatingAdmissionPolicy))
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.ValidatingAdmissionPolicyList{}, func(obj interface{}) {
+		list := obj.(*admissionregistrationv1.ValidatingAdmissionPolicyList)
+		for i := range list.Items {
+			SetDefaultsValidatingAdmissionPolicy(&list.Items[i])
+		}
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, func(obj interface{}) {
+		defaultMatchResources(obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding).Spec.MatchResources)
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.ValidatingAdmissionPolicyBindingList{}, func(obj interface{}) {
+		list := obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBindingList)
+		for i := range list.Items {
+			defaultMatchResources(list.Items[i].Spec.MatchResources)
+		}
+	})
 	s.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingWebhookConfiguration{}, func(obj interface{}) {
 		SetDefaultsMutatingWebhookConfiguration(obj.(*admissionregistrationv1.MutatingWebhookConfiguration))
 	})
@@ -80,5 +98,38 @@ func defaultWebhook(failure **admissionregistrationv1.FailurePolicyType, match *
 	}
 	if client.Service != nil && client.Service.Port == nil {
 		client.Service.Port = ptr.To[int32](443)
+	}
+}
+
+// SetDefaultsValidatingAdmissionPolicy is kube's: failurePolicy Fail and
+// the match constraints' defaults.
+func SetDefaultsValidatingAdmissionPolicy(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+	if p.Spec.FailurePolicy == nil {
+		p.Spec.FailurePolicy = ptr.To(admissionregistrationv1.Fail)
+	}
+	defaultMatchResources(p.Spec.MatchConstraints)
+}
+
+// defaultMatchResources is kube's SetDefaults_MatchResources with its
+// rules' scope.
+func defaultMatchResources(m *admissionregistrationv1.MatchResources) {
+	if m == nil {
+		return
+	}
+	if m.MatchPolicy == nil {
+		m.MatchPolicy = ptr.To(admissionregistrationv1.Equivalent)
+	}
+	if m.NamespaceSelector == nil {
+		m.NamespaceSelector = &metav1.LabelSelector{}
+	}
+	if m.ObjectSelector == nil {
+		m.ObjectSelector = &metav1.LabelSelector{}
+	}
+	for _, rules := range [][]admissionregistrationv1.NamedRuleWithOperations{m.ResourceRules, m.ExcludeResourceRules} {
+		for i := range rules {
+			if rules[i].Scope == nil {
+				rules[i].Scope = ptr.To(admissionregistrationv1.AllScopes)
+			}
+		}
 	}
 }

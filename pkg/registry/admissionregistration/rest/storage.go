@@ -1,6 +1,7 @@
 // Package rest is the admissionregistration.k8s.io provider (kube's
 // pkg/registry/admissionregistration/rest/storage_apiserver.go): the
-// webhook configurations the library's webhook admission plugins enforce.
+// webhook configurations and ValidatingAdmissionPolicies the library's
+// admission plugins enforce.
 package rest
 
 import (
@@ -12,6 +13,7 @@ import (
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/admissionregistration/policy"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/admissionregistration/webhookconfiguration"
 )
 
@@ -31,6 +33,14 @@ func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConf
 		"mutatingwebhookconfigurations": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := webhookconfiguration.NewMutatingStorage(optsGetter, p.ExcludedResources)
 			return map[string]rest.Storage{"mutatingwebhookconfigurations": s}, err
+		},
+		"validatingadmissionpolicies": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, status, err := policy.NewPolicyStorage(optsGetter)
+			return map[string]rest.Storage{"validatingadmissionpolicies": s, "validatingadmissionpolicies/status": status}, err
+		},
+		"validatingadmissionpolicybindings": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := policy.NewBindingStorage(optsGetter)
+			return map[string]rest.Storage{"validatingadmissionpolicybindings": s}, err
 		},
 		"validatingwebhookconfigurations": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := webhookconfiguration.NewValidatingStorage(optsGetter, p.ExcludedResources)

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -15,12 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
-	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
-	"k8s.io/apiserver/pkg/cel"
-	"k8s.io/apiserver/pkg/cel/environment"
 	"k8s.io/apiserver/pkg/util/webhook"
 	"k8s.io/utils/ptr"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/admissionregistration/validation"
 )
 
 // The validation of k8s.io/kubernetes
@@ -143,15 +140,10 @@ func validateStaticSuffix(name string) field.ErrorList {
 }
 
 var (
-	supportedFailurePolicies      = sets.New(string(admissionregistrationv1.Ignore), string(admissionregistrationv1.Fail))
-	supportedMatchPolicies        = sets.New(string(admissionregistrationv1.Exact), string(admissionregistrationv1.Equivalent))
 	supportedReinvocationPolicies = sets.New(string(admissionregistrationv1.NeverReinvocationPolicy), string(admissionregistrationv1.IfNeededReinvocationPolicy))
 	supportedSideEffectClasses    = sets.New(string(admissionregistrationv1.SideEffectClassUnknown), string(admissionregistrationv1.SideEffectClassNone),
 		string(admissionregistrationv1.SideEffectClassSome), string(admissionregistrationv1.SideEffectClassNoneOnDryRun))
 	noSideEffectClasses = sets.New(string(admissionregistrationv1.SideEffectClassNone), string(admissionregistrationv1.SideEffectClassNoneOnDryRun))
-	supportedOperations = sets.New(string(admissionregistrationv1.OperationAll), string(admissionregistrationv1.Create),
-		string(admissionregistrationv1.Update), string(admissionregistrationv1.Delete), string(admissionregistrationv1.Connect))
-	validScopes = sets.New(string(admissionregistrationv1.ClusterScope), string(admissionregistrationv1.NamespacedScope), string(admissionregistrationv1.AllScopes))
 	// acceptedAdmissionReviewVersions are the AdmissionReview versions the
 	// server sends, in kube's order.
 	acceptedAdmissionReviewVersionList = []string{"v1", "v1beta1"}
@@ -161,13 +153,13 @@ var (
 func validateHook(h *hook, opts options, path *field.Path) field.ErrorList {
 	allErrors := utilvalidation.IsFullyQualifiedName(path.Child("name"), h.name)
 	for i := range h.rules {
-		allErrors = append(allErrors, validateRuleWithOperations(&h.rules[i], path.Child("rules").Index(i))...)
+		allErrors = append(allErrors, validation.RuleWithOperations(&h.rules[i], path.Child("rules").Index(i))...)
 	}
-	if h.failurePolicy != nil && !supportedFailurePolicies.Has(string(*h.failurePolicy)) {
-		allErrors = append(allErrors, field.NotSupported(path.Child("failurePolicy"), *h.failurePolicy, sets.List(supportedFailurePolicies)))
+	if h.failurePolicy != nil && !validation.FailurePolicies.Has(string(*h.failurePolicy)) {
+		allErrors = append(allErrors, field.NotSupported(path.Child("failurePolicy"), *h.failurePolicy, sets.List(validation.FailurePolicies)))
 	}
-	if h.matchPolicy != nil && !supportedMatchPolicies.Has(string(*h.matchPolicy)) {
-		allErrors = append(allErrors, field.NotSupported(path.Child("matchPolicy"), *h.matchPolicy, sets.List(supportedMatchPolicies)))
+	if h.matchPolicy != nil && !validation.MatchPolicies.Has(string(*h.matchPolicy)) {
+		allErrors = append(allErrors, field.NotSupported(path.Child("matchPolicy"), *h.matchPolicy, sets.List(validation.MatchPolicies)))
 	}
 	allowedSideEffects := supportedSideEffectClasses
 	if opts.requireNoSideEffects {
@@ -201,94 +193,7 @@ func validateHook(h *hook, opts options, path *field.Path) field.ErrorList {
 		allErrors = append(allErrors, webhook.ValidateWebhookService(path.Child("clientConfig").Child("service"), cc.Service.Name, cc.Service.Namespace, cc.Service.Path, ptr.Deref(cc.Service.Port, 443))...)
 	}
 	if !opts.ignoreMatchConditions {
-		allErrors = append(allErrors, validateMatchConditions(h.matchConditions, opts, path.Child("matchConditions"))...)
-	}
-	return allErrors
-}
-
-func validateRuleWithOperations(r *admissionregistrationv1.RuleWithOperations, path *field.Path) field.ErrorList {
-	var allErrors field.ErrorList
-	if len(r.Operations) == 0 {
-		allErrors = append(allErrors, field.Required(path.Child("operations"), ""))
-	}
-	if len(r.Operations) > 1 && slices.Contains(r.Operations, admissionregistrationv1.OperationAll) {
-		allErrors = append(allErrors, field.Invalid(path.Child("operations"), r.Operations, "if '*' is present, must not specify other operations"))
-	}
-	for i, op := range r.Operations {
-		if !supportedOperations.Has(string(op)) {
-			allErrors = append(allErrors, field.NotSupported(path.Child("operations").Index(i), op, sets.List(supportedOperations)))
-		}
-	}
-	return append(allErrors, validateRule(&r.Rule, path)...)
-}
-
-func validateRule(rule *admissionregistrationv1.Rule, path *field.Path) field.ErrorList {
-	var allErrors field.ErrorList
-	if len(rule.APIGroups) == 0 {
-		allErrors = append(allErrors, field.Required(path.Child("apiGroups"), ""))
-	}
-	if len(rule.APIGroups) > 1 && slices.Contains(rule.APIGroups, "*") {
-		allErrors = append(allErrors, field.Invalid(path.Child("apiGroups"), rule.APIGroups, "if '*' is present, must not specify other API groups"))
-	}
-	// The group may be empty (the core group); a version may not.
-	if len(rule.APIVersions) == 0 {
-		allErrors = append(allErrors, field.Required(path.Child("apiVersions"), ""))
-	}
-	if len(rule.APIVersions) > 1 && slices.Contains(rule.APIVersions, "*") {
-		allErrors = append(allErrors, field.Invalid(path.Child("apiVersions"), rule.APIVersions, "if '*' is present, must not specify other API versions"))
-	}
-	for i, version := range rule.APIVersions {
-		if version == "" {
-			allErrors = append(allErrors, field.Required(path.Child("apiVersions").Index(i), ""))
-		}
-	}
-	allErrors = append(allErrors, validateResources(rule.Resources, path.Child("resources"))...)
-	if rule.Scope != nil && !validScopes.Has(string(*rule.Scope)) {
-		allErrors = append(allErrors, field.NotSupported(path.Child("scope"), *rule.Scope, sets.List(validScopes)))
-	}
-	return allErrors
-}
-
-// validateResources checks resource/subresource names and their wildcards.
-func validateResources(resources []string, path *field.Path) field.ErrorList {
-	var allErrors field.ErrorList
-	if len(resources) == 0 {
-		allErrors = append(allErrors, field.Required(path, ""))
-	}
-	wildcardSubresources := sets.New[string]() // x/*
-	wildcardResources := sets.New[string]()    // */x
-	hasDoubleWildcard, hasSingleWildcard, hasPlainResource := false, false, false
-	for i, resSub := range resources {
-		if resSub == "" {
-			allErrors = append(allErrors, field.Required(path.Index(i), ""))
-			continue
-		}
-		hasDoubleWildcard = hasDoubleWildcard || resSub == "*/*"
-		hasSingleWildcard = hasSingleWildcard || resSub == "*"
-		res, sub, found := strings.Cut(resSub, "/")
-		if !found {
-			// kube's: the last plain name decides.
-			hasPlainResource = resSub != "*"
-			continue
-		}
-		if wildcardSubresources.Has(res) {
-			allErrors = append(allErrors, field.Invalid(path.Index(i), resSub, fmt.Sprintf("if '%s/*' is present, must not specify %s", res, resSub)))
-		}
-		if wildcardResources.Has(sub) {
-			allErrors = append(allErrors, field.Invalid(path.Index(i), resSub, fmt.Sprintf("if '*/%s' is present, must not specify %s", sub, resSub)))
-		}
-		if sub == "*" {
-			wildcardSubresources.Insert(res)
-		}
-		if res == "*" {
-			wildcardResources.Insert(sub)
-		}
-	}
-	if len(resources) > 1 && hasDoubleWildcard {
-		allErrors = append(allErrors, field.Invalid(path, resources, "if '*/*' is present, must not specify other resources"))
-	}
-	if hasSingleWildcard && hasPlainResource {
-		allErrors = append(allErrors, field.Invalid(path, resources, "if '*' is present, must not specify other resources without subresources"))
+		allErrors = append(allErrors, validation.MatchConditions(h.matchConditions, opts.preexistingMatchConditions, false, path.Child("matchConditions"))...)
 	}
 	return allErrors
 }
@@ -315,64 +220,6 @@ func validateAdmissionReviewVersions(versions []string, requireRecognized bool, 
 		allErrors = append(allErrors, field.Invalid(path, versions, fmt.Sprintf("must include at least one of %v", strings.Join(acceptedAdmissionReviewVersionList, ", "))))
 	}
 	return allErrors
-}
-
-func validateMatchConditions(conditions []admissionregistrationv1.MatchCondition, opts options, path *field.Path) field.ErrorList {
-	var allErrors field.ErrorList
-	if len(conditions) > 64 {
-		allErrors = append(allErrors, field.TooMany(path, len(conditions), 64))
-	}
-	names := sets.New[string]()
-	for i, c := range conditions {
-		p := path.Index(i)
-		if expression := strings.TrimSpace(c.Expression); expression == "" {
-			allErrors = append(allErrors, field.Required(p.Child("expression"), ""))
-		} else {
-			allErrors = append(allErrors, validateMatchConditionExpression(expression, opts, p.Child("expression"))...)
-		}
-		if c.Name == "" {
-			allErrors = append(allErrors, field.Required(p.Child("name"), ""))
-		} else {
-			for _, msg := range utilvalidation.IsQualifiedName(c.Name) {
-				allErrors = append(allErrors, field.Invalid(p.Child("name"), c.Name, msg))
-			}
-			if names.Has(c.Name) {
-				allErrors = append(allErrors, field.Duplicate(p.Child("name"), c.Name))
-			}
-			names.Insert(c.Name)
-		}
-	}
-	return allErrors
-}
-
-var (
-	compilerOnce sync.Once
-	compiler     plugincel.Compiler
-)
-
-// validateMatchConditionExpression compiles the expression as the webhook
-// plugins will, with kube's strict stateless compiler; an expression
-// already stored is compiled with the stored-expressions environment.
-func validateMatchConditionExpression(expression string, opts options, path *field.Path) field.ErrorList {
-	compilerOnce.Do(func() {
-		compiler = plugincel.NewCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
-	})
-	envType := environment.NewExpressions
-	if opts.preexistingMatchConditions.Has(expression) {
-		envType = environment.StoredExpressions
-	}
-	accessor := &matchconditions.MatchCondition{Expression: expression}
-	result := compiler.CompileCELExpression(accessor, plugincel.OptionalVariableDeclarations{HasAuthorizer: true}, envType)
-	if result.Error == nil {
-		return nil
-	}
-	switch result.Error.Type {
-	case cel.ErrorTypeRequired:
-		return field.ErrorList{field.Required(path, result.Error.Detail)}
-	case cel.ErrorTypeInvalid:
-		return field.ErrorList{field.Invalid(path, expression, result.Error.Detail)}
-	}
-	return field.ErrorList{field.InternalError(path, fmt.Errorf("unsupported error type: %w", result.Error))}
 }
 
 // warnings are kube's (webhook rules naming a resource webhooks never see)
