@@ -98,12 +98,19 @@ func kubeThroughput(work string) {
 	configs = append(configs, config{rbacConfig, func(string) []string { return []string{"--authorization-mode=RBAC"} }})
 	const saConfig = "service-account token (audit off)"
 	configs = append(configs, config{saConfig, func(string) []string { return nil }})
+	const webhookConfig = "a mutating webhook on the loopback (audit off)"
+	const policyConfig = "a ValidatingAdmissionPolicy (audit off)"
+	configs = append(configs, config{webhookConfig, func(string) []string { return nil }}, config{policyConfig, func(string) []string { return nil }})
+	hook := startBenchWebhook()
+	defer hook.Close()
 	say("## Against kube-apiserver: throughput and server CPU with the same audit flags (concurrency %d, %d B pods, medians of %d interleaved rounds of %s)\n",
 		*concurrency, *objectSize, *rounds, *duration)
 	say("Both get the same flags for each configuration; kube-apiserver's CPU is its own and its etcd's (mini-apiserver's process")
 	say("has its etcd inside). The load generator is the same client with the same bearer token (`--token-auth-file` on both),")
 	say("as system:masters (exempt from priority and fairness), but for the RBAC row: a user bound to a role that may get, list and create pods in the namespace,")
-	say("and the service-account row: a TokenRequest token of a service account of the namespace, each server's own.\n")
+	say("and the service-account row: a TokenRequest token of a service account of the namespace, each server's own.")
+	say("The admission rows register, on both, a mutating webhook for pod creates (one HTTPS server in the benchmark's process")
+	say("answering with a one-label JSON patch) or a ValidatingAdmissionPolicy and binding for pod creates (one CEL expression).\n")
 	say("| configuration | get req/s mini | get req/s kube | ratio | create req/s mini | create req/s kube | ratio |")
 	say("|---|---|---|---|---|---|---|")
 	type cpuRow struct{ mini, kube float64 }
@@ -169,6 +176,12 @@ func kubeThroughput(work string) {
 					kc = client
 				}
 			}
+		}
+		switch c.name {
+		case webhookConfig:
+			registerBenchWebhook(hook, mini.client, kc)
+		case policyConfig:
+			registerBenchPolicy(mini.client, kc)
 		}
 		rates := map[string][2][]float64{}
 		for _, op := range []string{"get", "create"} {

@@ -1,7 +1,9 @@
 // Package golden is the scenario whose audit trail is compared with
 // kube-apiserver's: one run of requests touching every resource of the core
 // API (configmaps, secrets, events in both groups, leases, deployments and
-// their scale and status, every pod subresource, bad input of each), made
+// their scale and status, every pod subresource, bad input of each) and
+// admission (a mutating and a validating webhook, a
+// ValidatingAdmissionPolicy), made
 // by `make golden` against kube-apiserver to record the trail in
 // test/e2e/testdata, and by the e2e test against mini-apiserver to compare.
 // Both trails are normalized: what differs between any two runs (IDs,
@@ -250,6 +252,25 @@ func Run(ctx context.Context, cfg *rest.Config) error {
 		}},
 		{"eviction", false, func() error {
 			return c.CoreV1().Pods(ns).EvictV1(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}})
+		}},
+		{"admission", true, func() error {
+			cleanup, err := admissionHooks(ctx, c)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			labels := map[string]string{"admission": "true"}
+			for _, cm := range []*corev1.ConfigMap{
+				// mutated, then checked: the webhooks' and the policy's annotations
+				{ObjectMeta: metav1.ObjectMeta{Name: "hooked", Labels: labels}, Data: map[string]string{"a": "1"}},
+				// refused by the policy: 422 and validation_failure
+				{ObjectMeta: metav1.ObjectMeta{Name: "three-keys", Labels: labels}, Data: map[string]string{"a": "1", "b": "2", "c": "3"}},
+				// refused by the validating webhook: its code and message
+				{ObjectMeta: metav1.ObjectMeta{Name: "forbidden", Labels: labels}, Data: map[string]string{"forbidden": "1"}},
+			} {
+				_, _ = c.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
+			}
+			return nil
 		}},
 		{"deletes", false, func() error {
 			_ = c.CoreV1().ConfigMaps(ns).Delete(ctx, "settings", metav1.DeleteOptions{})
