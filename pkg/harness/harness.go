@@ -71,6 +71,11 @@ type Options struct {
 	// WrapHandler wraps the API handler inside the handler chain, after
 	// audit, authentication and authorization (in-process only).
 	WrapHandler func(http.Handler) http.Handler
+	// Webhooks, when set, are admission webhook configurations installed
+	// before Start returns, pointed at the test's own webhook server; Start
+	// fills in where it listens and its certificate (see
+	// WebhookInstallOptions).
+	Webhooks *WebhookInstallOptions
 }
 
 // instance is one run of a server: in this process or a child process.
@@ -180,8 +185,19 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	if opts.Webhooks != nil {
+		if err := opts.Webhooks.prepare(s.dataDir); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.launch(ctx); err != nil {
 		return nil, err
+	}
+	if opts.Webhooks != nil {
+		if err := opts.Webhooks.install(ctx, s.RESTConfig()); err != nil {
+			_ = s.run.stop()
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -283,5 +284,116 @@ func wantCode(t *testing.T, err error, code int32) {
 	status, ok := err.(apierrors.APIStatus)
 	if !ok || status.Status().Code != code {
 		t.Fatalf("want API error %d, got %v", code, err)
+	}
+}
+
+// Two mutating webhooks, the first with reinvocationPolicy IfNeeded: the
+// second's change makes the library call the first again in a second
+// round, and the audit event has an annotation for each call
+// (round_1_index_0 among them, mutated false). A match condition keeps the
+// second away from one object, and then nothing is reinvoked; a dry run
+// calls webhooks (sideEffects None) and is audited the same, and stores
+// nothing.
+func TestMutatingWebhookReinvocationMatchConditionsAndDryRun(t *testing.T) {
+	t.Parallel()
+	stamp := func(label string) func(*admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+		return func(r *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+			var cm corev1.ConfigMap
+			_ = json.Unmarshal(r.Object.Raw, &cm)
+			if cm.Labels[label] != "" {
+				return &admissionv1.AdmissionResponse{Allowed: true}
+			}
+			return &admissionv1.AdmissionResponse{Allowed: true, PatchType: ptr.To(admissionv1.PatchTypeJSONPatch),
+				Patch: []byte(`[{"op":"add","path":"/metadata/labels/` + label + `","value":"yes"}]`)}
+		}
+	}
+	a, aCalls := startAdmissionWebhook(t, stamp("a"))
+	b, _ := startAdmissionWebhook(t, stamp("b"))
+	const ns = "reinvoke"
+	s := startServerOpts(t, harness.Options{Policy: "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Request\n  namespaces: [" + ns + "]\n  resources: [{group: \"\", resources: [configmaps]}]\n"})
+	client := s.Client()
+	createNamespace(t, client, ns)
+	selected := &metav1.LabelSelector{MatchLabels: map[string]string{"sel": "yes"}}
+	configuration := func(name string, hook *harness.AdmissionWebhook, reinvoke admissionregistrationv1.ReinvocationPolicyType, conditions ...admissionregistrationv1.MatchCondition) {
+		t.Helper()
+		_, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(context.Background(), &admissionregistrationv1.MutatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Webhooks: []admissionregistrationv1.MutatingWebhook{{
+				Name: name + ".example.com", ClientConfig: hook.ClientConfig("/"), ObjectSelector: selected, MatchConditions: conditions,
+				Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}}}},
+				SideEffects: ptr.To(admissionregistrationv1.SideEffectClassNone), AdmissionReviewVersions: []string{"v1"}, ReinvocationPolicy: ptr.To(reinvoke),
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	configuration("a", a, admissionregistrationv1.IfNeededReinvocationPolicy)
+	configuration("b", b, admissionregistrationv1.NeverReinvocationPolicy,
+		admissionregistrationv1.MatchCondition{Name: "not-skipped", Expression: "object.metadata.name != 'skip-b'"})
+	// Both are in effect when a probe comes back with both labels.
+	i := 0
+	eventually(t, waitShort, "both webhooks to be called", func() (bool, error) {
+		i++
+		cm, err := client.CoreV1().ConfigMaps("default").Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+			Name: fmt.Sprintf("probe-%d", i), Labels: map[string]string{"sel": "yes"}}}, metav1.CreateOptions{})
+		return err == nil && cm.Labels["a"] == "yes" && cm.Labels["b"] == "yes", nil
+	})
+	create := func(name string, dryRun bool) *corev1.ConfigMap {
+		t.Helper()
+		opts := metav1.CreateOptions{}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		cm, err := client.CoreV1().ConfigMaps(ns).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+			Name: name, Labels: map[string]string{"sel": "yes"}}}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm
+	}
+	both := create("both", false)
+	callsBefore := aCalls.Load()
+	onlyA := create("skip-b", false)
+	if aCalls.Load() != callsBefore+1 {
+		t.Errorf("webhook a called %d times for skip-b, want once (no reinvocation without b)", aCalls.Load()-callsBefore)
+	}
+	dry := create("dry", true)
+	if both.Labels["a"] != "yes" || both.Labels["b"] != "yes" || onlyA.Labels["a"] != "yes" || onlyA.Labels["b"] != "" || dry.Labels["b"] != "yes" {
+		t.Errorf("labels: both %v, skip-b %v, dry %v", both.Labels, onlyA.Labels, dry.Labels)
+	}
+	if _, err := client.CoreV1().ConfigMaps(ns).Get(context.Background(), "dry", metav1.GetOptions{}); err == nil {
+		t.Errorf("a dry run stored its configmap")
+	}
+	mutation := func(config string, mutated bool) string {
+		return fmt.Sprintf(`{"configuration":"%s","webhook":"%s.example.com","mutated":%t}`, config, config, mutated)
+	}
+	patch := func(config, label string) string {
+		return `{"configuration":"` + config + `","webhook":"` + config + `.example.com","patch":[{"op":"add","path":"/metadata/labels/` + label + `","value":"yes"}],"patchType":"JSONPatch"}`
+	}
+	reinvoked := map[string]string{
+		"mutation.webhook.admission.k8s.io/round_0_index_0": mutation("a", true), "patch.webhook.admission.k8s.io/round_0_index_0": patch("a", "a"),
+		"mutation.webhook.admission.k8s.io/round_0_index_1": mutation("b", true), "patch.webhook.admission.k8s.io/round_0_index_1": patch("b", "b"),
+		"mutation.webhook.admission.k8s.io/round_1_index_0": mutation("a", false),
+	}
+	event := func(name, uri string, annotations map[string]string) expect.Event {
+		return expect.Event{Level: auditv1.LevelRequest, Stage: auditv1.StageResponseComplete, RequestURI: uri, Verb: "create", Code: 201,
+			User: "kubernetes-admin", Resource: "configmaps", Namespace: ns, Name: name, RequestObject: true, AuthorizeDecision: "allow", Annotations: annotations}
+	}
+	base := "/api/v1/namespaces/" + ns + "/configmaps"
+	events := waitForEvents(t, s.AuditEvents, []expect.Event{
+		event("both", base, reinvoked),
+		event("dry", base+"?dryRun=All", reinvoked),
+		event("skip-b", base, map[string]string{"mutation.webhook.admission.k8s.io/round_0_index_0": mutation("a", true)}),
+	})
+	for _, e := range events {
+		if e.ObjectRef != nil && e.ObjectRef.Name == "skip-b" && e.Stage == auditv1.StageResponseComplete {
+			for k := range e.Annotations {
+				if strings.Contains(k, "index_1") || strings.Contains(k, "round_1") {
+					t.Errorf("skip-b has %s: webhook b's match condition should have kept it out", k)
+				}
+			}
+		}
 	}
 }

@@ -1,0 +1,237 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
+)
+
+// WebhookInstallOptions install a test's admission webhook configurations
+// before Start returns, pointed at the webhook server the test runs, as
+// controller-runtime's envtest does with its WebhookInstallOptions: a
+// certificate for LocalServingHost is written to LocalServingCertDir (for
+// the test's server to serve), every webhook's caBundle becomes the CA that
+// signed it, and a clientConfig.service becomes the URL
+// https://LocalServingHost:LocalServingPort/PATH (there are no Services
+// here; envtest does the same for services with a path, here also for one
+// without, as "/").
+type WebhookInstallOptions struct {
+	// Paths are files or directories of YAML or JSON documents (several
+	// per file); their MutatingWebhookConfigurations and
+	// ValidatingWebhookConfigurations (admissionregistration.k8s.io/v1)
+	// are installed, other kinds skipped.
+	Paths []string
+	// MutatingWebhooks and ValidatingWebhooks are installed too.
+	MutatingWebhooks   []admissionregistrationv1.MutatingWebhookConfiguration
+	ValidatingWebhooks []admissionregistrationv1.ValidatingWebhookConfiguration
+
+	// LocalServingHost is where the test's webhook server listens; Start
+	// sets 127.0.0.1 when empty.
+	LocalServingHost string
+	// LocalServingPort is its port; Start picks a free one when zero.
+	LocalServingPort int
+	// LocalServingCertDir holds tls.crt and tls.key for the host; Start
+	// writes them to <data-dir>/webhook-serving when empty.
+	LocalServingCertDir string
+	// LocalServingCAData is the PEM CA that signed them, set by Start.
+	LocalServingCAData []byte
+}
+
+// prepare makes the certificate, picks the port and reads the files: all
+// that can fail before the server starts.
+func (o *WebhookInstallOptions) prepare(dataDir string) error {
+	for _, p := range o.Paths {
+		mutating, validating, err := readWebhookConfigurations(p)
+		if err != nil {
+			return err
+		}
+		o.MutatingWebhooks = append(o.MutatingWebhooks, mutating...)
+		o.ValidatingWebhooks = append(o.ValidatingWebhooks, validating...)
+	}
+	if o.LocalServingHost == "" {
+		o.LocalServingHost = "127.0.0.1"
+	}
+	if o.LocalServingPort == 0 {
+		l, err := net.Listen("tcp", net.JoinHostPort(o.LocalServingHost, "0"))
+		if err != nil {
+			return fmt.Errorf("webhooks: a free port on %s: %w", o.LocalServingHost, err)
+		}
+		o.LocalServingPort = l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+	}
+	if o.LocalServingCertDir == "" {
+		o.LocalServingCertDir = filepath.Join(dataDir, "webhook-serving")
+	}
+	ca, err := pki.NewCA("webhook-serving-ca")
+	if err != nil {
+		return err
+	}
+	var ips []net.IP
+	var names = []string{"localhost"}
+	if ip := net.ParseIP(o.LocalServingHost); ip != nil {
+		ips = append(ips, ip)
+	} else {
+		names = append(names, o.LocalServingHost)
+	}
+	serving, err := pki.NewSigned(ca, pki.ServingTemplate("webhook-serving", names, ips))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.LocalServingCertDir, 0o700); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	for name, data := range map[string][]byte{"tls.crt": serving.CertPEM, "tls.key": serving.KeyPEM} {
+		if err := os.WriteFile(filepath.Join(o.LocalServingCertDir, name), data, 0o600); err != nil {
+			return fmt.Errorf("webhooks: %w", err)
+		}
+	}
+	o.LocalServingCAData = ca.CertPEM
+	base := "https://" + net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort))
+	for i := range o.MutatingWebhooks {
+		for j := range o.MutatingWebhooks[i].Webhooks {
+			o.pointAtLocal(&o.MutatingWebhooks[i].Webhooks[j].ClientConfig, base)
+		}
+	}
+	for i := range o.ValidatingWebhooks {
+		for j := range o.ValidatingWebhooks[i].Webhooks {
+			o.pointAtLocal(&o.ValidatingWebhooks[i].Webhooks[j].ClientConfig, base)
+		}
+	}
+	return nil
+}
+
+func (o *WebhookInstallOptions) pointAtLocal(cc *admissionregistrationv1.WebhookClientConfig, base string) {
+	cc.CABundle = o.LocalServingCAData
+	if cc.Service != nil {
+		path := "/"
+		if cc.Service.Path != nil {
+			path = *cc.Service.Path
+		}
+		url := base + path
+		cc.URL, cc.Service = &url, nil
+	}
+}
+
+// install creates (or updates) each configuration, naming the one the
+// server refused.
+func (o *WebhookInstallOptions) install(ctx context.Context, cfg *rest.Config) error {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mutating := client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	for _, c := range o.MutatingWebhooks {
+		if err := createOrUpdate(ctx, &c, mutating.Create, mutating.Get, mutating.Update); err != nil {
+			return fmt.Errorf("webhooks: MutatingWebhookConfiguration %q: %w", c.Name, err)
+		}
+	}
+	validating := client.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	for _, c := range o.ValidatingWebhooks {
+		if err := createOrUpdate(ctx, &c, validating.Create, validating.Get, validating.Update); err != nil {
+			return fmt.Errorf("webhooks: ValidatingWebhookConfiguration %q: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// createOrUpdate creates obj, or replaces what a restart on the same data
+// directory left.
+func createOrUpdate[T interface {
+	*admissionregistrationv1.MutatingWebhookConfiguration | *admissionregistrationv1.ValidatingWebhookConfiguration
+	metav1.Object
+}](ctx context.Context, obj T,
+	create func(context.Context, T, metav1.CreateOptions) (T, error),
+	get func(context.Context, string, metav1.GetOptions) (T, error),
+	update func(context.Context, T, metav1.UpdateOptions) (T, error)) error {
+	_, err := create(ctx, obj, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	existing, err := get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	obj.SetResourceVersion(existing.GetResourceVersion())
+	_, err = update(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+// readWebhookConfigurations reads the webhook configurations of path, a
+// file or a directory's .yaml, .yml and .json files.
+func readWebhookConfigurations(path string) ([]admissionregistrationv1.MutatingWebhookConfiguration, []admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhooks: %w", err)
+	}
+	files := []string{path}
+	if info.IsDir() {
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("webhooks: %w", err)
+		}
+		files = nil
+		for _, e := range entries {
+			if !e.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(e.Name())) {
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+	}
+	var mutating []admissionregistrationv1.MutatingWebhookConfiguration
+	var validating []admissionregistrationv1.ValidatingWebhookConfiguration
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("webhooks: %w", err)
+		}
+		reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+		for doc := 1; ; doc++ {
+			raw, err := reader.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("webhooks: %s, document %d: %w", file, doc, err)
+			}
+			var meta metav1.TypeMeta
+			if err := yaml.Unmarshal(raw, &meta); err != nil {
+				return nil, nil, fmt.Errorf("webhooks: %s, document %d: %w", file, doc, err)
+			}
+			var into interface{}
+			switch meta.Kind {
+			case "MutatingWebhookConfiguration":
+				mutating = append(mutating, admissionregistrationv1.MutatingWebhookConfiguration{})
+				into = &mutating[len(mutating)-1]
+			case "ValidatingWebhookConfiguration":
+				validating = append(validating, admissionregistrationv1.ValidatingWebhookConfiguration{})
+				into = &validating[len(validating)-1]
+			default:
+				continue
+			}
+			if meta.APIVersion != admissionregistrationv1.SchemeGroupVersion.String() {
+				return nil, nil, fmt.Errorf("webhooks: %s, document %d: %s %s: only admissionregistration.k8s.io/v1 is served", file, doc, meta.APIVersion, meta.Kind)
+			}
+			if err := yaml.UnmarshalStrict(raw, into); err != nil {
+				return nil, nil, fmt.Errorf("webhooks: %s, document %d (%s): %w", file, doc, meta.Kind, err)
+			}
+		}
+	}
+	return mutating, validating, nil
+}
