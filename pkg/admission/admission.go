@@ -110,7 +110,7 @@ func NewOptions(immortalNamespaces []string) *Options {
 	podsecurity.Register(plugins)
 	mutatingwebhook.Register(plugins)
 	validatingwebhook.Register(plugins)
-	registerValidatingPolicy(plugins)
+	registerPolicies(plugins)
 	registerAlways(plugins)
 	o := &Options{absent: sets.New[string]()}
 	for _, name := range orderedPlugins {

@@ -12,6 +12,24 @@ import (
 // configurations.
 
 func addAdmissionRegistrationDefaultingFuncs(s *runtime.Scheme) {
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingAdmissionPolicy{}, func(obj interface{}) {
+		SetDefaultsMutatingAdmissionPolicy(obj.(*admissionregistrationv1.MutatingAdmissionPolicy))
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingAdmissionPolicyList{}, func(obj interface{}) {
+		list := obj.(*admissionregistrationv1.MutatingAdmissionPolicyList)
+		for i := range list.Items {
+			SetDefaultsMutatingAdmissionPolicy(&list.Items[i])
+		}
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, func(obj interface{}) {
+		defaultMatchResources(obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Spec.MatchResources)
+	})
+	s.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingAdmissionPolicyBindingList{}, func(obj interface{}) {
+		list := obj.(*admissionregistrationv1.MutatingAdmissionPolicyBindingList)
+		for i := range list.Items {
+			defaultMatchResources(list.Items[i].Spec.MatchResources)
+		}
+	})
 	s.AddTypeDefaultingFunc(&admissionregistrationv1.ValidatingAdmissionPolicy{}, func(obj interface{}) {
 		SetDefaultsValidatingAdmissionPolicy(obj.(*admissionregistrationv1.ValidatingAdmissionPolicy))
 	})
@@ -104,6 +122,15 @@ func defaultWebhook(failure **admissionregistrationv1.FailurePolicyType, match *
 // SetDefaultsValidatingAdmissionPolicy is kube's: failurePolicy Fail and
 // the match constraints' defaults.
 func SetDefaultsValidatingAdmissionPolicy(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+	if p.Spec.FailurePolicy == nil {
+		p.Spec.FailurePolicy = ptr.To(admissionregistrationv1.Fail)
+	}
+	defaultMatchResources(p.Spec.MatchConstraints)
+}
+
+// SetDefaultsMutatingAdmissionPolicy is kube's: failurePolicy Fail and
+// the match constraints' defaults.
+func SetDefaultsMutatingAdmissionPolicy(p *admissionregistrationv1.MutatingAdmissionPolicy) {
 	if p.Spec.FailurePolicy == nil {
 		p.Spec.FailurePolicy = ptr.To(admissionregistrationv1.Fail)
 	}

@@ -18,26 +18,44 @@ import (
 type lazyOpenAPI struct {
 	handler *genericapiserver.APIServerHandler
 	config  *genericapiserver.Config
+	// ready closes when the server is first ready: the documents are not
+	// built before. The MutatingAdmissionPolicy plugin asks for /openapi/v3
+	// as soon as the server listens; building it then slowed start-up by a
+	// third.
+	ready <-chan struct{}
 
-	once sync.Once
-	mux  *mux.PathRecorderMux
+	// v2 and v3 are built apart: the MutatingAdmissionPolicy plugin reads
+	// /openapi/v3 as the server starts, and v2 is the larger document.
+	v2Once, v3Once sync.Once
+	v2, v3         *mux.PathRecorderMux
 }
 
 // installLazyOpenAPI registers the OpenAPI paths; call it once every API
 // group is installed (the specs are built from the routes there are).
-func installLazyOpenAPI(s *genericapiserver.GenericAPIServer, c *genericapiserver.Config) {
-	l := &lazyOpenAPI{handler: s.Handler, config: c}
+func installLazyOpenAPI(s *genericapiserver.GenericAPIServer, c *genericapiserver.Config, ready <-chan struct{}) {
+	l := &lazyOpenAPI{handler: s.Handler, config: c, ready: ready}
 	s.Handler.NonGoRestfulMux.Handle("/openapi/v2", l)
 	s.Handler.NonGoRestfulMux.Handle("/openapi/v3", l)
 	s.Handler.NonGoRestfulMux.HandlePrefix("/openapi/v3/", l)
 }
 
 func (l *lazyOpenAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.once.Do(func() {
-		m := mux.NewPathRecorderMux("openapi")
-		routes.OpenAPI{Config: l.config.OpenAPIConfig}.InstallV2(l.handler.GoRestfulContainer, m)
-		routes.OpenAPI{V3Config: l.config.OpenAPIV3Config}.InstallV3(l.handler.GoRestfulContainer, m)
-		l.mux = m
+	select {
+	case <-l.ready:
+	case <-r.Context().Done():
+		return
+	}
+	if r.URL.Path == "/openapi/v2" {
+		l.v2Once.Do(func() {
+			l.v2 = mux.NewPathRecorderMux("openapi-v2")
+			routes.OpenAPI{Config: l.config.OpenAPIConfig}.InstallV2(l.handler.GoRestfulContainer, l.v2)
+		})
+		l.v2.ServeHTTP(w, r)
+		return
+	}
+	l.v3Once.Do(func() {
+		l.v3 = mux.NewPathRecorderMux("openapi-v3")
+		routes.OpenAPI{V3Config: l.config.OpenAPIV3Config}.InstallV3(l.handler.GoRestfulContainer, l.v3)
 	})
-	l.mux.ServeHTTP(w, r)
+	l.v3.ServeHTTP(w, r)
 }

@@ -51,7 +51,6 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := c.installAPIs(generic); err != nil {
 		return nil, err
 	}
-	installLazyOpenAPI(generic, c.Generic.Config)
 	// kube's jwks_uri is on the external address; with no advertise
 	// address here it is the one the server is reached at.
 	external := c.Generic.ExternalAddress
@@ -70,6 +69,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 
 	s := &Server{Generic: generic, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing), ready: make(chan struct{})}
+	installLazyOpenAPI(generic, c.Generic.Config, s.ready)
 	factory := c.Generic.SharedInformerFactory
 	s.informers.namespaces = factory.Core().V1().Namespaces()
 	s.informers.clusterRoles = factory.Rbac().V1().ClusterRoles()

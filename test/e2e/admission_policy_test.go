@@ -167,3 +167,85 @@ spec:
 		}
 	}
 }
+
+// A MutatingAdmissionPolicy (admissionregistration.k8s.io/v1, on by
+// default in v1.37) changes what is created, by an apply configuration and
+// by a JSON patch, as the library's plugin does; the audit event's response
+// object is the changed object. A policy that would mutate deletes is
+// refused with kube's message.
+func TestMutatingAdmissionPolicy(t *testing.T) {
+	t.Parallel()
+	const ns = "mutated"
+	s := startServerOpts(t, harness.Options{Policy: "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n  namespaces: [" + ns + "]\n  resources: [{group: \"\", resources: [configmaps]}]\n"})
+	client := s.Client()
+	createNamespace(t, client, ns)
+	out := s.Kubectl("apply", "-f", writeFile(t, "stamp.yaml", `apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: stamp}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}]
+  reinvocationPolicy: Never
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: 'Object{metadata: Object.metadata{labels: {"mutated-by": "policy"}}}'
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: '[JSONPatch{op: "add", path: "/data/added", value: "yes"}]'
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: stamp}
+spec:
+  policyName: stamp
+  matchResources:
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: `+ns+`}}
+`))
+	if !strings.Contains(out, "mutatingadmissionpolicy.admissionregistration.k8s.io/stamp created") {
+		t.Fatalf("apply: %s", out)
+	}
+	if got := s.Kubectl("get", "mutatingadmissionpolicies,mutatingadmissionpolicybindings"); !strings.Contains(got, "MUTATIONS") || !regexpMatch(`/stamp\s+2\s+<unset>`, got) || !regexpMatch(`/stamp\s+stamp\s+<unset>`, got) {
+		t.Errorf("columns:\n%s", got)
+	}
+	i := 0
+	eventually(t, waitShort, "the policy to mutate", func() (bool, error) {
+		i++
+		cm, err := client.CoreV1().ConfigMaps(ns).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c" + strings.Repeat("x", i)},
+			Data: map[string]string{"k": "v"}}, metav1.CreateOptions{})
+		return err == nil && cm.Labels["mutated-by"] == "policy" && cm.Data["added"] == "yes", nil
+	})
+	name := "c" + strings.Repeat("x", i)
+	events := waitForEvents(t, s.AuditEvents, []expect.Event{{Level: auditv1.LevelRequestResponse, Stage: auditv1.StageResponseComplete,
+		RequestURI: "/api/v1/namespaces/" + ns + "/configmaps", Verb: "create", Code: 201, User: "kubernetes-admin", Resource: "configmaps",
+		Namespace: ns, Name: name, RequestObject: true, ResponseObject: true, AuthorizeDecision: "allow"}})
+	for _, e := range events {
+		if e.ObjectRef != nil && e.ObjectRef.Name == name && e.Stage == auditv1.StageResponseComplete {
+			if r := string(e.ResponseObject.Raw); !strings.Contains(r, `"mutated-by":"policy"`) || !strings.Contains(r, `"added":"yes"`) {
+				t.Errorf("response object %s: want the policy's label and key", r)
+			}
+			if r := string(e.RequestObject.Raw); strings.Contains(r, "mutated-by") {
+				t.Errorf("request object %s: want what the client sent", r)
+			}
+		}
+	}
+
+	out = s.KubectlFail(`apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: deletes}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [DELETE], resources: [configmaps]}]
+  mutations:
+  - patchType: JSONPatch
+`, "apply", "-f", "-")
+	for _, want := range []string{
+		`spec.matchConstraints.resourceRules.operations: Unsupported value: "DELETE": supported values: "*", "CONNECT", "CREATE", "UPDATE"`,
+		`spec.mutations[0].jsonPatch: Required value: must be specified when patchType is JSONPatch`,
+		`spec.reinvocationPolicy: Required value`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in\n%s", want, out)
+		}
+	}
+}

@@ -29,14 +29,14 @@ import (
 // stored are the expressions the object had before an update: they compile
 // in the stored-expressions environment.
 type stored struct {
-	matchConditions, validations, messages, auditAnnotations sets.Set[string]
+	matchConditions, validations, messages, auditAnnotations, mutations sets.Set[string]
 	// ignoreMatchConditions: neither the match conditions nor paramKind
 	// changed, so they are not checked again.
 	ignoreMatchConditions bool
 }
 
 func newStored() stored {
-	return stored{sets.New[string](), sets.New[string](), sets.New[string](), sets.New[string](), false}
+	return stored{sets.New[string](), sets.New[string](), sets.New[string](), sets.New[string](), sets.New[string](), false}
 }
 
 func storedOf(old, cur *admissionregistrationv1.ValidatingAdmissionPolicy) stored {
@@ -82,12 +82,7 @@ func validatePolicy(p *admissionregistrationv1.ValidatingAdmissionPolicy, s stor
 		if compiler == nil {
 			compiler = validation.StrictCompiler()
 			if len(spec.Variables) > 0 {
-				composited, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
-				if err != nil {
-					utilruntime.HandleError(err)
-				} else {
-					compiler = composited
-				}
+				compiler = compositedCompiler()
 			}
 		}
 		return compiler
@@ -309,13 +304,7 @@ func validateAuditAnnotation(compiler plugincel.Compiler, policyName string, a *
 func validateBinding(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) field.ErrorList {
 	allErrors := apivalidation.ValidateObjectMeta(&b.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	spec, path := &b.Spec, field.NewPath("spec")
-	if spec.PolicyName == "" {
-		allErrors = append(allErrors, field.Required(path.Child("policyName"), ""))
-	} else {
-		for _, msg := range apivalidation.NameIsDNSSubdomain(spec.PolicyName, false) {
-			allErrors = append(allErrors, field.Invalid(path.Child("policyName"), spec.PolicyName, msg))
-		}
-	}
+	allErrors = append(allErrors, validatePolicyName(spec.PolicyName, path.Child("policyName"))...)
 	allErrors = append(allErrors, validateParamRef(spec.ParamRef, path.Child("paramRef"))...)
 	allErrors = append(allErrors, validateMatchResources(spec.MatchResources, path.Child("matchResources"))...)
 	return append(allErrors, validateValidationActions(spec.ValidationActions, path.Child("validationActions"))...)
@@ -390,4 +379,27 @@ func validateStatus(status *admissionregistrationv1.ValidatingAdmissionPolicySta
 		}
 	}
 	return append(allErrors, metav1validation.ValidateConditions(status.Conditions, path.Child("conditions"))...)
+}
+
+// compositedCompiler is a compiler that keeps the variables it compiled,
+// new for each policy (kube's createCompiler(true)).
+func compositedCompiler() plugincel.Compiler {
+	composited, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
+	if err != nil {
+		// Never seen: the base environment always builds.
+		utilruntime.HandleError(err)
+		return validation.StrictCompiler()
+	}
+	return composited
+}
+
+func validatePolicyName(name string, path *field.Path) field.ErrorList {
+	if name == "" {
+		return field.ErrorList{field.Required(path, "")}
+	}
+	var allErrors field.ErrorList
+	for _, msg := range apivalidation.NameIsDNSSubdomain(name, false) {
+		allErrors = append(allErrors, field.Invalid(path, name, msg))
+	}
+	return allErrors
 }

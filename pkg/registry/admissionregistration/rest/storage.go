@@ -1,7 +1,7 @@
 // Package rest is the admissionregistration.k8s.io provider (kube's
 // pkg/registry/admissionregistration/rest/storage_apiserver.go): the
-// webhook configurations and ValidatingAdmissionPolicies the library's
-// admission plugins enforce.
+// webhook configurations and admission policies the library's admission
+// plugins enforce.
 package rest
 
 import (
@@ -41,6 +41,14 @@ func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConf
 		"validatingadmissionpolicybindings": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := policy.NewBindingStorage(optsGetter)
 			return map[string]rest.Storage{"validatingadmissionpolicybindings": s}, err
+		},
+		"mutatingadmissionpolicies": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := policy.NewMutatingPolicyStorage(optsGetter)
+			return map[string]rest.Storage{"mutatingadmissionpolicies": s}, err
+		},
+		"mutatingadmissionpolicybindings": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			s, err := policy.NewMutatingBindingStorage(optsGetter)
+			return map[string]rest.Storage{"mutatingadmissionpolicybindings": s}, err
 		},
 		"validatingwebhookconfigurations": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := webhookconfiguration.NewValidatingStorage(optsGetter, p.ExcludedResources)
