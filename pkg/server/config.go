@@ -13,6 +13,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/discovery"
 	dynamicclient "k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -136,7 +137,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 		return nil, err
 	}
 	if err := o.Admission.ApplyTo(&c.Config, admission.Clients{
-		Informers: c.SharedInformerFactory, Kube: loopbackClient, Dynamic: dynamicClient,
+		Informers: c.SharedInformerFactory, Kube: backgroundDiscovery{loopbackClient, informerClient.Discovery()}, Dynamic: dynamicClient,
 		Loopback: c.LoopbackClientConfig, ServingURL: "https://" + loopbackHostPort(c.SecureServing),
 	}, c.FeatureGate, c.EffectiveVersion); err != nil {
 		return nil, err
@@ -156,6 +157,18 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	}
 	return cfg, nil
 }
+
+// backgroundDiscovery is the loopback client with discovery made through
+// the in-process clients' dialer: the admission plugins poll discovery and
+// /openapi/v3 all the time (the REST mapper every 30 s, the
+// MutatingAdmissionPolicy plugin every 5 s), so their connections are
+// closed with the other background clients' when shutdown begins.
+type backgroundDiscovery struct {
+	kubernetes.Interface
+	discovery discovery.DiscoveryInterfaces
+}
+
+func (c backgroundDiscovery) Discovery() discovery.DiscoveryInterfaces { return c.discovery }
 
 // listingClient is the loopback client as the server's own informers see
 // it: one that declines client-go's streaming watch-list. A watch-list, as

@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,10 +22,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
+	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
 )
 
 // startAdmissionWebhook serves review on a loopback HTTPS server for the
@@ -396,4 +404,120 @@ func TestMutatingWebhookReinvocationMatchConditionsAndDryRun(t *testing.T) {
 			}
 		}
 	}
+}
+
+// --admission-control-config-file gives the webhook plugins kube's
+// WebhookAdmissionConfiguration: a kubeconfig whose user named after the
+// webhook's host:port holds the client certificate the server presents to
+// it. A webhook at another host:port gets no certificate and, refused by
+// the TLS handshake, fails the request (failurePolicy Fail). The library's
+// webhook metrics count the calls.
+func TestWebhookClientCredentialsAndMetrics(t *testing.T) {
+	t.Parallel()
+	clientCA, err := pki.NewCA("webhook-client-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := pki.NewSigned(clientCA, pki.ClientTemplate("mini-apiserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	servingCA, err := pki.NewCA("webhook-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := pki.NewSigned(servingCA, pki.ServingTemplate("webhook", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := serving.TLSCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	hook := httptest.NewUnstartedServer(harness.AdmissionReviewHandler(func(*admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+		calls.Add(1)
+		return &admissionv1.AdmissionResponse{Allowed: true}
+	}))
+	pool := x509.NewCertPool()
+	pool.AddCert(clientCA.Cert)
+	hook.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+	hook.StartTLS()
+	t.Cleanup(hook.Close)
+	hostPort := strings.TrimPrefix(hook.URL, "https://")
+	dir := t.TempDir()
+	kubeconfigPath := filepath.Join(dir, "webhook.kubeconfig")
+	// Only the user named after the host:port: a current context would
+	// be every webhook's credential (the library's resolver falls back to it).
+	webhookKubeconfig := clientcmdapi.NewConfig()
+	webhookKubeconfig.AuthInfos[hostPort] = &clientcmdapi.AuthInfo{ClientCertificateData: cred.CertPEM, ClientKeyData: cred.KeyPEM}
+	if err := clientcmd.WriteToFile(*webhookKubeconfig, kubeconfigPath); err != nil {
+		t.Fatal(err)
+	}
+	admissionConfig := writeFile(t, "admission.yaml", `apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: ValidatingAdmissionWebhook
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: WebhookAdmissionConfiguration
+    kubeConfigFile: `+kubeconfigPath+`
+`)
+	s := startServer(t, "--admission-control-config-file="+admissionConfig)
+	client := s.Client()
+	register := func(name, url string) {
+		t.Helper()
+		_, err := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(context.Background(), &admissionregistrationv1.ValidatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+				Name: name + ".example.com", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: servingCA.CertPEM},
+				Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}}}},
+				ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"hook": name}},
+				SideEffects:    ptr.To(admissionregistrationv1.SideEffectClassNone), AdmissionReviewVersions: []string{"v1"},
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	register("authenticated", hook.URL+"/")
+	register("anonymous", "https://localhost:"+strings.Split(hostPort, ":")[1]+"/")
+	waitForWebhook(t, client, "default", map[string]string{"hook": "authenticated"}, &calls)
+	// Registered after the first, so in effect once a create is refused.
+	i := 0
+	eventually(t, waitShort, "the second webhook to be in effect", func() (bool, error) {
+		i++
+		_, err = client.CoreV1().ConfigMaps("default").Create(context.Background(), &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("anon-%d", i), Labels: map[string]string{"hook": "anonymous"}}}, metav1.CreateOptions{})
+		return err != nil, nil
+	})
+	wantCode(t, err, http.StatusInternalServerError)
+	if msg := err.Error(); !strings.Contains(msg, `failed calling webhook "anonymous.example.com"`) || !strings.Contains(msg, "certificate") {
+		t.Errorf("a webhook without a credential: %v", err)
+	}
+	metrics, err := client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`apiserver_admission_webhook_admission_duration_seconds_count{name="authenticated.example.com",operation="CREATE",rejected="false",type="validating"}`,
+		`apiserver_admission_webhook_admission_duration_seconds_count{name="anonymous.example.com",operation="CREATE",rejected="true",type="validating"}`,
+		`apiserver_admission_webhook_rejection_count{error_type="calling_webhook_error",name="anonymous.example.com",operation="CREATE",rejection_code="503",type="validating"}`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s in\n%s", want, grepLines(string(metrics), "webhook"))
+		}
+	}
+}
+
+// grepLines are the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -21,12 +21,13 @@ import (
 )
 
 // consolePolicy records pods with both bodies and the rest as metadata;
-// probes are not recorded.
+// probes are not recorded, nor the server's own reading of /openapi/v3
+// every 5 s (the MutatingAdmissionPolicy plugin's, as on kube-apiserver).
 const consolePolicy = `apiVersion: audit.k8s.io/v1
 kind: Policy
 rules:
 - level: None
-  nonResourceURLs: ["/healthz*", "/livez*", "/readyz*"]
+  nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/openapi*"]
 - level: RequestResponse
   resources: [{group: "", resources: ["pods"]}]
 - level: Metadata
