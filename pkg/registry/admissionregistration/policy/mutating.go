@@ -56,27 +56,11 @@ func validateMutatingPolicy(p *admissionregistrationv1.MutatingAdmissionPolicy, 
 	allErrors := apivalidation.ValidateObjectMeta(&p.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	spec, path := &p.Spec, field.NewPath("spec")
 	compiler := compositedCompiler()
-	if spec.FailurePolicy == nil {
-		allErrors = append(allErrors, field.Required(path.Child("failurePolicy"), ""))
-	} else if !validation.FailurePolicies.Has(string(*spec.FailurePolicy)) {
-		allErrors = append(allErrors, field.NotSupported(path.Child("failurePolicy"), *spec.FailurePolicy, sets.List(validation.FailurePolicies)))
-	}
 	hasParams := spec.ParamKind != nil
-	if hasParams {
-		allErrors = append(allErrors, validateParamKind(*spec.ParamKind, path.Child("paramKind"))...)
-	}
-	if spec.MatchConstraints == nil {
-		allErrors = append(allErrors, field.Required(path.Child("matchConstraints"), ""))
-	} else {
-		allErrors = append(allErrors, validateMatchResources(spec.MatchConstraints, path.Child("matchConstraints"))...)
-		if len(spec.MatchConstraints.ResourceRules) == 0 {
-			allErrors = append(allErrors, field.Required(path.Child("matchConstraints", "resourceRules"), ""))
-		}
-		allErrors = append(allErrors, validateMutatingOperations(spec.MatchConstraints, path.Child("matchConstraints", "resourceRules", "operations"))...)
-	}
-	if !s.ignoreMatchConditions {
-		allErrors = append(allErrors, validation.MatchConditions(spec.MatchConditions, s.matchConditions, hasParams, path.Child("matchConditions"))...)
-	}
+	allErrors = append(allErrors, validateSpecCommon(spec.FailurePolicy, spec.ParamKind, spec.MatchConstraints, spec.MatchConditions, s, path,
+		func(m *admissionregistrationv1.MatchResources) field.ErrorList {
+			return validateMutatingOperations(m, path.Child("matchConstraints", "resourceRules", "operations"))
+		})...)
 	for i, v := range spec.Variables {
 		allErrors = append(allErrors, validateVariable(compiler, &v, hasParams, s, path.Child("variables").Index(i))...)
 	}

@@ -87,27 +87,8 @@ func validatePolicy(p *admissionregistrationv1.ValidatingAdmissionPolicy, s stor
 		}
 		return compiler
 	}
-	if spec.FailurePolicy == nil {
-		allErrors = append(allErrors, field.Required(path.Child("failurePolicy"), ""))
-	} else if !validation.FailurePolicies.Has(string(*spec.FailurePolicy)) {
-		allErrors = append(allErrors, field.NotSupported(path.Child("failurePolicy"), *spec.FailurePolicy, sets.List(validation.FailurePolicies)))
-	}
 	hasParams := spec.ParamKind != nil
-	if hasParams {
-		allErrors = append(allErrors, validateParamKind(*spec.ParamKind, path.Child("paramKind"))...)
-	}
-	if spec.MatchConstraints == nil {
-		allErrors = append(allErrors, field.Required(path.Child("matchConstraints"), ""))
-	} else {
-		allErrors = append(allErrors, validateMatchResources(spec.MatchConstraints, path.Child("matchConstraints"))...)
-		// At least one resource rule gives the expressions their types.
-		if len(spec.MatchConstraints.ResourceRules) == 0 {
-			allErrors = append(allErrors, field.Required(path.Child("matchConstraints", "resourceRules"), ""))
-		}
-	}
-	if !s.ignoreMatchConditions {
-		allErrors = append(allErrors, validation.MatchConditions(spec.MatchConditions, s.matchConditions, hasParams, path.Child("matchConditions"))...)
-	}
+	allErrors = append(allErrors, validateSpecCommon(spec.FailurePolicy, spec.ParamKind, spec.MatchConstraints, spec.MatchConditions, s, path, nil)...)
 	for i, v := range spec.Variables {
 		allErrors = append(allErrors, validateVariable(getCompiler(), &v, hasParams, s, path.Child("variables").Index(i))...)
 	}
@@ -400,6 +381,39 @@ func validatePolicyName(name string, path *field.Path) field.ErrorList {
 	var allErrors field.ErrorList
 	for _, msg := range apivalidation.NameIsDNSSubdomain(name, false) {
 		allErrors = append(allErrors, field.Invalid(path, name, msg))
+	}
+	return allErrors
+}
+
+// validateSpecCommon checks what both kinds of policy have, in kube's
+// order: failurePolicy, paramKind, matchConstraints (and constraints'
+// checks of the kind's own), matchConditions.
+func validateSpecCommon(failure *admissionregistrationv1.FailurePolicyType, kind *admissionregistrationv1.ParamKind,
+	match *admissionregistrationv1.MatchResources, conditions []admissionregistrationv1.MatchCondition, s stored, path *field.Path,
+	constraints func(*admissionregistrationv1.MatchResources) field.ErrorList) field.ErrorList {
+	var allErrors field.ErrorList
+	if failure == nil {
+		allErrors = append(allErrors, field.Required(path.Child("failurePolicy"), ""))
+	} else if !validation.FailurePolicies.Has(string(*failure)) {
+		allErrors = append(allErrors, field.NotSupported(path.Child("failurePolicy"), *failure, sets.List(validation.FailurePolicies)))
+	}
+	if kind != nil {
+		allErrors = append(allErrors, validateParamKind(*kind, path.Child("paramKind"))...)
+	}
+	if match == nil {
+		allErrors = append(allErrors, field.Required(path.Child("matchConstraints"), ""))
+	} else {
+		allErrors = append(allErrors, validateMatchResources(match, path.Child("matchConstraints"))...)
+		// At least one resource rule gives the expressions their types.
+		if len(match.ResourceRules) == 0 {
+			allErrors = append(allErrors, field.Required(path.Child("matchConstraints", "resourceRules"), ""))
+		}
+		if constraints != nil {
+			allErrors = append(allErrors, constraints(match)...)
+		}
+	}
+	if !s.ignoreMatchConditions {
+		allErrors = append(allErrors, validation.MatchConditions(conditions, s.matchConditions, kind != nil, path.Child("matchConditions"))...)
 	}
 	return allErrors
 }
