@@ -108,11 +108,9 @@ func NewOptions(immortalNamespaces []string) *Options {
 	})
 	serviceaccount.Register(plugins)
 	podsecurity.Register(plugins)
-	mutatingwebhook.Register(plugins)
-	validatingwebhook.Register(plugins)
-	registerPolicies(plugins)
 	registerAlways(plugins)
 	o := &Options{absent: sets.New[string]()}
+	registerWebhooksAndPolicies(plugins, func() bool { return o.ConfigFile != "" })
 	for _, name := range orderedPlugins {
 		if !slices.Contains(plugins.Registered(), name) {
 			o.absent.Insert(name)

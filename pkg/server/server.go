@@ -145,8 +145,20 @@ func (s *Server) startNamespaceDefaults(ctx genericapiserver.PostStartHookContex
 		return err
 	}
 	ctrl := s.config.Extra.background.context(ctx)
-	go namespacedefaults.RunServiceAccounts(ctrl, saClient)
-	go namespacedefaults.RunRootCAPublisher(ctrl, caClient, s.config.Extra.RootCA)
+	// After the server is ready, as kube-controller-manager starts after
+	// kube-apiserver: their writes in every namespace of a new data
+	// directory would otherwise compete with the bootstrap that readiness
+	// waits for. A pod created meanwhile waits for its default account in
+	// the ServiceAccount admission, as on kube.
+	go func() {
+		select {
+		case <-s.ready:
+		case <-ctrl.Done():
+			return
+		}
+		go namespacedefaults.RunServiceAccounts(ctrl, saClient)
+		go namespacedefaults.RunRootCAPublisher(ctrl, caClient, s.config.Extra.RootCA)
+	}()
 	return nil
 }
 

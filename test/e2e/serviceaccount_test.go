@@ -18,10 +18,13 @@ func TestServiceAccounts(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	s.Kubectl("create", "serviceaccount", "builder")
-	// default is the serviceaccount controller's, in every namespace.
-	if out := s.Kubectl("get", "sa"); !regexpMatch(`^NAME\s+AGE\nbuilder\s+\S+\ndefault\s+\S+\n$`, out) {
-		t.Errorf("kubectl get sa:\n%s", out)
-	}
+	// default is the serviceaccount controller's, in every namespace, made
+	// once the server is ready (as kube-controller-manager's).
+	var out string
+	eventually(t, waitShort, "kubectl get sa to list builder and default", func() (bool, error) {
+		out = s.Kubectl("get", "sa")
+		return regexpMatch(`^NAME\s+AGE\nbuilder\s+\S+\ndefault\s+\S+\n$`, out), nil
+	})
 	if stderr := s.KubectlFail("", "create", "sa", "Bad_Name"); !strings.Contains(stderr, `ServiceAccount "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain`) {
 		t.Errorf("invalid name: %s", stderr)
 	}
