@@ -37,9 +37,6 @@ func admissionHooks(ctx context.Context, c kubernetes.Interface) (func(), error)
 		}
 		var cm corev1.ConfigMap
 		_ = json.Unmarshal(r.Object.Raw, &cm)
-		if r.Name == "" {
-			r.Name = cm.Name
-		}
 		if cm.Labels["stamped"] == "" {
 			// The mutating webhook's call (only it sees an unstamped object).
 			return &admissionv1.AdmissionResponse{Allowed: true, PatchType: ptr.To(admissionv1.PatchTypeJSONPatch),

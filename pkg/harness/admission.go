@@ -29,11 +29,7 @@ type AdmissionWebhook struct {
 // StartAdmissionWebhook serves h over HTTPS on 127.0.0.1 with a certificate
 // for 127.0.0.1 and localhost. Close stops it.
 func StartAdmissionWebhook(h http.Handler) (*AdmissionWebhook, error) {
-	ca, err := pki.NewCA("admission-webhook-ca")
-	if err != nil {
-		return nil, err
-	}
-	serving, err := pki.NewSigned(ca, pki.ServingTemplate("admission-webhook", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
+	ca, serving, err := newServing("admission-webhook", "127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -80,4 +76,21 @@ func AdmissionReviewHandler(review func(*admissionv1.AdmissionRequest) *admissio
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	})
+}
+
+// newServing makes a CA named after name and a serving certificate it
+// signs for host (an IP or a DNS name) and localhost: how the harness's
+// receivers and a test's webhook server are reached on loopback.
+func newServing(name, host string) (ca, serving *pki.KeyPair, err error) {
+	if ca, err = pki.NewCA(name + "-ca"); err != nil {
+		return nil, nil, err
+	}
+	names, ips := []string{"localhost"}, []net.IP(nil)
+	if ip := net.ParseIP(host); ip != nil {
+		ips = append(ips, ip)
+	} else if host != "localhost" {
+		names = append(names, host)
+	}
+	serving, err = pki.NewSigned(ca, pki.ServingTemplate(name, names, ips))
+	return ca, serving, err
 }

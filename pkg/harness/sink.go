@@ -2,7 +2,6 @@ package harness
 
 import (
 	"crypto/x509"
-	"net"
 	"path/filepath"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/sink"
@@ -48,11 +47,7 @@ func StartTLSSink(dir string, clientCert bool) (*sink.Sink, string, error) {
 // and returns how a server reaches it (the CA, and with clientCert the
 // client certificate the sink requires).
 func StartTLSReceiver(clientCert bool) (*sink.Sink, WebhookClient, error) {
-	ca, err := pki.NewCA("audit-sink-ca")
-	if err != nil {
-		return nil, WebhookClient{}, err
-	}
-	serving, err := pki.NewSigned(ca, pki.ServingTemplate("audit-sink", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}))
+	ca, serving, err := newServing("audit-sink", "127.0.0.1")
 	if err != nil {
 		return nil, WebhookClient{}, err
 	}

@@ -20,8 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
-
-	"github.com/mini-apiserver/mini-apiserver/pkg/pki"
 )
 
 // WebhookInstallOptions install a test's admission webhook configurations
@@ -80,18 +78,7 @@ func (o *WebhookInstallOptions) prepare(dataDir string) error {
 	if o.LocalServingCertDir == "" {
 		o.LocalServingCertDir = filepath.Join(dataDir, "webhook-serving")
 	}
-	ca, err := pki.NewCA("webhook-serving-ca")
-	if err != nil {
-		return err
-	}
-	var ips []net.IP
-	var names = []string{"localhost"}
-	if ip := net.ParseIP(o.LocalServingHost); ip != nil {
-		ips = append(ips, ip)
-	} else {
-		names = append(names, o.LocalServingHost)
-	}
-	serving, err := pki.NewSigned(ca, pki.ServingTemplate("webhook-serving", names, ips))
+	ca, serving, err := newServing("webhook-serving", o.LocalServingHost)
 	if err != nil {
 		return err
 	}
