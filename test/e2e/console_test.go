@@ -443,3 +443,49 @@ func TestConsoleOfAuditSink(t *testing.T) {
 	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#rows tr.req`))))
 	waitText(t, ctx, "#detail-explain", "Level RequestResponse decided by rules[1]")
 }
+
+// The request detail shows an annotation whose value is JSON (a webhook's
+// patch, a policy's validation failures) indented, so a patch can be read;
+// the events are kube-apiserver's own (the golden trail's creates that a
+// mutating webhook patched and a ValidatingAdmissionPolicy audited), given
+// IDs and times the recording leaves out.
+func TestConsoleShowsAdmissionPatch(t *testing.T) {
+	t.Parallel()
+	trail, err := os.ReadFile("testdata/golden-kube-apiserver.jsonl")
+	mustDo(t, err)
+	var log strings.Builder
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSpace(string(trail)), "\n") {
+		var e map[string]interface{}
+		mustDo(t, json.Unmarshal([]byte(line), &e))
+		annotations, _ := e["annotations"].(map[string]interface{})
+		if _, ok := annotations["validation.policy.admission.k8s.io/validation_failure"]; !ok || e["stage"] != "ResponseComplete" {
+			continue
+		}
+		id := fmt.Sprintf("00000000-0000-0000-0000-%012d", len(ids))
+		e["auditID"], e["requestReceivedTimestamp"], e["stageTimestamp"] = id, "2026-12-03T01:00:00.000000Z", "2026-12-03T01:00:00.004000Z"
+		b, err := json.Marshal(e)
+		mustDo(t, err)
+		log.Write(append(b, '\n'))
+		ids = append(ids, id)
+	}
+	if len(ids) != 1 {
+		t.Fatalf("the golden trail has %d patched creates a policy audited, want 1", len(ids))
+	}
+	path := filepath.Join(t.TempDir(), "audit.log")
+	mustDo(t, os.WriteFile(path, []byte(log.String()), 0o600))
+	base := startConsole(t, path, "")
+	ctx := browser(t)
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?audit-id="+ids[0])))
+	ann := waitText(t, ctx, "#detail-annotations", "patch.webhook.admission.k8s.io/round_0_index_0")
+	for _, want := range []string{
+		"\"configuration\": \"golden-stamp\",\n  \"webhook\": \"stamp.golden.example.com\",\n  \"patch\": [\n    {\n      \"op\": \"add\",\n      \"path\": \"/metadata/labels/stamped\",",
+		"  \"patchType\": \"JSONPatch\"\n}",
+		"[\n  {\n    \"message\": \"at most two keys\",\n    \"policy\": \"golden-max-keys\",",
+		"golden-max-keys/keys\t3",
+	} {
+		if !strings.Contains(ann, want) {
+			t.Errorf("the annotations lack %q:\n%s", want, ann)
+		}
+	}
+}

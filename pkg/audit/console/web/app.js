@@ -149,6 +149,15 @@ $("close").addEventListener("click", (e) => {
   refresh();
 });
 
+// annotationValue shows a value that is a JSON object or array (a
+// webhook's patch, a policy's validation failures) indented, as text.
+function annotationValue(v) {
+  if (/^\s*[{[]/.test(v)) {
+    try { return el("pre", { class: "annotation-json" }, JSON.stringify(JSON.parse(v), null, 2)); } catch (e) { /* not JSON: as written */ }
+  }
+  return v;
+}
+
 function pretty(raw) { return raw ? JSON.stringify(raw, null, 2) : "(not recorded at this level)"; }
 
 async function showDetail(id) {
@@ -178,7 +187,7 @@ async function showDetail(id) {
       (x.omitStages && x.omitStages.length ? `, omitting ${x.omitStages.join(", ")}` : "") + ":"), el("pre", { class: "rule-text" }, x.text));
   }
   const ann = Object.entries(det.annotations).sort();
-  $("detail-annotations").replaceChildren(...(ann.length ? ann.map(([k, v]) => el("tr", { data: { key: k } }, el("td", { class: "mono" }, k), el("td", {}, v)))
+  $("detail-annotations").replaceChildren(...(ann.length ? ann.map(([k, v]) => el("tr", { data: { key: k } }, el("td", { class: "mono" }, k), el("td", {}, annotationValue(v))))
     : [el("tr", {}, el("td", {}, "none"))]));
   $("detail-diff").replaceChildren(...(det.diff && det.diff.length ? det.diff.map((c) => el("tr", { data: { path: c.path, op: c.op } },
     el("td", { class: "op " + c.op }, c.op), el("td", { class: "mono" }, c.path),
