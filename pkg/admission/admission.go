@@ -92,9 +92,12 @@ var ExcludedResources = []schema.GroupResource{
 
 // Options are kube-apiserver's admission flags: --enable-admission-plugins,
 // --disable-admission-plugins and --admission-control-config-file, with the
-// library's parsing, validation and configuration file reader.
+// library's parsing, validation and configuration file reader, and the
+// deprecated --admission-control (kube's pkg/kubeapiserver/options/admission.go).
 type Options struct {
 	*genericoptions.AdmissionOptions
+	// PluginNames is --admission-control: exactly the plugins to run.
+	PluginNames []string
 	// absent are kube's plugins this server does not have.
 	absent sets.Set[string]
 }
@@ -127,7 +130,27 @@ func NewOptions(immortalNamespaces []string) *Options {
 }
 
 // AddFlags adds the flags with kube-apiserver's names and help.
-func (o *Options) AddFlags(fs *pflag.FlagSet) { o.AdmissionOptions.AddFlags(fs) }
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&o.PluginNames, "admission-control", o.PluginNames, ""+
+		"Admission is divided into two phases. "+
+		"In the first phase, only mutating admission plugins run. "+
+		"In the second phase, only validating admission plugins run. "+
+		"The names in the below list may represent a validating plugin, a mutating plugin, or both. "+
+		"The order of plugins in which they are passed to this flag does not matter. "+
+		"Comma-delimited list of: "+strings.Join(o.Plugins.Registered(), ", ")+".")
+	_ = fs.MarkDeprecated("admission-control", "Use --enable-admission-plugins or --disable-admission-plugins instead. Will be removed in a future version.")
+	fs.Lookup("admission-control").Hidden = false
+	o.AdmissionOptions.AddFlags(fs)
+}
+
+// enableDisable are the plugins enabled and disabled by flag:
+// --admission-control's list enables those and disables the others.
+func (o *Options) enableDisable() (enable, disable []string) {
+	if o.PluginNames == nil {
+		return o.EnablePlugins, o.DisablePlugins
+	}
+	return o.PluginNames, sets.List(sets.New(o.RecommendedPluginOrder...).Delete(o.PluginNames...))
+}
 
 // Validate checks the plugin names, as the library does, and that every
 // plugin configuration the file points to can be read: the library reads
@@ -135,6 +158,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) { o.AdmissionOptions.AddFlags(fs) 
 // missing.
 func (o *Options) Validate() []error {
 	errs := o.AdmissionOptions.Validate()
+	if o.PluginNames != nil && (o.EnablePlugins != nil || o.DisablePlugins != nil) {
+		errs = append(errs, fmt.Errorf("admission-control and enable-admission-plugins/disable-admission-plugins flags are mutually exclusive"))
+	}
+	for _, name := range o.PluginNames {
+		if !slices.Contains(o.Plugins.Registered(), name) {
+			errs = append(errs, fmt.Errorf("admission-control plugin %q is unknown", name))
+		}
+	}
 	if o.ConfigFile == "" {
 		return errs
 	}
@@ -177,7 +208,8 @@ var configCodecs = func() serializer.CodecFactory {
 
 // Enabled are the plugins the flags enable, in the order they run.
 func (o *Options) Enabled() []string {
-	off := sets.New(o.DisablePlugins...).Union(o.DefaultOffPlugins).Difference(sets.New(o.EnablePlugins...))
+	enable, disable := o.enableDisable()
+	off := sets.New(disable...).Union(o.DefaultOffPlugins).Difference(sets.New(enable...))
 	var on []string
 	for _, name := range o.RecommendedPluginOrder {
 		if !off.Has(name) {
@@ -219,6 +251,7 @@ func (o *Options) ApplyTo(c *genericapiserver.Config, clients Clients, features 
 		webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, clients.Loopback, c.TracerProvider),
 		serviceResolver{kubernetes: serving})
 	kube := excludedResourcesInitializer(ExcludedResources)
+	o.EnablePlugins, o.DisablePlugins = o.enableDisable()
 	if err := o.AdmissionOptions.ApplyTo(c, clients.Informers, clients.Kube, clients.Dynamic, features, version, webhooks, kube); err != nil {
 		return fmt.Errorf("admission: %w", err)
 	}

@@ -47,7 +47,19 @@ func TestPluginFlags(t *testing.T) {
 	if absent := o.Absent(); !slices.Contains(absent, "NamespaceExists") || slices.Contains(absent, "AlwaysDeny") || slices.Contains(absent, "PodSecurity") {
 		t.Errorf("absent %v: want NamespaceExists, not AlwaysDeny or PodSecurity", absent)
 	}
+	// The deprecated --admission-control: exactly the plugins it names, in
+	// kube's order.
+	o = parse(t, "--admission-control=ValidatingAdmissionPolicy,NamespaceLifecycle,ServiceAccount")
+	if errs := o.Validate(); len(errs) != 0 {
+		t.Fatalf("--admission-control: %v", errs)
+	}
+	if got, want := o.Enabled(), []string{"NamespaceLifecycle", "ServiceAccount", "ValidatingAdmissionPolicy"}; !slices.Equal(got, want) {
+		t.Errorf("--admission-control: enabled %v, want %v", got, want)
+	}
 	for want, args := range map[string][]string{
+		`admission-control plugin "Nope" is unknown`: {"--admission-control=Nope"},
+		"admission-control and enable-admission-plugins/disable-admission-plugins flags are mutually exclusive": {
+			"--admission-control=PodSecurity", "--disable-admission-plugins=ServiceAccount"},
 		`enable-admission-plugins plugin "Nope" is unknown`:  {"--enable-admission-plugins=Nope"},
 		`disable-admission-plugins plugin "Nope" is unknown`: {"--disable-admission-plugins=Nope"},
 		"[PodSecurity] in enable-admission-plugins and disable-admission-plugins overlapped": {

@@ -18,11 +18,13 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/resourceconfig"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
+	"k8s.io/client-go/discovery"
 	cliflag "k8s.io/component-base/cli/flag"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission"
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	auditreg "github.com/mini-apiserver/mini-apiserver/pkg/apis/auditregistration/v1alpha1"
+	"github.com/mini-apiserver/mini-apiserver/pkg/registry/admissionregistration/policy"
 	admissionregistrationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/admissionregistration/rest"
 	appsrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/apps/rest"
 	auditregistrationrest "github.com/mini-apiserver/mini-apiserver/pkg/registry/auditregistration/rest"
@@ -47,8 +49,14 @@ type RESTStorageProvider interface {
 // restStorageProviders is the table of the API groups served. The
 // AuditSink API is there only while the dynamic backend's switches are all
 // on, as in kube-apiserver 1.13-1.18.
-func (c completedConfig) restStorageProviders() []RESTStorageProvider {
+func (c completedConfig) restStorageProviders() ([]RESTStorageProvider, error) {
 	authz := c.Generic.Authorization.Authorizer
+	// kube's admission policies resolve a paramKind to its resource through
+	// the server's own discovery.
+	discoveryClient, err := discovery.NewDiscoveryClientForConfig(c.Extra.background.clientConfig(c.Generic.LoopbackClientConfig))
+	if err != nil {
+		return nil, err
+	}
 	providers := []RESTStorageProvider{
 		corerest.RESTStorageProvider{Authorizer: authz, EventTTL: c.Extra.EventTTL, ServiceAccountTokens: c.Extra.ServiceAccountTokens},
 		authenticationrest.RESTStorageProvider{},
@@ -57,19 +65,24 @@ func (c completedConfig) restStorageProviders() []RESTStorageProvider {
 		appsrest.RESTStorageProvider{},
 		coordinationrest.RESTStorageProvider{},
 		eventsrest.RESTStorageProvider{TTL: c.Extra.EventTTL},
-		admissionregistrationrest.RESTStorageProvider{ExcludedResources: admission.ExcludedResources},
+		admissionregistrationrest.RESTStorageProvider{ExcludedResources: admission.ExcludedResources,
+			ParamAuthorizer: policy.ParamAuthorizer{Authorizer: authz, Discovery: discoveryClient}},
 	}
 	if c.Extra.AuditSinks != nil {
 		providers = append(providers, auditregistrationrest.RESTStorageProvider{})
 	}
-	return providers
+	return providers, nil
 }
 
 // installAPIs installs the groups of the providers that have resources
 // enabled: the core group at /api, the others at /apis.
 func (c completedConfig) installAPIs(s *genericapiserver.GenericAPIServer) error {
 	var groups []*genericapiserver.APIGroupInfo
-	for _, p := range c.restStorageProviders() {
+	providers, err := c.restStorageProviders()
+	if err != nil {
+		return err
+	}
+	for _, p := range providers {
 		info, err := p.NewRESTStorage(c.Generic.MergedResourceConfig, c.Generic.RESTOptionsGetter)
 		if err != nil {
 			return fmt.Errorf("API group %q: %w", p.GroupName(), err)

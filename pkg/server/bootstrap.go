@@ -28,10 +28,13 @@ const (
 	// kube-controller-manager's identities for them.
 	ServiceAccountControllerUser = "system:serviceaccount:kube-system:service-account-controller"
 	RootCAPublisherUser          = "system:serviceaccount:kube-system:root-ca-cert-publisher"
+	// PolicyStatusControllerUser writes ValidatingAdmissionPolicies'
+	// type-checking status.
+	PolicyStatusControllerUser = "system:serviceaccount:kube-system:validatingadmissionpolicy-status-controller"
 )
 
 // controllerUsers are the in-process controllers' identities.
-var controllerUsers = []string{NamespaceControllerUser, ServiceAccountControllerUser, RootCAPublisherUser}
+var controllerUsers = []string{NamespaceControllerUser, ServiceAccountControllerUser, RootCAPublisherUser, PolicyStatusControllerUser}
 
 // SystemNamespaces exist from the first start and cannot be deleted.
 var SystemNamespaces = []string{

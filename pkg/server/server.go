@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 	saauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
+	generatedopenapi "github.com/mini-apiserver/mini-apiserver/pkg/generated/openapi"
 
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/controller/clusterroleaggregation"
 	nscontroller "github.com/mini-apiserver/mini-apiserver/pkg/controller/namespace"
 	"github.com/mini-apiserver/mini-apiserver/pkg/controller/namespacedefaults"
+	"github.com/mini-apiserver/mini-apiserver/pkg/controller/policystatus"
 )
 
 // Server is a mini-apiserver ready to run.
@@ -100,7 +103,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil
 		}},
 		{"start-namespace-controller", s.startNamespaceController},
-		{"start-namespace-defaults", s.startNamespaceDefaults},
+		{"start-controller-manager-controllers", s.startControllerManagerControllers},
 		{"report-ready", s.reportReady},
 	}
 	for _, h := range hooks {
@@ -133,16 +136,18 @@ func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookCont
 	return nil
 }
 
-// startNamespaceDefaults starts kube-controller-manager's serviceaccount
-// controller and root-ca-cert-publisher, each with its own identity.
-func (s *Server) startNamespaceDefaults(ctx genericapiserver.PostStartHookContext) error {
-	saClient, err := kubernetes.NewForConfig(s.config.Extra.ControllerConfigs[ServiceAccountControllerUser])
-	if err != nil {
-		return err
-	}
-	caClient, err := kubernetes.NewForConfig(s.config.Extra.ControllerConfigs[RootCAPublisherUser])
-	if err != nil {
-		return err
+// startControllerManagerControllers starts what kube-controller-manager
+// runs and users rely on here: the serviceaccount controller, the
+// root-ca-cert-publisher and the validatingadmissionpolicy-status
+// controller, each with its own identity.
+func (s *Server) startControllerManagerControllers(ctx genericapiserver.PostStartHookContext) error {
+	clients := map[string]kubernetes.Interface{}
+	for _, user := range []string{ServiceAccountControllerUser, RootCAPublisherUser, PolicyStatusControllerUser} {
+		client, err := kubernetes.NewForConfig(s.config.Extra.ControllerConfigs[user])
+		if err != nil {
+			return err
+		}
+		clients[user] = client
 	}
 	ctrl := s.config.Extra.background.context(ctx)
 	// After the server is ready, as kube-controller-manager starts after
@@ -156,8 +161,9 @@ func (s *Server) startNamespaceDefaults(ctx genericapiserver.PostStartHookContex
 		case <-ctrl.Done():
 			return
 		}
-		go namespacedefaults.RunServiceAccounts(ctrl, saClient)
-		go namespacedefaults.RunRootCAPublisher(ctrl, caClient, s.config.Extra.RootCA)
+		go namespacedefaults.RunServiceAccounts(ctrl, clients[ServiceAccountControllerUser])
+		go namespacedefaults.RunRootCAPublisher(ctrl, clients[RootCAPublisherUser], s.config.Extra.RootCA)
+		go policystatus.Run(ctrl, clients[PolicyStatusControllerUser], generatedopenapi.GetOpenAPIDefinitions, api.NewOpenAPIScheme())
 	}()
 	return nil
 }

@@ -123,6 +123,58 @@ func TestValidatingAdmissionPolicy(t *testing.T) {
 	})
 }
 
+// A policy whose expressions refer to what its objects do not have is
+// accepted, and kube-controller-manager's type checker says so in its
+// status; a corrected policy's status is checked again. The controller's
+// writes are audited under its identity.
+func TestValidatingAdmissionPolicyTypeChecking(t *testing.T) {
+	t.Parallel()
+	s := startServerOpts(t, harness.Options{Policy: "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  resources: [{group: admissionregistration.k8s.io, resources: [validatingadmissionpolicies/status]}]\n"})
+	policies := s.Client().AdmissionregistrationV1().ValidatingAdmissionPolicies()
+	ctx := context.Background()
+	policy, err := policies.Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "replicas"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}}}}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "size(object.data) < 3"}, {Expression: "object.spec.replicas > 0"}},
+		}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := func(generation int64) *admissionregistrationv1.ValidatingAdmissionPolicy {
+		var got *admissionregistrationv1.ValidatingAdmissionPolicy
+		eventually(t, waitShort, fmt.Sprintf("type checking of generation %d", generation), func() (bool, error) {
+			var err error
+			got, err = policies.Get(ctx, "replicas", metav1.GetOptions{})
+			return err == nil && got.Status.ObservedGeneration == generation, err
+		})
+		return got
+	}
+	var warnings []admissionregistrationv1.ExpressionWarning
+	if tc := checked(1).Status.TypeChecking; tc != nil {
+		warnings = tc.ExpressionWarnings
+	}
+	if len(warnings) != 1 || warnings[0].FieldRef != "spec.validations[1].expression" ||
+		!strings.Contains(warnings[0].Warning, "/v1, Kind=ConfigMap: ERROR: <input>:1:7: undefined field 'spec'") {
+		t.Errorf("warnings of a policy that refers to a ConfigMap's spec: %+v", warnings)
+	}
+	policy = checked(1)
+	policy.Spec.Validations = policy.Spec.Validations[:1]
+	if _, err := policies.Update(ctx, policy, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// No warnings: server-side apply leaves out the empty typeChecking.
+	if tc := checked(2).Status.TypeChecking; tc != nil && len(tc.ExpressionWarnings) != 0 {
+		t.Errorf("warnings of the corrected policy: %+v", tc.ExpressionWarnings)
+	}
+	status := expect.Event{Level: auditv1.LevelMetadata, Stage: auditv1.StageResponseComplete, Verb: "patch", Code: 200,
+		RequestURI: "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/replicas/status?fieldManager=validatingadmissionpolicy-status&force=true",
+		User:       "system:serviceaccount:kube-system:validatingadmissionpolicy-status-controller", Resource: "validatingadmissionpolicies", Subresource: "status",
+		Name: "replicas", AuthorizeDecision: "allow"}
+	waitForEvents(t, s.AuditEvents, []expect.Event{status, status})
+}
+
 // A policy is validated as kube validates it: an expression that does not
 // compile, a binding with both Deny and Warn, a paramRef with neither name
 // nor selector are 422 with kube's messages.

@@ -146,8 +146,12 @@ func validateMutatingBinding(b *admissionregistrationv1.MutatingAdmissionPolicyB
 }
 
 // mutatingPolicyStrategy is kube's: generation 1 on create, bumped when
-// the spec changes.
-type mutatingPolicyStrategy struct{ registry.Strategy }
+// the spec changes; a well-formed policy's paramKind must be readable by
+// its writer.
+type mutatingPolicyStrategy struct {
+	registry.Strategy
+	authz ParamAuthorizer
+}
 
 func (mutatingPolicyStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	obj.(*admissionregistrationv1.MutatingAdmissionPolicy).Generation = 1
@@ -160,16 +164,31 @@ func (mutatingPolicyStrategy) PrepareForUpdate(_ context.Context, obj, old runti
 	}
 }
 
-func (mutatingPolicyStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return validateMutatingPolicy(obj.(*admissionregistrationv1.MutatingAdmissionPolicy), newStored())
-}
-
-func (mutatingPolicyStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+func (s mutatingPolicyStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	p := obj.(*admissionregistrationv1.MutatingAdmissionPolicy)
-	return validateMutatingPolicy(p, mutatingStoredOf(old.(*admissionregistrationv1.MutatingAdmissionPolicy), p))
+	if errs := validateMutatingPolicy(p, newStored()); len(errs) > 0 {
+		return errs
+	}
+	return s.authz.paramKind(ctx, p.Spec.ParamKind, nil)
 }
 
-type mutatingBindingStrategy struct{ registry.Strategy }
+func (s mutatingPolicyStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	p, oldP := obj.(*admissionregistrationv1.MutatingAdmissionPolicy), old.(*admissionregistrationv1.MutatingAdmissionPolicy)
+	if errs := validateMutatingPolicy(p, mutatingStoredOf(oldP, p)); len(errs) > 0 {
+		return errs
+	}
+	return s.authz.paramKind(ctx, p.Spec.ParamKind, oldP.Spec.ParamKind)
+}
+
+type mutatingBindingStrategy struct {
+	registry.Strategy
+	authz  ParamAuthorizer
+	kindOf func(ctx context.Context, policyName string) (*admissionregistrationv1.ParamKind, error)
+}
+
+func (s mutatingBindingStrategy) binding(b *admissionregistrationv1.MutatingAdmissionPolicyBinding) binding {
+	return binding{policyName: b.Spec.PolicyName, ref: b.Spec.ParamRef, kindOf: s.kindOf, mutating: true}
+}
 
 func (mutatingBindingStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Generation = 1
@@ -182,10 +201,19 @@ func (mutatingBindingStrategy) PrepareForUpdate(_ context.Context, obj, old runt
 	}
 }
 
-func (mutatingBindingStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return validateMutatingBinding(obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding))
+func (s mutatingBindingStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	b := obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding)
+	if errs := validateMutatingBinding(b); len(errs) > 0 {
+		return errs
+	}
+	return s.authz.paramRef(ctx, s.binding(b), nil)
 }
 
-func (mutatingBindingStrategy) ValidateUpdate(_ context.Context, obj, _ runtime.Object) field.ErrorList {
-	return validateMutatingBinding(obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding))
+func (s mutatingBindingStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	b := obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding)
+	if errs := validateMutatingBinding(b); len(errs) > 0 {
+		return errs
+	}
+	oldB := s.binding(old.(*admissionregistrationv1.MutatingAdmissionPolicyBinding))
+	return s.authz.paramRef(ctx, s.binding(b), &oldB)
 }

@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"context"
+	"fmt"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -74,10 +77,26 @@ func paramRef(ref *admissionregistrationv1.ParamRef) string {
 	return "<unset>"
 }
 
+// kindOf reads a policy's paramKind for a binding's check from the
+// policies' store (policies, nil while that resource is not served).
+func kindOf[P runtime.Object](policies func() rest.Getter, paramKind func(P) *admissionregistrationv1.ParamKind) func(context.Context, string) (*admissionregistrationv1.ParamKind, error) {
+	return func(ctx context.Context, name string) (*admissionregistrationv1.ParamKind, error) {
+		store := policies()
+		if store == nil {
+			return nil, fmt.Errorf("policy %q: its resource is not served", name)
+		}
+		obj, err := store.Get(ctx, name, &metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return paramKind(obj.(P)), nil
+	}
+}
+
 // NewPolicyStorage returns the validatingadmissionpolicies store and its
 // status subresource.
-func NewPolicyStorage(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, *registry.StatusSubresource, error) {
-	s := policyStrategy{registry.NewStrategy(false, false, false)}
+func NewPolicyStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorizer) (*genericregistry.Store, *registry.StatusSubresource, error) {
+	s := policyStrategy{registry.NewStrategy(false, false, false), authz}
 	store, err := newStore(optsGetter, s, "validatingadmissionpolicy",
 		func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicy{} },
 		func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyList{} },
@@ -99,9 +118,14 @@ func NewPolicyStorage(optsGetter generic.RESTOptionsGetter) (*genericregistry.St
 	return store, registry.NewStatusSubresource(&statusStore), nil
 }
 
-// NewBindingStorage returns the validatingadmissionpolicybindings store.
-func NewBindingStorage(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
-	return newStore(optsGetter, bindingStrategy{registry.NewStrategy(false, false, false)}, "validatingadmissionpolicybinding",
+// NewBindingStorage returns the validatingadmissionpolicybindings store;
+// policies is the validatingadmissionpolicies store.
+func NewBindingStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorizer, policies func() rest.Getter) (*genericregistry.Store, error) {
+	s := bindingStrategy{registry.NewStrategy(false, false, false), authz,
+		kindOf(policies, func(p *admissionregistrationv1.ValidatingAdmissionPolicy) *admissionregistrationv1.ParamKind {
+			return p.Spec.ParamKind
+		})}
+	return newStore(optsGetter, s, "validatingadmissionpolicybinding",
 		func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyBinding{} },
 		func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyBindingList{} },
 		table.Convertor{Columns: bindingColumns, Cells: func(o runtime.Object) []interface{} {
@@ -111,8 +135,8 @@ func NewBindingStorage(optsGetter generic.RESTOptionsGetter) (*genericregistry.S
 }
 
 // NewMutatingPolicyStorage returns the mutatingadmissionpolicies store.
-func NewMutatingPolicyStorage(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
-	return newStore(optsGetter, mutatingPolicyStrategy{registry.NewStrategy(false, false, false)}, "mutatingadmissionpolicy",
+func NewMutatingPolicyStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorizer) (*genericregistry.Store, error) {
+	return newStore(optsGetter, mutatingPolicyStrategy{registry.NewStrategy(false, false, false), authz}, "mutatingadmissionpolicy",
 		func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicy{} },
 		func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyList{} },
 		table.Convertor{
@@ -127,9 +151,13 @@ func NewMutatingPolicyStorage(optsGetter generic.RESTOptionsGetter) (*genericreg
 }
 
 // NewMutatingBindingStorage returns the mutatingadmissionpolicybindings
-// store.
-func NewMutatingBindingStorage(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
-	return newStore(optsGetter, mutatingBindingStrategy{registry.NewStrategy(false, false, false)}, "mutatingadmissionpolicybinding",
+// store; policies is the mutatingadmissionpolicies store.
+func NewMutatingBindingStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorizer, policies func() rest.Getter) (*genericregistry.Store, error) {
+	s := mutatingBindingStrategy{registry.NewStrategy(false, false, false), authz,
+		kindOf(policies, func(p *admissionregistrationv1.MutatingAdmissionPolicy) *admissionregistrationv1.ParamKind {
+			return p.Spec.ParamKind
+		})}
+	return newStore(optsGetter, s, "mutatingadmissionpolicybinding",
 		func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyBinding{} },
 		func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyBindingList{} },
 		table.Convertor{Columns: bindingColumns, Cells: func(o runtime.Object) []interface{} {

@@ -20,8 +20,12 @@ import (
 )
 
 // policyStrategy is kube's: status is the status writer's, generation 1 on
-// create and bumped when the spec changes.
-type policyStrategy struct{ registry.Strategy }
+// create and bumped when the spec changes; a well-formed policy's paramKind
+// must be readable by its writer.
+type policyStrategy struct {
+	registry.Strategy
+	authz ParamAuthorizer
+}
 
 func (policyStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	p := obj.(*admissionregistrationv1.ValidatingAdmissionPolicy)
@@ -40,13 +44,20 @@ func (policyStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	return map[fieldpath.APIVersion]*fieldpath.Set{"admissionregistration.k8s.io/v1": fieldpath.NewSet(fieldpath.MakePathOrDie("status"))}
 }
 
-func (policyStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return validatePolicy(obj.(*admissionregistrationv1.ValidatingAdmissionPolicy), newStored())
+func (s policyStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	p := obj.(*admissionregistrationv1.ValidatingAdmissionPolicy)
+	if errs := validatePolicy(p, newStored()); len(errs) > 0 {
+		return errs
+	}
+	return s.authz.paramKind(ctx, p.Spec.ParamKind, nil)
 }
 
-func (policyStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+func (s policyStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	p, oldP := obj.(*admissionregistrationv1.ValidatingAdmissionPolicy), old.(*admissionregistrationv1.ValidatingAdmissionPolicy)
-	return validatePolicy(p, storedOf(oldP, p))
+	if errs := validatePolicy(p, storedOf(oldP, p)); len(errs) > 0 {
+		return errs
+	}
+	return s.authz.paramKind(ctx, p.Spec.ParamKind, oldP.Spec.ParamKind)
 }
 
 // statusStrategy takes only status.
@@ -70,8 +81,17 @@ func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object)
 }
 
 // bindingStrategy is kube's: generation 1 on create, bumped when the spec
-// changes.
-type bindingStrategy struct{ registry.Strategy }
+// changes; a well-formed binding's paramRef must be readable by its
+// writer.
+type bindingStrategy struct {
+	registry.Strategy
+	authz  ParamAuthorizer
+	kindOf func(ctx context.Context, policyName string) (*admissionregistrationv1.ParamKind, error)
+}
+
+func (s bindingStrategy) binding(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) binding {
+	return binding{policyName: b.Spec.PolicyName, ref: b.Spec.ParamRef, kindOf: s.kindOf}
+}
 
 func (bindingStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding).Generation = 1
@@ -84,10 +104,19 @@ func (bindingStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Obje
 	}
 }
 
-func (bindingStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return validateBinding(obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding))
+func (s bindingStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	b := obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding)
+	if errs := validateBinding(b); len(errs) > 0 {
+		return errs
+	}
+	return s.authz.paramRef(ctx, s.binding(b), nil)
 }
 
-func (bindingStrategy) ValidateUpdate(_ context.Context, obj, _ runtime.Object) field.ErrorList {
-	return validateBinding(obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding))
+func (s bindingStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	b := obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding)
+	if errs := validateBinding(b); len(errs) > 0 {
+		return errs
+	}
+	oldB := s.binding(old.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding))
+	return s.authz.paramRef(ctx, s.binding(b), &oldB)
 }

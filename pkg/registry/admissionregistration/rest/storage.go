@@ -22,6 +22,9 @@ type RESTStorageProvider struct {
 	// ExcludedResources are the resources admission webhooks never see;
 	// a rule naming one is warned of.
 	ExcludedResources []schema.GroupResource
+	// ParamAuthorizer checks that whoever writes a policy or binding may
+	// read its params.
+	ParamAuthorizer policy.ParamAuthorizer
 }
 
 // GroupName is admissionregistration.k8s.io.
@@ -29,25 +32,30 @@ func (RESTStorageProvider) GroupName() string { return admissionregistrationv1.G
 
 // NewRESTStorage returns the enabled v1 resources.
 func (p RESTStorageProvider) NewRESTStorage(source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter) (genericapiserver.APIGroupInfo, error) {
+	// A binding's check reads its policy: from the policies' store, if
+	// served.
+	var validatingPolicies, mutatingPolicies rest.Getter
 	return registry.NewAPIGroupInfo(admissionregistrationv1.SchemeGroupVersion, source, optsGetter, map[string]registry.StorageFunc{
 		"mutatingwebhookconfigurations": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			s, err := webhookconfiguration.NewMutatingStorage(optsGetter, p.ExcludedResources)
 			return map[string]rest.Storage{"mutatingwebhookconfigurations": s}, err
 		},
 		"validatingadmissionpolicies": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			s, status, err := policy.NewPolicyStorage(optsGetter)
+			s, status, err := policy.NewPolicyStorage(optsGetter, p.ParamAuthorizer)
+			validatingPolicies = s
 			return map[string]rest.Storage{"validatingadmissionpolicies": s, "validatingadmissionpolicies/status": status}, err
 		},
 		"validatingadmissionpolicybindings": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			s, err := policy.NewBindingStorage(optsGetter)
+			s, err := policy.NewBindingStorage(optsGetter, p.ParamAuthorizer, func() rest.Getter { return validatingPolicies })
 			return map[string]rest.Storage{"validatingadmissionpolicybindings": s}, err
 		},
 		"mutatingadmissionpolicies": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			s, err := policy.NewMutatingPolicyStorage(optsGetter)
+			s, err := policy.NewMutatingPolicyStorage(optsGetter, p.ParamAuthorizer)
+			mutatingPolicies = s
 			return map[string]rest.Storage{"mutatingadmissionpolicies": s}, err
 		},
 		"mutatingadmissionpolicybindings": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			s, err := policy.NewMutatingBindingStorage(optsGetter)
+			s, err := policy.NewMutatingBindingStorage(optsGetter, p.ParamAuthorizer, func() rest.Getter { return mutatingPolicies })
 			return map[string]rest.Storage{"mutatingadmissionpolicybindings": s}, err
 		},
 		"validatingwebhookconfigurations": func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
