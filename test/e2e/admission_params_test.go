@@ -10,7 +10,10 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
+	"fmt"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -85,6 +88,15 @@ func paramAuthorizationScenario(ctx context.Context, admin *rest.Config) ([]stri
 		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "author"}}}, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
+	// RBAC takes effect when the authorizer's informers have it.
+	if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		review, err := author.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Verb: "create", Group: "admissionregistration.k8s.io", Resource: "mutatingadmissionpolicybindings"}}}, metav1.CreateOptions{})
+		return err == nil && review.Status.Allowed, nil
+	}); err != nil {
+		return nil, fmt.Errorf("the author's role never took effect: %w", err)
+	}
 	configmaps := &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
 		RuleWithOperations: admissionregistrationv1.RuleWithOperations{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 			Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}}}}}}
@@ -142,7 +154,8 @@ func paramAuthorizationScenario(ctx context.Context, admin *rest.Config) ([]stri
 		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "author"}}}, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
-	// RBAC takes effect when the authorizer's informers have it.
+	// Retried while refused: the Role takes effect when the authorizer's
+	// informers have it.
 	_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err = vapbs.Create(ctx, vapb("named", "with-params", named), metav1.CreateOptions{})
 		return !apierrors.IsInvalid(err), nil
