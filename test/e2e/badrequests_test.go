@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -136,11 +137,19 @@ func TestWatchTooOldResourceVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := first.ResourceVersion
-	eventually(t, 60*time.Second, "the revision to be compacted", func() (bool, error) {
+	// A watch from old reads etcd from the revision after it, so that one
+	// must be compacted too: with old+1 as the compacted revision, the
+	// watch would rightly start.
+	rv, err := strconv.ParseInt(old, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := strconv.FormatInt(rv+1, 10)
+	eventually(t, 60*time.Second, "the revision after the first pod's to be compacted", func() (bool, error) {
 		if _, err := pods.Create(ctx, newPod("default", fmt.Sprintf("later-%d", time.Now().UnixNano())), metav1.CreateOptions{}); err != nil {
 			return false, err
 		}
-		_, err := pods.List(ctx, metav1.ListOptions{ResourceVersion: old, ResourceVersionMatch: metav1.ResourceVersionMatchExact})
+		_, err := pods.List(ctx, metav1.ListOptions{ResourceVersion: next, ResourceVersionMatch: metav1.ResourceVersionMatchExact})
 		return apierrors.IsResourceExpired(err) || apierrors.IsGone(err), err
 	})
 	w, err := pods.Watch(ctx, metav1.ListOptions{ResourceVersion: old})
