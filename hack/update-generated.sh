@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generates the code made from types: deepcopy functions of our own API types
 # (pkg/apis/...) with k8s.io/code-generator's deepcopy-gen, then
-# pkg/generated/openapi from them, core/v1, rbac/v1 and apimachinery with
+# pkg/generated/openapi from them, the served k8s.io/api groups, apiextensions and apimachinery with
 # k8s.io/kube-openapi's openapi-gen (both tools of go.mod, so their versions
 # are pinned). With --verify, generates into a temporary directory and fails
 # if the committed code differs.
@@ -40,6 +40,7 @@ done
 readonly=()
 for pkg in k8s.io/api/core/v1 k8s.io/api/authentication/v1 k8s.io/api/authorization/v1 k8s.io/api/rbac/v1 k8s.io/api/coordination/v1 \
   k8s.io/api/policy/v1 k8s.io/api/apps/v1 k8s.io/api/autoscaling/v1 k8s.io/api/events/v1 k8s.io/api/admissionregistration/v1 \
+  k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1 k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1 \
   k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
   k8s.io/apimachinery/pkg/api/resource k8s.io/apimachinery/pkg/util/intstr; do
   readonly+=(--readonly-pkg "$pkg")
@@ -64,6 +65,8 @@ go tool openapi-gen \
   k8s.io/api/autoscaling/v1 \
   k8s.io/api/events/v1 \
   k8s.io/api/admissionregistration/v1 \
+  k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1 \
+  k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1 \
   "${api_pkgs[@]}" \
   k8s.io/apimachinery/pkg/apis/meta/v1 \
   k8s.io/apimachinery/pkg/runtime \

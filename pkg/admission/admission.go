@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -243,13 +244,11 @@ func (o *Options) ApplyTo(c *genericapiserver.Config, clients Clients, features 
 	if absent := o.Absent(); len(absent) > 0 {
 		klog.Warningf("Admission plugins enabled that mini-apiserver does not have, which admit everything: %s", strings.Join(absent, ", "))
 	}
-	serving, err := url.Parse(clients.ServingURL)
+	auth, services, err := WebhookResolvers(clients.Loopback, clients.ServingURL, c.TracerProvider)
 	if err != nil {
-		return fmt.Errorf("serving URL: %w", err)
+		return err
 	}
-	webhooks := webhookinit.NewPluginInitializer(
-		webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, clients.Loopback, c.TracerProvider),
-		serviceResolver{kubernetes: serving})
+	webhooks := webhookinit.NewPluginInitializer(auth, services)
 	kube := excludedResourcesInitializer(ExcludedResources)
 	o.EnablePlugins, o.DisablePlugins = o.enableDisable()
 	if err := o.AdmissionOptions.ApplyTo(c, clients.Informers, clients.Kube, clients.Dynamic, features, version, webhooks, kube); err != nil {
@@ -266,6 +265,19 @@ func (e excludedResourcesInitializer) Initialize(plugin admission.Interface) {
 	if wants, ok := plugin.(initializer.WantsExcludedAdmissionResources); ok {
 		wants.SetExcludedAdmissionResources(e)
 	}
+}
+
+// WebhookResolvers are how the server reaches a webhook (an admission
+// webhook, a custom resource conversion webhook) and authenticates to it,
+// as kube-apiserver's: a webhook of this server's own kubernetes service is
+// called with the loopback credential; a kubeconfig of the admission
+// configuration file names the others'.
+func WebhookResolvers(loopback *rest.Config, servingURL string, tracer trace.TracerProvider) (webhook.AuthenticationInfoResolverWrapper, webhook.ServiceResolver, error) {
+	serving, err := url.Parse(servingURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serving URL: %w", err)
+	}
+	return webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, loopback, tracer), serviceResolver{kubernetes: serving}, nil
 }
 
 // serviceResolver is where a webhook's clientConfig.service points. There

@@ -76,6 +76,9 @@ type Options struct {
 	// fills in where it listens and its certificate (see
 	// WebhookInstallOptions).
 	Webhooks *WebhookInstallOptions
+	// CRDs, when set, are CustomResourceDefinitions installed before Start
+	// returns, each Established and in discovery (see CRDInstallOptions).
+	CRDs *CRDInstallOptions
 }
 
 // instance is one run of a server: in this process or a child process.
@@ -190,8 +193,19 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	if opts.CRDs != nil {
+		if err := opts.CRDs.prepare(opts.Webhooks); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.launch(ctx); err != nil {
 		return nil, err
+	}
+	if opts.CRDs != nil {
+		if err := opts.CRDs.install(ctx, s.RESTConfig()); err != nil {
+			_ = s.run.stop()
+			return nil, err
+		}
 	}
 	if opts.Webhooks != nil {
 		if err := opts.Webhooks.install(ctx, s.RESTConfig()); err != nil {

@@ -1,25 +1,18 @@
 package harness
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/yaml"
 )
 
 // WebhookInstallOptions install a test's admission webhook configurations
@@ -164,61 +157,24 @@ func createOrUpdate[T interface {
 // readWebhookConfigurations reads the webhook configurations of path, a
 // file or a directory's .yaml, .yml and .json files.
 func readWebhookConfigurations(path string) ([]admissionregistrationv1.MutatingWebhookConfiguration, []admissionregistrationv1.ValidatingWebhookConfiguration, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("webhooks: %w", err)
-	}
-	files := []string{path}
-	if info.IsDir() {
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("webhooks: %w", err)
-		}
-		files = nil
-		for _, e := range entries {
-			if !e.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(e.Name())) {
-				files = append(files, filepath.Join(path, e.Name()))
-			}
-		}
-	}
 	var mutating []admissionregistrationv1.MutatingWebhookConfiguration
 	var validating []admissionregistrationv1.ValidatingWebhookConfiguration
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, nil, fmt.Errorf("webhooks: %w", err)
+	err := eachManifest(path, func(m manifest) error {
+		var into interface{}
+		switch m.Kind {
+		case "MutatingWebhookConfiguration":
+			mutating = append(mutating, admissionregistrationv1.MutatingWebhookConfiguration{})
+			into = &mutating[len(mutating)-1]
+		case "ValidatingWebhookConfiguration":
+			validating = append(validating, admissionregistrationv1.ValidatingWebhookConfiguration{})
+			into = &validating[len(validating)-1]
+		default:
+			return nil
 		}
-		reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-		for doc := 1; ; doc++ {
-			raw, err := reader.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, nil, fmt.Errorf("webhooks: %s, document %d: %w", file, doc, err)
-			}
-			var meta metav1.TypeMeta
-			if err := yaml.Unmarshal(raw, &meta); err != nil {
-				return nil, nil, fmt.Errorf("webhooks: %s, document %d: %w", file, doc, err)
-			}
-			var into interface{}
-			switch meta.Kind {
-			case "MutatingWebhookConfiguration":
-				mutating = append(mutating, admissionregistrationv1.MutatingWebhookConfiguration{})
-				into = &mutating[len(mutating)-1]
-			case "ValidatingWebhookConfiguration":
-				validating = append(validating, admissionregistrationv1.ValidatingWebhookConfiguration{})
-				into = &validating[len(validating)-1]
-			default:
-				continue
-			}
-			if meta.APIVersion != admissionregistrationv1.SchemeGroupVersion.String() {
-				return nil, nil, fmt.Errorf("webhooks: %s, document %d: %s %s: only admissionregistration.k8s.io/v1 is served", file, doc, meta.APIVersion, meta.Kind)
-			}
-			if err := yaml.UnmarshalStrict(raw, into); err != nil {
-				return nil, nil, fmt.Errorf("webhooks: %s, document %d (%s): %w", file, doc, meta.Kind, err)
-			}
-		}
+		return m.decode(admissionregistrationv1.SchemeGroupVersion.String(), into)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhooks: %w", err)
 	}
 	return mutating, validating, nil
 }

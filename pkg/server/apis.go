@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -120,7 +121,7 @@ func ignoredRuntimeConfig(m cliflag.ConfigurationMap) []string {
 		tokens := strings.Split(key, "/")
 		switch {
 		case key == resourceconfig.APIAll || key == resourceconfig.APIGA || key == resourceconfig.APIBeta || key == resourceconfig.APIAlpha:
-		case (len(tokens) == 2 || len(tokens) == 3) && api.Scheme.IsGroupRegistered(tokens[0]):
+		case (len(tokens) == 2 || len(tokens) == 3) && (api.Scheme.IsGroupRegistered(tokens[0]) || apiextensionsapiserver.Scheme.IsGroupRegistered(tokens[0])):
 		default:
 			ignored = append(ignored, key)
 		}

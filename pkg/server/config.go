@@ -7,10 +7,13 @@ import (
 	"os"
 	"time"
 
+	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
+
 	"k8s.io/apimachinery/pkg/util/sets"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/discovery"
@@ -31,7 +34,10 @@ import (
 // file) is not here: the Instance that Start returns owns it.
 type Config struct {
 	Generic *genericapiserver.RecommendedConfig
-	Extra   ExtraConfig
+	// Extensions is apiextensions-apiserver's, served behind Generic's API
+	// groups.
+	Extensions *apiextensionsapiserver.Config
+	Extra      ExtraConfig
 }
 
 // ExtraConfig is what mini-apiserver adds to the library's configuration.
@@ -72,6 +78,9 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	}
 	cfg := &Config{Generic: genericapiserver.NewRecommendedConfig(api.Codecs), Extra: ExtraConfig{DataDir: o.DataDir, EventTTL: o.EventTTL, background: newBackground()}}
 	c := cfg.Generic
+	// One aggregated discovery document for the server's groups and the
+	// custom resources' (kube-apiserver shares it the same way).
+	c.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")
 	if err := o.GenericServerRun.ApplyTo(&c.Config); err != nil {
 		return nil, err
 	}
@@ -142,10 +151,19 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	}, c.FeatureGate, c.EffectiveVersion); err != nil {
 		return nil, err
 	}
-	if err := o.applyStorage(ctx, c, res.etcd); err != nil {
+	shared := &sharedETCD{}
+	etcdOpts, err := o.applyStorage(ctx, c, res.etcd, shared)
+	if err != nil {
 		return nil, err
 	}
 	servingURL := "https://" + loopbackHostPort(c.SecureServing)
+	webhookAuth, webhookServices, err := admission.WebhookResolvers(c.LoopbackClientConfig, servingURL, c.TracerProvider)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Extensions, err = o.apiExtensionsConfig(c, etcdOpts, shared, cfg.Extra.background, webhookAuth, webhookServices); err != nil {
+		return nil, err
+	}
 	cfg.Extra.ControllerConfigs = map[string]*rest.Config{}
 	for _, user := range controllerUsers {
 		cfg.Extra.ControllerConfigs[user] = cfg.Extra.background.clientConfig(creds.controllerConfig(user, servingURL))
@@ -187,7 +205,7 @@ func (listingClient) IsWatchListSemanticsUnSupported() bool { return true }
 // applyOpenAPI serves the generated definitions as OpenAPI v2 and v3;
 // server-side apply builds its type converter from them.
 func applyOpenAPI(c *genericapiserver.RecommendedConfig) {
-	namer := openapinamer.NewDefinitionNamer(api.NewOpenAPIScheme())
+	namer := openapinamer.NewDefinitionNamer(api.NewOpenAPIScheme(), apiextensionsapiserver.Scheme)
 	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
 	c.OpenAPIV3Config.Info.Title = "Kubernetes"
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
@@ -197,8 +215,9 @@ func applyOpenAPI(c *genericapiserver.RecommendedConfig) {
 }
 
 type completedConfig struct {
-	Generic genericapiserver.CompletedConfig
-	Extra   *ExtraConfig
+	Generic    genericapiserver.CompletedConfig
+	Extensions apiextensionsapiserver.CompletedConfig
+	Extra      *ExtraConfig
 }
 
 // CompletedConfig can only be made by Config.Complete, so New cannot run on
@@ -207,7 +226,7 @@ type CompletedConfig struct{ *completedConfig }
 
 // Complete fills in the library's derived defaults.
 func (c *Config) Complete() CompletedConfig {
-	return CompletedConfig{&completedConfig{Generic: c.Generic.Complete(), Extra: &c.Extra}}
+	return CompletedConfig{&completedConfig{Generic: c.Generic.Complete(), Extensions: c.Extensions.Complete(), Extra: &c.Extra}}
 }
 
 func ensureDataDir(dir string) error {

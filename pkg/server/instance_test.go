@@ -87,7 +87,7 @@ func TestInstanceCloseReleasesWhatItStarted(t *testing.T) {
 	if !strings.HasPrefix(inst.URL, "https://127.0.0.1:") || inst.Port == 0 || inst.KubeconfigPath == "" {
 		t.Errorf("instance: URL %q, port %d, kubeconfig %q", inst.URL, inst.Port, inst.KubeconfigPath)
 	}
-	if got := servedGroups(t, inst); !slices.Equal(got, []string{"", "admissionregistration.k8s.io", "apps", "authentication.k8s.io", "authorization.k8s.io", "coordination.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io"}) {
+	if got := servedGroups(t, inst); !slices.Equal(got, []string{"", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apps", "authentication.k8s.io", "authorization.k8s.io", "coordination.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io"}) {
 		t.Errorf("served groups %q, want the GA groups (alpha off)", got)
 	}
 	if inst.Err() != nil {

@@ -45,9 +45,17 @@ type Server struct {
 	}
 }
 
-// New installs the API and the server's post-start hooks.
+// New installs the API and the server's post-start hooks. As in
+// kube-apiserver, the server's own API groups come first in the delegation
+// chain and apiextensions-apiserver after them: what they do not serve (the
+// CustomResourceDefinitions, the custom resources) is passed to it, behind
+// the same handler chain.
 func (c CompletedConfig) New() (*Server, error) {
-	generic, err := c.Generic.New("mini-apiserver", genericapiserver.NewEmptyDelegate())
+	extensions, err := c.Extensions.New(genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("apiextensions-apiserver: %w", err)
+	}
+	generic, err := c.Generic.New("mini-apiserver", extensions.GenericAPIServer)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +80,10 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 
 	s := &Server{Generic: generic, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing), ready: make(chan struct{})}
-	installLazyOpenAPI(generic, c.Generic.Config, s.ready)
+	installLazyOpenAPI(generic, extensions, c.Generic.Config, s.ready, bg.ctx)
+	if err := installLegacyDiscovery(generic.DiscoveryGroupManager, extensions); err != nil {
+		return nil, err
+	}
 	factory := c.Generic.SharedInformerFactory
 	s.informers.namespaces = factory.Core().V1().Namespaces()
 	s.informers.clusterRoles = factory.Rbac().V1().ClusterRoles()

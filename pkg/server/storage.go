@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	storagefactory "k8s.io/apiserver/pkg/storage/storagebackend/factory"
@@ -45,20 +46,21 @@ func (o CompletedOptions) startEmbeddedEtcd() (*embeddedEtcd, error) {
 
 // applyStorage sets the library's storage factory with kube's key layout,
 // on --etcd-servers (checked to answer) or the embedded member (waited
-// for).
-func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.RecommendedConfig, embedded *embeddedEtcd) error {
+// for), with every store on shared's etcd clients. It returns the etcd
+// options it completed, for the custom resources' storage.
+func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.RecommendedConfig, embedded *embeddedEtcd, shared *sharedETCD) (*genericoptions.EtcdOptions, error) {
 	etcdOpts := *o.Etcd
 	if embedded == nil {
 		if err := checkEtcd(ctx, etcdOpts.StorageConfig, etcdPreflightTimeout); err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		select {
 		case <-embedded.ReadyNotify():
 		case err := <-embedded.Err():
-			return err
+			return nil, err
 		case <-ctx.Done():
-			return fmt.Errorf("embedded etcd: %w", ctx.Err())
+			return nil, fmt.Errorf("embedded etcd: %w", ctx.Err())
 		}
 		client := embedded.client
 		transport := &etcdOpts.StorageConfig.Transport
@@ -72,12 +74,12 @@ func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.
 	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &c.Config); err != nil {
 		// The encryption configuration is read here, by the library.
 		if path := etcdOpts.EncryptionProviderConfigFilepath; path != "" {
-			return fmt.Errorf("storage, with --encryption-provider-config %s: %w", path, err)
+			return nil, fmt.Errorf("storage, with --encryption-provider-config %s: %w", path, err)
 		}
-		return fmt.Errorf("storage: %w", err)
+		return nil, fmt.Errorf("storage: %w", err)
 	}
-	c.RESTOptionsGetter = (&sharedETCD{}).restOptionsGetter(c.RESTOptionsGetter)
-	return nil
+	c.RESTOptionsGetter = shared.restOptionsGetter(c.RESTOptionsGetter)
+	return &etcdOpts, nil
 }
 
 func checkEtcd(ctx context.Context, sc storagebackend.Config, timeout time.Duration) error {

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"fmt"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
+	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
+	apiextensionsoptions "k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/webhook"
+)
+
+// apiExtensionsConfig configures k8s.io/apiextensions-apiserver, the
+// CustomResourceDefinitions and the custom resources they define, as
+// kube-apiserver's CreateAPIExtensionsConfig does
+// (pkg/controlplane/apiserver/apiextensions.go): a shallow copy of the
+// server's own configuration (the same authentication, authorization,
+// admission, audit and discovery manager) with its own storage codec and
+// API enablement. New puts it behind the server's own API groups in the
+// delegation chain, so one handler chain authenticates, authorizes and
+// audits both.
+func (o CompletedOptions) apiExtensionsConfig(c *genericapiserver.RecommendedConfig, etcdOpts *genericoptions.EtcdOptions, shared *sharedETCD,
+	bg *background, auth webhook.AuthenticationInfoResolverWrapper, services webhook.ServiceResolver) (*apiextensionsapiserver.Config, error) {
+	genericConfig := c.Config
+	genericConfig.RESTOptionsGetter = nil
+	// Its informers and controllers are stopped and their connections
+	// closed with the server's other in-process clients.
+	genericConfig.LoopbackClientConfig = bg.clientConfig(c.LoopbackClientConfig)
+
+	etcd := *etcdOpts
+	// kube's: CRDs are stored as v1beta1, the more compact serialization.
+	etcd.StorageConfig.Codec = apiextensionsapiserver.Codecs.LegacyCodec(apiextensionsv1beta1.SchemeGroupVersion, apiextensionsv1.SchemeGroupVersion)
+	etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(apiextensionsv1beta1.SchemeGroupVersion, schema.GroupKind{Group: apiextensionsv1beta1.GroupName})
+	etcd.SkipHealthEndpoints = true
+	if err := etcd.ApplyTo(&genericConfig); err != nil {
+		return nil, fmt.Errorf("apiextensions storage: %w", err)
+	}
+	genericConfig.RESTOptionsGetter = shared.restOptionsGetter(genericConfig.RESTOptionsGetter)
+	if err := o.APIEnablement.ApplyTo(&genericConfig, apiextensionsapiserver.DefaultAPIResourceConfigSource(), apiextensionsapiserver.Scheme); err != nil {
+		return nil, fmt.Errorf("--runtime-config: %w", err)
+	}
+	// The server's hooks are the server's; the library adds its own.
+	genericConfig.PostStartHooks = map[string]genericapiserver.PostStartHookConfigEntry{}
+	return &apiextensionsapiserver.Config{
+		GenericConfig: &genericapiserver.RecommendedConfig{Config: genericConfig, SharedInformerFactory: c.SharedInformerFactory},
+		ExtraConfig: apiextensionsapiserver.ExtraConfig{
+			CRDRESTOptionsGetter: shared.restOptionsGetter(apiextensionsoptions.NewCRDRESTOptionsGetter(etcd, genericConfig.ResourceTransformers, genericConfig.StorageObjectCountTracker)),
+			MasterCount:          1,
+			AuthResolverWrapper:  auth,
+			ServiceResolver:      services,
+		},
+	}, nil
+}
