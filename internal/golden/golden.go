@@ -272,6 +272,7 @@ func Run(ctx context.Context, cfg *rest.Config) error {
 			}
 			return nil
 		}},
+		{"custom resources", true, func() error { return widgetSteps(ctx, cfg, ns) }},
 		{"deletes", false, func() error {
 			_ = c.CoreV1().ConfigMaps(ns).Delete(ctx, "settings", metav1.DeleteOptions{})
 			_ = c.CoreV1().Secrets(ns).Delete(ctx, "db", metav1.DeleteOptions{})
