@@ -71,6 +71,7 @@ deps:
 test: deps verify build tools
 	$(TEST_BINS) \
 		$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	cd docs/examples/widget-controller && $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 # The fault suite alone (it is also part of `make test`).
 test-faults: build tools

@@ -13,4 +13,5 @@ if [[ -n "$unformatted" ]]; then
 fi
 go vet ./...
 (cd hack/tools && go vet ./...)
+(cd docs/examples/widget-controller && go vet ./...)
 echo "verify: ok"

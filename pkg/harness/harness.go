@@ -42,6 +42,9 @@ import (
 	"github.com/mini-apiserver/mini-apiserver/pkg/server"
 )
 
+// watchTerminationGrace is how long Stop lets open watches drain.
+const watchTerminationGrace = time.Second
+
 // Options configure a harness server.
 type Options struct {
 	// Policy is an audit policy (audit.k8s.io/v1 Policy YAML). When set, the
@@ -156,6 +159,14 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		*field = value
 	}
 	set("data-dir", &parsed.DataDir, s.dataDir)
+	// kube's default is not to end watches at shutdown: a watch still open
+	// (a test's informer, its controller's manager) would hold Stop for
+	// --request-timeout, a minute. A test's server ends them within
+	// watchTerminationGrace unless the flags say otherwise.
+	if !fs.Changed("shutdown-watch-termination-grace-period") {
+		s.flags = append(s.flags, "--shutdown-watch-termination-grace-period="+watchTerminationGrace.String())
+		parsed.GenericServerRun.ShutdownWatchTerminationGracePeriod = watchTerminationGrace
+	}
 	s.flags = append(s.flags, flags...)
 	s.auditLog = parsed.Audit.LogOptions.Path
 	if opts.Policy != "" {

@@ -172,7 +172,7 @@ func TestCustomResourcesWithKubectl(t *testing.T) {
 	events := waitForEvents(t, func() ([]auditv1.Event, error) { return expect.ReadFile(log) }, []expect.Event{
 		{Level: auditv1.LevelMetadata, Stage: auditv1.StageResponseComplete, Verb: "create", Code: 201, User: "kubernetes-admin",
 			RequestURI: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?fieldManager=kubectl-client-side-apply&fieldValidation=Strict",
-			Resource: "customresourcedefinitions", Name: "widgets.example.com", AuthorizeDecision: "allow"},
+			Resource:   "customresourcedefinitions", Name: "widgets.example.com", AuthorizeDecision: "allow"},
 		widgetEvent("create", "/apis/example.com/v1/namespaces/demo/widgets?fieldManager=kubectl-client-side-apply&fieldValidation=Strict", 201, "demo", "w1"),
 		widgetEvent("patch", "/apis/example.com/v1/namespaces/demo/widgets/w1?fieldManager=kubectl-patch", 200, "demo", "w1"),
 		widgetEvent("delete", "/apis/example.com/v1/namespaces/demo/widgets/w1", 200, "demo", "w1"), // kubectl sends DeleteOptions
