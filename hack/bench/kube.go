@@ -71,6 +71,11 @@ func (k *kube) client() *kubernetes.Clientset {
 	return tokenClient(k.url(), kubeToken)
 }
 
+// kubeConfig is how a client reaches kube-apiserver as its admin.
+func kubeConfig(k *kube) *rest.Config {
+	return &rest.Config{Host: k.url(), BearerToken: kubeToken, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
+}
+
 // tokenClient is the load generator's client of host with token.
 func tokenClient(host, token string) *kubernetes.Clientset {
 	c, err := loadgen.Client(&rest.Config{Host: host, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{Insecure: true}})

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // startup measures exec to the first 200 on /readyz, and idle memory, for
@@ -43,12 +47,28 @@ func startup(work string) {
 			k.stop()
 		}
 	}
+	// envtest's flow: a server, then CRDs installed, Established and in
+	// discovery. Ours in process (harness.Options.CRDs), kube's as envtest
+	// runs it (etcd, then kube-apiserver, then the CRDs), interleaved.
+	var withCRDs, kWithCRDs []time.Duration
 	for i := 0; i < *runs; i++ {
 		t0 := time.Now()
 		h, err := harness.Start(context.Background(), harness.Options{})
 		check(err)
 		inproc = append(inproc, time.Since(t0))
 		check(h.Stop())
+		t0 = time.Now()
+		h, err = harness.Start(context.Background(), harness.Options{CRDs: &harness.CRDInstallOptions{CRDs: benchCRDs()}})
+		check(err)
+		withCRDs = append(withCRDs, time.Since(t0))
+		check(h.Stop())
+		if kube {
+			t0 = time.Now()
+			k, _, _ := startKube(filepath.Join(work, fmt.Sprintf("kube-crds-%d", i)))
+			check(harness.InstallCRDs(context.Background(), kubeConfig(k), &harness.CRDInstallOptions{CRDs: benchCRDs()}))
+			kWithCRDs = append(kWithCRDs, time.Since(t0))
+			k.stop()
+		}
 	}
 	if !kube {
 		say("| case | median (range) over %d runs |", *runs)
@@ -56,6 +76,7 @@ func startup(work string) {
 		say("| binary, fresh data dir (embedded etcd, certificates generated) | %s |", stats(fresh))
 		say("| binary, existing data dir | %s |", stats(existing))
 		say("| in-process harness (`harness.Start`) | %s |", stats(inproc))
+		say("| in-process harness with %d CRDs installed (envtest's flow) | %s |", len(benchCRDs()), stats(withCRDs))
 		say("\nkube-apiserver was not measured (no -kube-apiserver binary; `make kube-apiserver` builds it).\n")
 		return
 	}
@@ -67,6 +88,8 @@ func startup(work string) {
 	say("| fresh data dir (certificates generated) | %s | %s | %.1fx |", stats(fresh), stats(kFresh), ratioDur(kFresh, fresh))
 	say("| existing data dir | %s | %s | %.1fx |", stats(existing), stats(kExisting), ratioDur(kExisting, existing))
 	say("| in-process harness (`harness.Start`) | %s | | |", stats(inproc))
+	say("| envtest's flow: a server and %d CRDs Established and in discovery (ours: the in-process harness) | %s | %s | %.1fx |",
+		len(benchCRDs()), stats(withCRDs), stats(kWithCRDs), ratioDur(kWithCRDs, withCRDs))
 	say("")
 
 	// Idle memory, 10 s after ready, one of each side by side.
@@ -90,4 +113,25 @@ func startup(work string) {
 // ratioDur is median(a) over median(b).
 func ratioDur(a, b []time.Duration) float64 {
 	return float64(median(a)) / float64(median(b))
+}
+
+// benchCRDs are five CRDs of a typical operator's size: a structural
+// schema with a few fields, status and scale subresources.
+func benchCRDs() []*apiextensionsv1.CustomResourceDefinition {
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, kind := range []string{"Widget", "Gadget", "Sprocket", "Gizmo", "Doohickey"} {
+		plural := strings.ToLower(kind) + "s"
+		crds = append(crds, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: plural + ".bench.example.com"},
+			Spec: apiextensionsv1.CustomResourceDefinitionSpec{Group: "bench.example.com", Scope: apiextensionsv1.NamespaceScoped,
+				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, Plural: plural},
+				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+					Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", Properties: map[string]apiextensionsv1.JSONSchemaProps{
+						"spec": {Type: "object", Properties: map[string]apiextensionsv1.JSONSchemaProps{
+							"replicas": {Type: "integer"}, "image": {Type: "string"}, "labels": {Type: "object", AdditionalProperties: &apiextensionsv1.JSONSchemaPropsOrBool{Allows: true, Schema: &apiextensionsv1.JSONSchemaProps{Type: "string"}}}}},
+						"status": {Type: "object", Properties: map[string]apiextensionsv1.JSONSchemaProps{"replicas": {Type: "integer"}, "ready": {Type: "boolean"}}},
+					}}},
+					Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{},
+						Scale: &apiextensionsv1.CustomResourceSubresourceScale{SpecReplicasPath: ".spec.replicas", StatusReplicasPath: ".status.replicas"}}}}}})
+	}
+	return crds
 }

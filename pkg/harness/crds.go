@@ -89,6 +89,16 @@ func (o *CRDInstallOptions) prepare(webhooks *WebhookInstallOptions) error {
 	return nil
 }
 
+// InstallCRDs installs o's CRDs on the server cfg reaches (this harness's,
+// a mini-apiserver binary's, or any cluster's) and waits until each is
+// served, as Start does with Options.CRDs.
+func InstallCRDs(ctx context.Context, cfg *rest.Config, o *CRDInstallOptions) error {
+	if err := o.prepare(nil); err != nil {
+		return err
+	}
+	return o.install(ctx, cfg)
+}
+
 // install creates each CRD and waits until all are served, naming the CRD
 // (and its file) the server refused or that did not become Established.
 func (o *CRDInstallOptions) install(ctx context.Context, cfg *rest.Config) error {

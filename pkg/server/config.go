@@ -151,8 +151,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	}, c.FeatureGate, c.EffectiveVersion); err != nil {
 		return nil, err
 	}
-	shared := &sharedETCD{}
-	etcdOpts, err := o.applyStorage(ctx, c, res.etcd, shared)
+	etcdOpts, err := o.applyStorage(ctx, c, res.etcd)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +160,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Extensions, err = o.apiExtensionsConfig(c, etcdOpts, shared, cfg.Extra.background, webhookAuth, webhookServices); err != nil {
+	if cfg.Extensions, err = o.apiExtensionsConfig(c, etcdOpts, cfg.Extra.background, webhookAuth, webhookServices); err != nil {
 		return nil, err
 	}
 	cfg.Extra.ControllerConfigs = map[string]*rest.Config{}

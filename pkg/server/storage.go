@@ -46,9 +46,9 @@ func (o CompletedOptions) startEmbeddedEtcd() (*embeddedEtcd, error) {
 
 // applyStorage sets the library's storage factory with kube's key layout,
 // on --etcd-servers (checked to answer) or the embedded member (waited
-// for), with every store on shared's etcd clients. It returns the etcd
-// options it completed, for the custom resources' storage.
-func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.RecommendedConfig, embedded *embeddedEtcd, shared *sharedETCD) (*genericoptions.EtcdOptions, error) {
+// for), with every store on one etcd client. It returns the etcd options
+// it completed, for apiextensions-apiserver's storage.
+func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.RecommendedConfig, embedded *embeddedEtcd) (*genericoptions.EtcdOptions, error) {
 	etcdOpts := *o.Etcd
 	if embedded == nil {
 		if err := checkEtcd(ctx, etcdOpts.StorageConfig, etcdPreflightTimeout); err != nil {
@@ -78,7 +78,7 @@ func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.
 		}
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	c.RESTOptionsGetter = shared.restOptionsGetter(c.RESTOptionsGetter)
+	c.RESTOptionsGetter = (&sharedETCD{}).restOptionsGetter(c.RESTOptionsGetter)
 	return &etcdOpts, nil
 }
 
