@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/chromedp/chromedp"
 	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
@@ -446,37 +448,48 @@ func TestConsoleOfAuditSink(t *testing.T) {
 
 // The request detail shows an annotation whose value is JSON (a webhook's
 // patch, a policy's validation failures) indented, so a patch can be read;
-// the events are kube-apiserver's own (the golden trail's creates that a
-// mutating webhook patched and a ValidatingAdmissionPolicy audited), given
-// IDs and times the recording leaves out.
+// a custom resource's row names it as kubectl does (resource.group). The
+// events are kube-apiserver's own (the golden trail's create that a
+// mutating webhook patched and a ValidatingAdmissionPolicy audited, and its
+// requests on widgets), given IDs and times the recording leaves out.
 func TestConsoleShowsAdmissionPatch(t *testing.T) {
 	t.Parallel()
 	trail, err := os.ReadFile("testdata/golden-kube-apiserver.jsonl")
 	mustDo(t, err)
 	var log strings.Builder
-	var ids []string
-	for _, line := range strings.Split(strings.TrimSpace(string(trail)), "\n") {
+	var patched []string
+	widgets := 0
+	for i, line := range strings.Split(strings.TrimSpace(string(trail)), "\n") {
 		var e map[string]interface{}
 		mustDo(t, json.Unmarshal([]byte(line), &e))
 		annotations, _ := e["annotations"].(map[string]interface{})
-		if _, ok := annotations["validation.policy.admission.k8s.io/validation_failure"]; !ok || e["stage"] != "ResponseComplete" {
+		ref, _ := e["objectRef"].(map[string]interface{})
+		_, audited := annotations["validation.policy.admission.k8s.io/validation_failure"]
+		widget := ref != nil && ref["apiGroup"] == "golden.example.com"
+		if e["stage"] != "ResponseComplete" || (!audited && !widget) {
 			continue
 		}
-		id := fmt.Sprintf("00000000-0000-0000-0000-%012d", len(ids))
-		e["auditID"], e["requestReceivedTimestamp"], e["stageTimestamp"] = id, "2026-12-03T01:00:00.000000Z", "2026-12-03T01:00:00.004000Z"
+		id := fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
+		when := t0Console.Add(time.Duration(i) * time.Millisecond)
+		e["auditID"], e["requestReceivedTimestamp"], e["stageTimestamp"] = id, when.Format(metav1.RFC3339Micro), when.Add(4*time.Millisecond).Format(metav1.RFC3339Micro)
 		b, err := json.Marshal(e)
 		mustDo(t, err)
 		log.Write(append(b, '\n'))
-		ids = append(ids, id)
+		if audited {
+			patched = append(patched, id)
+		}
+		if widget {
+			widgets++
+		}
 	}
-	if len(ids) != 1 {
-		t.Fatalf("the golden trail has %d patched creates a policy audited, want 1", len(ids))
+	if len(patched) != 1 || widgets == 0 {
+		t.Fatalf("the golden trail has %d patched creates a policy audited (want 1) and %d requests on widgets", len(patched), widgets)
 	}
 	path := filepath.Join(t.TempDir(), "audit.log")
 	mustDo(t, os.WriteFile(path, []byte(log.String()), 0o600))
 	base := startConsole(t, path, "")
 	ctx := browser(t)
-	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?audit-id="+ids[0])))
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?audit-id="+patched[0])))
 	ann := waitText(t, ctx, "#detail-annotations", "patch.webhook.admission.k8s.io/round_0_index_0")
 	for _, want := range []string{
 		"\"configuration\": \"golden-stamp\",\n  \"webhook\": \"stamp.golden.example.com\",\n  \"patch\": [\n    {\n      \"op\": \"add\",\n      \"path\": \"/metadata/labels/stamped\",",
@@ -488,4 +501,12 @@ func TestConsoleShowsAdmissionPatch(t *testing.T) {
 			t.Errorf("the annotations lack %q:\n%s", want, ann)
 		}
 	}
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?resource=widgets.golden.example.com")))
+	rows := waitRows(t, ctx, "the widgets' rows", func(rows []consoleRow) bool { return len(rows) == widgets })
+	if findRow(rows, "create", "widgets.golden.example.com golden/small") == nil || findRow(rows, "update", "widgets.golden.example.com/status golden/small") == nil {
+		t.Errorf("the widgets' rows: %+v", rows)
+	}
 }
+
+// t0Console is when the events given to a console start.
+var t0Console = time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC)

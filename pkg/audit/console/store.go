@@ -184,6 +184,7 @@ type Row struct {
 	Impersonated string   `json:"impersonated,omitempty"`
 	Verb         string   `json:"verb"`
 	Resource     string   `json:"resource,omitempty"` // resource or resource/subresource
+	APIGroup     string   `json:"apiGroup,omitempty"`
 	Namespace    string   `json:"namespace,omitempty"`
 	Name         string   `json:"name,omitempty"`
 	URI          string   `json:"uri"`
@@ -197,6 +198,13 @@ type Row struct {
 	Open bool `json:"open"`
 }
 
+// isResource says whether the row is of resource, given as kubectl names
+// one: widgets, widgets/status, or with its group, widgets.example.com.
+func (r *Row) isResource(resource string) bool {
+	base, _, _ := strings.Cut(r.Resource, "/")
+	return r.Resource == resource || base == resource || (r.APIGroup != "" && base+"."+r.APIGroup == resource)
+}
+
 func (r *request) summarize() {
 	first := &r.events[0]
 	row := Row{ID: r.id, Seq: r.seq, URI: first.RequestURI, Verb: first.Verb, Level: string(first.Level), Open: true,
@@ -207,7 +215,7 @@ func (r *request) summarize() {
 		row.Impersonated = first.ImpersonatedUser.Username
 	}
 	if o := first.ObjectRef; o != nil {
-		row.Resource, row.Namespace, row.Name = o.Resource, o.Namespace, o.Name
+		row.Resource, row.APIGroup, row.Namespace, row.Name = o.Resource, o.APIGroup, o.Namespace, o.Name
 		if o.Subresource != "" {
 			row.Resource += "/" + o.Subresource
 		}
@@ -237,7 +245,7 @@ func (r *request) summarize() {
 	}
 	r.row = row
 	// As the row shows the target too: "pods demo/web".
-	texts = append(texts, row.User, row.Impersonated, row.Verb, row.Resource, row.Namespace+"/"+row.Name, row.URI, row.Level,
+	texts = append(texts, row.User, row.Impersonated, row.Verb, row.Resource, row.APIGroup, row.Namespace+"/"+row.Name, row.URI, row.Level,
 		row.Decision, strconv.Itoa(int(row.Code)), strings.Join(row.Groups, " "))
 	r.text = strings.ToLower(strings.Join(texts, "\n"))
 }
@@ -278,7 +286,7 @@ func (q Query) match(r *request) bool {
 	if q.Verb != "" && row.Verb != q.Verb {
 		return false
 	}
-	if q.Resource != "" && row.Resource != q.Resource && strings.SplitN(row.Resource, "/", 2)[0] != q.Resource {
+	if q.Resource != "" && !row.isResource(q.Resource) {
 		return false
 	}
 	if q.Namespace != "" && row.Namespace != q.Namespace {

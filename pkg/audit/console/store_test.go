@@ -84,11 +84,22 @@ func TestStoreFilters(t *testing.T) {
 	s.Add(pair(2, "alice", "create", "team-a", "db", 201)...)
 	s.Add(pair(3, "bob", "delete", "team-b", "web", 403)...)
 	s.Add(pair(4, "bob", "get", "team-b", "cache", 404)...)
+	// A custom resource's status update.
+	widget := pair(5, "carol", "update", "team-c", "w1", 200)
+	for i := range widget {
+		widget[i].ObjectRef = &auditv1.ObjectReference{Resource: "widgets", Subresource: "status", APIGroup: "example.com", APIVersion: "v1", Namespace: "team-c", Name: "w1"}
+	}
+	s.Add(widget...)
 	for _, tc := range []struct {
 		q    Query
 		want []string
 	}{
-		{Query{}, []string{"id-000004", "id-000003", "id-000002", "id-000001"}},
+		{Query{}, []string{"id-000005", "id-000004", "id-000003", "id-000002", "id-000001"}},
+		{Query{Resource: "widgets"}, []string{"id-000005"}},
+		{Query{Resource: "widgets.example.com"}, []string{"id-000005"}},
+		{Query{Resource: "widgets/status"}, []string{"id-000005"}},
+		{Query{Resource: "widgets.example.org"}, nil},
+		{Query{Text: "example.com"}, []string{"id-000005"}},
 		{Query{User: "alice"}, []string{"id-000002", "id-000001"}},
 		{Query{Group: "team-bob"}, []string{"id-000004", "id-000003"}},
 		{Query{Verb: "get"}, []string{"id-000004", "id-000001"}},
@@ -97,7 +108,7 @@ func TestStoreFilters(t *testing.T) {
 		{Query{Namespace: "team-b"}, []string{"id-000004", "id-000003"}},
 		{Query{Code: "4xx"}, []string{"id-000004", "id-000003"}},
 		{Query{Code: "201"}, []string{"id-000002"}},
-		{Query{Level: "Metadata"}, []string{"id-000004", "id-000003", "id-000002", "id-000001"}},
+		{Query{Level: "Metadata"}, []string{"id-000005", "id-000004", "id-000003", "id-000002", "id-000001"}},
 		{Query{Decision: "forbid"}, []string{"id-000003"}},
 		{Query{Text: "RBAC POLICY"}, []string{"id-000003"}},
 		{Query{Text: "team-a/db"}, []string{"id-000002"}},

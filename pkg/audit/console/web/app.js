@@ -86,9 +86,12 @@ function stagesCell(row) {
   return td;
 }
 
+// target names what a request is about as kubectl does: a resource of a
+// group other than the core one as resource.group.
 function target(row) {
   if (!row.resource) return row.uri;
-  let t = row.resource;
+  const [base, sub] = row.resource.split("/");
+  let t = base + (row.apiGroup ? "." + row.apiGroup : "") + (sub ? "/" + sub : "");
   if (row.namespace || row.name) t += " " + [row.namespace, row.name].filter(Boolean).join("/");
   return t;
 }
