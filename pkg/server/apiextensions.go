@@ -28,7 +28,7 @@ func (o CompletedOptions) apiExtensionsConfig(c *genericapiserver.RecommendedCon
 	genericConfig.RESTOptionsGetter = nil
 	// Its informers and controllers are stopped and their connections
 	// closed with the server's other in-process clients.
-	genericConfig.LoopbackClientConfig = bg.clientConfig(c.LoopbackClientConfig)
+	genericConfig.LoopbackClientConfig = bg.loopbackConfig(c.LoopbackClientConfig)
 
 	etcd := *etcdOpts
 	// kube's: CRDs are stored as v1beta1, the more compact serialization.

@@ -54,7 +54,7 @@ func (c completedConfig) restStorageProviders() ([]RESTStorageProvider, error) {
 	authz := c.Generic.Authorization.Authorizer
 	// kube's admission policies resolve a paramKind to its resource through
 	// the server's own discovery.
-	discoveryClient, err := discovery.NewDiscoveryClientForConfig(c.Extra.background.clientConfig(c.Generic.LoopbackClientConfig))
+	discoveryClient, err := discovery.NewDiscoveryClientForConfig(c.Extra.background.loopbackConfig(c.Generic.LoopbackClientConfig))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 
 	"k8s.io/client-go/rest"
@@ -29,13 +30,35 @@ type background struct {
 	stopped bool
 	conns   map[*backgroundConn]struct{}
 	dialer  net.Dialer
+
+	// inProcess serves the loopback clients (loopbackConfig) in the
+	// process; inProcessServer is its HTTP server once serving.
+	inProcess       *inProcessListener
+	inProcessServer *http.Server
 }
 
 var errShuttingDown = errors.New("server shutting down: in-process clients are stopped")
 
 func newBackground() *background {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &background{ctx: ctx, cancel: cancel, conns: map[*backgroundConn]struct{}{}}
+	return &background{ctx: ctx, cancel: cancel, conns: map[*backgroundConn]struct{}{}, inProcess: newInProcessListener()}
+}
+
+// loopbackConfig is c, the loopback client's configuration, for an
+// in-process client that reaches the server through b.inProcess.
+func (b *background) loopbackConfig(c *rest.Config) *rest.Config {
+	return inProcessConfig(c, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return b.track(func() (net.Conn, error) { return b.inProcess.dial(ctx, network, addr) })
+	})
+}
+
+// serveInProcess starts serving h to the loopback clients.
+func (b *background) serveInProcess(h http.Handler) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.stopped && b.inProcessServer == nil {
+		b.inProcessServer = b.inProcess.serve(h)
+	}
 }
 
 // clientConfig is c for an in-process client: it dials through b.
@@ -70,14 +93,24 @@ func (b *background) stop() error {
 		_ = c.Conn.Close()
 	}
 	clear(b.conns)
+	_ = b.inProcess.Close()
+	if b.inProcessServer != nil {
+		_ = b.inProcessServer.Close()
+	}
 	return nil
 }
 
 func (b *background) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return b.track(func() (net.Conn, error) { return b.dialer.DialContext(ctx, network, addr) })
+}
+
+// track dials, unless shutdown has begun, and keeps the connection to
+// close when it does.
+func (b *background) track(dial func() (net.Conn, error)) (net.Conn, error) {
 	if b.isStopped() {
 		return nil, errShuttingDown
 	}
-	conn, err := b.dialer.DialContext(ctx, network, addr)
+	conn, err := dial()
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if err != nil {
 		return nil, err
 	}
-	informerClient, err := kubernetes.NewForConfig(cfg.Extra.background.clientConfig(c.LoopbackClientConfig))
+	informerClient, err := kubernetes.NewForConfig(cfg.Extra.background.loopbackConfig(c.LoopbackClientConfig))
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,9 @@ import (
 	saauth "github.com/mini-apiserver/mini-apiserver/pkg/auth/serviceaccount"
 	generatedopenapi "github.com/mini-apiserver/mini-apiserver/pkg/generated/openapi"
 
+	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -30,8 +32,9 @@ import (
 
 // Server is a mini-apiserver ready to run.
 type Server struct {
-	Generic *genericapiserver.GenericAPIServer
-	config  CompletedConfig
+	Generic    *genericapiserver.GenericAPIServer
+	extensions *apiextensionsapiserver.CustomResourceDefinitions
+	config     CompletedConfig
 	// ServingURL is where clients reach the server.
 	ServingURL string
 	// ready is closed when /readyz first answers 200.
@@ -70,7 +73,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	installOIDCDiscovery(generic, c.Extra.ServiceAccountTokens, external)
 	bg := c.Extra.background
-	loopbackRBAC, err := rbacclient.NewForConfig(bg.clientConfig(c.Generic.LoopbackClientConfig))
+	loopbackRBAC, err := rbacclient.NewForConfig(bg.loopbackConfig(c.Generic.LoopbackClientConfig))
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +82,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 
-	s := &Server{Generic: generic, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing), ready: make(chan struct{})}
+	s := &Server{Generic: generic, extensions: extensions, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing), ready: make(chan struct{})}
 	installLazyOpenAPI(generic, extensions, c.Generic.Config, s.ready, bg.ctx)
 	if err := installLegacyDiscovery(generic.DiscoveryGroupManager, extensions); err != nil {
 		return nil, err
@@ -107,7 +110,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			if c.Extra.AuditSinks == nil {
 				return nil
 			}
-			return runAuditSinkInformer(bg.context(ctx), bg.clientConfig(ctx.LoopbackClientConfig), c.Extra.AuditSinks)
+			return runAuditSinkInformer(bg.context(ctx), bg.loopbackConfig(ctx.LoopbackClientConfig), c.Extra.AuditSinks)
 		}},
 		{"start-clusterrole-aggregation-controller", func(ctx genericapiserver.PostStartHookContext) error {
 			go aggregation.Run(bg.context(ctx))
@@ -130,7 +133,28 @@ func (c CompletedConfig) New() (*Server, error) {
 
 // Run serves until ctx is done, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
-	return s.Generic.PrepareRun().RunWithContext(ctx)
+	prepared := s.Generic.PrepareRun()
+	// The server's own informers list through the in-process listener,
+	// and the port serves once those the post-start hooks wait for have:
+	// apiextensions-apiserver's hooks poll theirs every 100 ms from the
+	// moment the port serves, and one that lists through the port is never
+	// synced at the first check. A client meanwhile waits in the port's
+	// backlog. Should they not sync, the hooks wait for them as before.
+	bg := s.config.Extra.background
+	bg.serveInProcess(s.Generic.Handler)
+	s.config.Generic.SharedInformerFactory.Start(bg.ctx.Done())
+	s.extensions.Informers.Start(bg.ctx.Done())
+	synced := []cache.InformerSynced{s.extensions.Informers.Apiextensions().V1().CustomResourceDefinitions().Informer().HasSynced,
+		s.informers.namespaces.Informer().HasSynced, s.informers.clusterRoles.Informer().HasSynced, s.informers.clusterRoleBindings.Informer().HasSynced}
+	_ = wait.PollUntilContextTimeout(ctx, time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		for _, ok := range synced {
+			if !ok() {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	return prepared.RunWithContext(ctx)
 }
 
 func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookContext) error {
