@@ -48,7 +48,7 @@ var SystemNamespaces = []string{
 // request. It blocks /readyz until they exist, so a ready server always has
 // them.
 func (s *Server) bootstrapNamespaces(ctx genericapiserver.PostStartHookContext) error {
-	client, err := kubernetes.NewForConfig(ctx.LoopbackClientConfig)
+	client, err := kubernetes.NewForConfig(s.config.Extra.background.loopbackConfig(ctx.LoopbackClientConfig))
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (s *Server) bootstrapNamespaces(ctx genericapiserver.PostStartHookContext) 
 // system:discovery, ...), retrying until storage answers, as
 // kube-apiserver's rbac/bootstrap-roles hook.
 func (s *Server) bootstrapRBAC(ctx genericapiserver.PostStartHookContext) error {
-	client, err := rbacclient.NewForConfig(ctx.LoopbackClientConfig)
+	client, err := rbacclient.NewForConfig(s.config.Extra.background.loopbackConfig(ctx.LoopbackClientConfig))
 	if err != nil {
 		return err
 	}
