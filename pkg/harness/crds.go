@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -69,7 +67,6 @@ func (o *CRDInstallOptions) prepare(webhooks *WebhookInstallOptions) error {
 	if webhooks == nil {
 		return nil
 	}
-	base := "https://" + net.JoinHostPort(webhooks.LocalServingHost, strconv.Itoa(webhooks.LocalServingPort))
 	for _, crd := range o.CRDs {
 		conversion := crd.Spec.Conversion
 		if conversion == nil || conversion.Strategy != apiextensionsv1.WebhookConverter || conversion.Webhook == nil || conversion.Webhook.ClientConfig == nil {
@@ -78,12 +75,7 @@ func (o *CRDInstallOptions) prepare(webhooks *WebhookInstallOptions) error {
 		cc := conversion.Webhook.ClientConfig
 		cc.CABundle = webhooks.LocalServingCAData
 		if cc.Service != nil {
-			path := "/"
-			if cc.Service.Path != nil {
-				path = *cc.Service.Path
-			}
-			url := base + path
-			cc.URL, cc.Service = &url, nil
+			cc.URL, cc.Service = webhooks.localURL(cc.Service.Path), nil
 		}
 	}
 	return nil
@@ -108,15 +100,7 @@ func (o *CRDInstallOptions) install(ctx context.Context, cfg *rest.Config) error
 	}
 	crds := client.ApiextensionsV1().CustomResourceDefinitions()
 	for _, crd := range o.CRDs {
-		_, err := crds.Create(ctx, crd, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			var existing *apiextensionsv1.CustomResourceDefinition
-			if existing, err = crds.Get(ctx, crd.Name, metav1.GetOptions{}); err == nil {
-				crd.ResourceVersion = existing.ResourceVersion
-				_, err = crds.Update(ctx, crd, metav1.UpdateOptions{})
-			}
-		}
-		if err != nil {
+		if err := createOrUpdate(ctx, crd, crds.Create, crds.Get, crds.Update); err != nil {
 			return fmt.Errorf("crds: %s: %w", o.describe(crd.Name), err)
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"strconv"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -84,30 +82,36 @@ func (o *WebhookInstallOptions) prepare(dataDir string) error {
 		}
 	}
 	o.LocalServingCAData = ca.CertPEM
-	base := "https://" + net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort))
 	for i := range o.MutatingWebhooks {
 		for j := range o.MutatingWebhooks[i].Webhooks {
-			o.pointAtLocal(&o.MutatingWebhooks[i].Webhooks[j].ClientConfig, base)
+			o.pointAtLocal(&o.MutatingWebhooks[i].Webhooks[j].ClientConfig)
 		}
 	}
 	for i := range o.ValidatingWebhooks {
 		for j := range o.ValidatingWebhooks[i].Webhooks {
-			o.pointAtLocal(&o.ValidatingWebhooks[i].Webhooks[j].ClientConfig, base)
+			o.pointAtLocal(&o.ValidatingWebhooks[i].Webhooks[j].ClientConfig)
 		}
 	}
 	return nil
 }
 
-func (o *WebhookInstallOptions) pointAtLocal(cc *admissionregistrationv1.WebhookClientConfig, base string) {
+func (o *WebhookInstallOptions) pointAtLocal(cc *admissionregistrationv1.WebhookClientConfig) {
 	cc.CABundle = o.LocalServingCAData
 	if cc.Service != nil {
-		path := "/"
-		if cc.Service.Path != nil {
-			path = *cc.Service.Path
-		}
-		url := base + path
-		cc.URL, cc.Service = &url, nil
+		cc.URL, cc.Service = o.localURL(cc.Service.Path), nil
 	}
+}
+
+// localURL is the test's webhook server's URL for a service's path ("/"
+// when it has none).
+func (o *WebhookInstallOptions) localURL(path *string) *string {
+	url := "https://" + net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort))
+	if path == nil {
+		url += "/"
+	} else {
+		url += *path
+	}
+	return &url
 }
 
 // install creates (or updates) each configuration, naming the one the
@@ -130,28 +134,6 @@ func (o *WebhookInstallOptions) install(ctx context.Context, cfg *rest.Config) e
 		}
 	}
 	return nil
-}
-
-// createOrUpdate creates obj, or replaces what a restart on the same data
-// directory left.
-func createOrUpdate[T interface {
-	*admissionregistrationv1.MutatingWebhookConfiguration | *admissionregistrationv1.ValidatingWebhookConfiguration
-	metav1.Object
-}](ctx context.Context, obj T,
-	create func(context.Context, T, metav1.CreateOptions) (T, error),
-	get func(context.Context, string, metav1.GetOptions) (T, error),
-	update func(context.Context, T, metav1.UpdateOptions) (T, error)) error {
-	_, err := create(ctx, obj, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	existing, err := get(ctx, obj.GetName(), metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	obj.SetResourceVersion(existing.GetResourceVersion())
-	_, err = update(ctx, obj, metav1.UpdateOptions{})
-	return err
 }
 
 // readWebhookConfigurations reads the webhook configurations of path, a

@@ -106,6 +106,15 @@ func (a ParamAuthorizer) paramKind(ctx context.Context, kind, old *admissionregi
 	return nil
 }
 
+// wellFormedThen is errs, or, for a well-formed object, what check finds:
+// kube checks who may read the params of a valid object only.
+func wellFormedThen(errs field.ErrorList, check func() field.ErrorList) field.ErrorList {
+	if len(errs) > 0 {
+		return errs
+	}
+	return check()
+}
+
 // binding is what a binding's check needs: its policy's name and
 // paramRef, and how to read the policy's paramKind.
 type binding struct {

@@ -166,18 +166,12 @@ func (mutatingPolicyStrategy) PrepareForUpdate(_ context.Context, obj, old runti
 
 func (s mutatingPolicyStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	p := obj.(*admissionregistrationv1.MutatingAdmissionPolicy)
-	if errs := validateMutatingPolicy(p, newStored()); len(errs) > 0 {
-		return errs
-	}
-	return s.authz.paramKind(ctx, p.Spec.ParamKind, nil)
+	return wellFormedThen(validateMutatingPolicy(p, newStored()), func() field.ErrorList { return s.authz.paramKind(ctx, p.Spec.ParamKind, nil) })
 }
 
 func (s mutatingPolicyStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	p, oldP := obj.(*admissionregistrationv1.MutatingAdmissionPolicy), old.(*admissionregistrationv1.MutatingAdmissionPolicy)
-	if errs := validateMutatingPolicy(p, mutatingStoredOf(oldP, p)); len(errs) > 0 {
-		return errs
-	}
-	return s.authz.paramKind(ctx, p.Spec.ParamKind, oldP.Spec.ParamKind)
+	return wellFormedThen(validateMutatingPolicy(p, mutatingStoredOf(oldP, p)), func() field.ErrorList { return s.authz.paramKind(ctx, p.Spec.ParamKind, oldP.Spec.ParamKind) })
 }
 
 type mutatingBindingStrategy struct {
@@ -203,10 +197,7 @@ func (mutatingBindingStrategy) PrepareForUpdate(_ context.Context, obj, old runt
 
 func (s mutatingBindingStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	b := obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding)
-	if errs := validateMutatingBinding(b); len(errs) > 0 {
-		return errs
-	}
-	return s.authz.paramRef(ctx, s.binding(b), nil)
+	return wellFormedThen(validateMutatingBinding(b), func() field.ErrorList { return s.authz.paramRef(ctx, s.binding(b), nil) })
 }
 
 func (s mutatingBindingStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {

@@ -46,18 +46,12 @@ func (policyStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 
 func (s policyStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	p := obj.(*admissionregistrationv1.ValidatingAdmissionPolicy)
-	if errs := validatePolicy(p, newStored()); len(errs) > 0 {
-		return errs
-	}
-	return s.authz.paramKind(ctx, p.Spec.ParamKind, nil)
+	return wellFormedThen(validatePolicy(p, newStored()), func() field.ErrorList { return s.authz.paramKind(ctx, p.Spec.ParamKind, nil) })
 }
 
 func (s policyStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	p, oldP := obj.(*admissionregistrationv1.ValidatingAdmissionPolicy), old.(*admissionregistrationv1.ValidatingAdmissionPolicy)
-	if errs := validatePolicy(p, storedOf(oldP, p)); len(errs) > 0 {
-		return errs
-	}
-	return s.authz.paramKind(ctx, p.Spec.ParamKind, oldP.Spec.ParamKind)
+	return wellFormedThen(validatePolicy(p, storedOf(oldP, p)), func() field.ErrorList { return s.authz.paramKind(ctx, p.Spec.ParamKind, oldP.Spec.ParamKind) })
 }
 
 // statusStrategy takes only status.
@@ -106,10 +100,7 @@ func (bindingStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Obje
 
 func (s bindingStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	b := obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding)
-	if errs := validateBinding(b); len(errs) > 0 {
-		return errs
-	}
-	return s.authz.paramRef(ctx, s.binding(b), nil)
+	return wellFormedThen(validateBinding(b), func() field.ErrorList { return s.authz.paramRef(ctx, s.binding(b), nil) })
 }
 
 func (s bindingStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
