@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -99,9 +100,22 @@ func (o *CRDInstallOptions) install(ctx context.Context, cfg *rest.Config) error
 		return err
 	}
 	crds := client.ApiextensionsV1().CustomResourceDefinitions()
-	for _, crd := range o.CRDs {
-		if err := createOrUpdate(ctx, crd, crds.Create, crds.Get, crds.Update); err != nil {
-			return fmt.Errorf("crds: %s: %w", o.describe(crd.Name), err)
+	// All at once: each create is some 20 ms of the server's, mostly
+	// compiling the schema, and a project has many CRDs. The first error,
+	// in the order given, is reported.
+	errs := make([]error, len(o.CRDs))
+	var wg sync.WaitGroup
+	for i, crd := range o.CRDs {
+		wg.Go(func() {
+			if err := createOrUpdate(ctx, crd, crds.Create, crds.Get, crds.Update); err != nil {
+				errs[i] = fmt.Errorf("crds: %s: %w", o.describe(crd.Name), err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	maxTime := o.MaxTime
