@@ -20,6 +20,8 @@ import (
 	"k8s.io/apiserver/pkg/server/resourceconfig"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/restmapper"
 	cliflag "k8s.io/component-base/cli/flag"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/admission"
@@ -67,7 +69,7 @@ func (c completedConfig) restStorageProviders() ([]RESTStorageProvider, error) {
 		coordinationrest.RESTStorageProvider{},
 		eventsrest.RESTStorageProvider{TTL: c.Extra.EventTTL},
 		admissionregistrationrest.RESTStorageProvider{ExcludedResources: admission.ExcludedResources,
-			ParamAuthorizer: policy.ParamAuthorizer{Authorizer: authz, Discovery: discoveryClient}},
+			ParamAuthorizer: policy.ParamAuthorizer{Authorizer: authz, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discoveryClient))}},
 	}
 	if c.Extra.AuditSinks != nil {
 		providers = append(providers, auditregistrationrest.RESTStorageProvider{})

@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,7 +11,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/client-go/discovery"
 )
 
 // ParamAuthorizer is kube's check that whoever writes a policy with a
@@ -24,25 +22,10 @@ import (
 // A zero ParamAuthorizer allows all.
 type ParamAuthorizer struct {
 	Authorizer authorizer.Authorizer
-	// Discovery resolves a paramKind to its resource, as kube's resolver
-	// does (pkg/registry/admissionregistration/resolver).
-	Discovery discovery.DiscoveryInterface
-}
-
-// resource is the resource of gvk, from discovery.
-func (a ParamAuthorizer) resource(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
-	gv := gvk.GroupVersion()
-	resources, err := a.Discovery.ServerResourcesForGroupVersion(gv.String())
-	if err != nil {
-		return schema.GroupVersionResource{}, err
-	}
-	for _, r := range resources.APIResources {
-		if r.Kind == gvk.Kind && !strings.Contains(r.Name, "/") &&
-			(r.Group == "" || r.Group == gvk.Group) && (r.Version == "" || r.Version == gvk.Version) {
-			return gv.WithResource(r.Name), nil
-		}
-	}
-	return schema.GroupVersionResource{}, &meta.NoKindMatchError{GroupKind: gvk.GroupKind(), SearchedVersions: []string{gvk.Version}}
+	// Mapper resolves a paramKind to its resource from the server's
+	// discovery, as kube's resolver (pkg/registry/admissionregistration/resolver)
+	// does.
+	Mapper meta.RESTMapper
 }
 
 // scope is what a check is about: every group, version and resource
@@ -54,10 +37,10 @@ func (a ParamAuthorizer) scope(kind *admissionregistrationv1.ParamKind) (group, 
 		return
 	}
 	group, version = gv.Group, gv.Version
-	if gvr, err := a.resource(gv.WithKind(kind.Kind)); err != nil {
+	if mapping, err := a.Mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: kind.Kind}, gv.Version); err != nil {
 		resolveErr = err
 	} else {
-		resource = gvr.Resource
+		resource = mapping.Resource.Resource
 	}
 	return
 }
@@ -106,21 +89,15 @@ func (a ParamAuthorizer) paramKind(ctx context.Context, kind, old *admissionregi
 	return nil
 }
 
-// wellFormedThen is errs, or, for a well-formed object, what check finds:
-// kube checks who may read the params of a valid object only.
-func wellFormedThen(errs field.ErrorList, check func() field.ErrorList) field.ErrorList {
-	if len(errs) > 0 {
-		return errs
-	}
-	return check()
-}
+// paramKindReader reads a policy's paramKind.
+type paramKindReader func(ctx context.Context, policyName string) (*admissionregistrationv1.ParamKind, error)
 
 // binding is what a binding's check needs: its policy's name and
 // paramRef, and how to read the policy's paramKind.
 type binding struct {
 	policyName string
 	ref        *admissionregistrationv1.ParamRef
-	kindOf     func(ctx context.Context, policyName string) (*admissionregistrationv1.ParamKind, error)
+	kindOf     paramKindReader
 	// mutating: kube's MutatingAdmissionPolicyBinding check returns the
 	// authorizer's error unwrapped and names verb and user the other way
 	// round in its refusal; kept, as the messages are kube's.

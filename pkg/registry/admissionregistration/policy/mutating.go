@@ -1,26 +1,22 @@
 package policy
 
 import (
-	"context"
 	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/mutating/patch"
 	"k8s.io/apiserver/pkg/cel/environment"
 
-	"github.com/mini-apiserver/mini-apiserver/pkg/registry"
 	"github.com/mini-apiserver/mini-apiserver/pkg/registry/admissionregistration/validation"
 )
 
 // kube's MutatingAdmissionPolicy and its binding (GA, on by default in
-// v1.37): validation, and strategies that bump generation when the spec
-// changes.
+// v1.37): validation.
 
 var (
 	// mutatingOperations: a policy can only change what is created or
@@ -134,77 +130,9 @@ func validateMutation(compiler plugincel.Compiler, m *admissionregistrationv1.Mu
 }
 
 func validateMutatingBinding(b *admissionregistrationv1.MutatingAdmissionPolicyBinding) field.ErrorList {
-	allErrors := apivalidation.ValidateObjectMeta(&b.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	spec, path := &b.Spec, field.NewPath("spec")
-	allErrors = append(allErrors, validatePolicyName(spec.PolicyName, path.Child("policyName"))...)
-	allErrors = append(allErrors, validateParamRef(spec.ParamRef, path.Child("paramRef"))...)
-	allErrors = append(allErrors, validateMatchResources(spec.MatchResources, path.Child("matchResources"))...)
-	if spec.MatchResources != nil {
-		allErrors = append(allErrors, validateMutatingOperations(spec.MatchResources, path.Child("matchResources", "resourceRules", "operations"))...)
+	allErrors := validateBindingCommon(&b.ObjectMeta, b.Spec.PolicyName, b.Spec.ParamRef, b.Spec.MatchResources)
+	if b.Spec.MatchResources != nil {
+		allErrors = append(allErrors, validateMutatingOperations(b.Spec.MatchResources, field.NewPath("spec", "matchResources", "resourceRules", "operations"))...)
 	}
 	return allErrors
-}
-
-// mutatingPolicyStrategy is kube's: generation 1 on create, bumped when
-// the spec changes; a well-formed policy's paramKind must be readable by
-// its writer.
-type mutatingPolicyStrategy struct {
-	registry.Strategy
-	authz ParamAuthorizer
-}
-
-func (mutatingPolicyStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
-	obj.(*admissionregistrationv1.MutatingAdmissionPolicy).Generation = 1
-}
-
-func (mutatingPolicyStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
-	p, oldP := obj.(*admissionregistrationv1.MutatingAdmissionPolicy), old.(*admissionregistrationv1.MutatingAdmissionPolicy)
-	if !equality.Semantic.DeepEqual(oldP.Spec, p.Spec) {
-		p.Generation = oldP.Generation + 1
-	}
-}
-
-func (s mutatingPolicyStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	p := obj.(*admissionregistrationv1.MutatingAdmissionPolicy)
-	return wellFormedThen(validateMutatingPolicy(p, newStored()), func() field.ErrorList { return s.authz.paramKind(ctx, p.Spec.ParamKind, nil) })
-}
-
-func (s mutatingPolicyStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	p, oldP := obj.(*admissionregistrationv1.MutatingAdmissionPolicy), old.(*admissionregistrationv1.MutatingAdmissionPolicy)
-	return wellFormedThen(validateMutatingPolicy(p, mutatingStoredOf(oldP, p)), func() field.ErrorList { return s.authz.paramKind(ctx, p.Spec.ParamKind, oldP.Spec.ParamKind) })
-}
-
-type mutatingBindingStrategy struct {
-	registry.Strategy
-	authz  ParamAuthorizer
-	kindOf func(ctx context.Context, policyName string) (*admissionregistrationv1.ParamKind, error)
-}
-
-func (s mutatingBindingStrategy) binding(b *admissionregistrationv1.MutatingAdmissionPolicyBinding) binding {
-	return binding{policyName: b.Spec.PolicyName, ref: b.Spec.ParamRef, kindOf: s.kindOf, mutating: true}
-}
-
-func (mutatingBindingStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
-	obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Generation = 1
-}
-
-func (mutatingBindingStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
-	b, oldB := obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding), old.(*admissionregistrationv1.MutatingAdmissionPolicyBinding)
-	if !equality.Semantic.DeepEqual(oldB.Spec, b.Spec) {
-		b.Generation = oldB.Generation + 1
-	}
-}
-
-func (s mutatingBindingStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	b := obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding)
-	return wellFormedThen(validateMutatingBinding(b), func() field.ErrorList { return s.authz.paramRef(ctx, s.binding(b), nil) })
-}
-
-func (s mutatingBindingStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	b := obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding)
-	if errs := validateMutatingBinding(b); len(errs) > 0 {
-		return errs
-	}
-	oldB := s.binding(old.(*admissionregistrationv1.MutatingAdmissionPolicyBinding))
-	return s.authz.paramRef(ctx, s.binding(b), &oldB)
 }

@@ -79,7 +79,7 @@ func paramRef(ref *admissionregistrationv1.ParamRef) string {
 
 // kindOf reads a policy's paramKind for a binding's check from the
 // policies' store (policies, nil while that resource is not served).
-func kindOf[P runtime.Object](policies func() rest.Getter, paramKind func(P) *admissionregistrationv1.ParamKind) func(context.Context, string) (*admissionregistrationv1.ParamKind, error) {
+func kindOf[P runtime.Object](policies func() rest.Getter, paramKind func(P) *admissionregistrationv1.ParamKind) paramKindReader {
 	return func(ctx context.Context, name string) (*admissionregistrationv1.ParamKind, error) {
 		store := policies()
 		if store == nil {
@@ -96,7 +96,7 @@ func kindOf[P runtime.Object](policies func() rest.Getter, paramKind func(P) *ad
 // NewPolicyStorage returns the validatingadmissionpolicies store and its
 // status subresource.
 func NewPolicyStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorizer) (*genericregistry.Store, *registry.StatusSubresource, error) {
-	s := policyStrategy{registry.NewStrategy(false, false, false), authz}
+	s := newPolicyStrategy(authz)
 	store, err := newStore(optsGetter, s, "validatingadmissionpolicy",
 		func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicy{} },
 		func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyList{} },
@@ -121,10 +121,7 @@ func NewPolicyStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorize
 // NewBindingStorage returns the validatingadmissionpolicybindings store;
 // policies is the validatingadmissionpolicies store.
 func NewBindingStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorizer, policies func() rest.Getter) (*genericregistry.Store, error) {
-	s := bindingStrategy{registry.NewStrategy(false, false, false), authz,
-		kindOf(policies, func(p *admissionregistrationv1.ValidatingAdmissionPolicy) *admissionregistrationv1.ParamKind {
-			return p.Spec.ParamKind
-		})}
+	s := newBindingStrategy(authz, kindOf(policies, validatingParamKind))
 	return newStore(optsGetter, s, "validatingadmissionpolicybinding",
 		func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyBinding{} },
 		func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyBindingList{} },
@@ -136,7 +133,7 @@ func NewBindingStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthoriz
 
 // NewMutatingPolicyStorage returns the mutatingadmissionpolicies store.
 func NewMutatingPolicyStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorizer) (*genericregistry.Store, error) {
-	return newStore(optsGetter, mutatingPolicyStrategy{registry.NewStrategy(false, false, false), authz}, "mutatingadmissionpolicy",
+	return newStore(optsGetter, newMutatingPolicyStrategy(authz), "mutatingadmissionpolicy",
 		func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicy{} },
 		func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyList{} },
 		table.Convertor{
@@ -153,10 +150,7 @@ func NewMutatingPolicyStorage(optsGetter generic.RESTOptionsGetter, authz ParamA
 // NewMutatingBindingStorage returns the mutatingadmissionpolicybindings
 // store; policies is the mutatingadmissionpolicies store.
 func NewMutatingBindingStorage(optsGetter generic.RESTOptionsGetter, authz ParamAuthorizer, policies func() rest.Getter) (*genericregistry.Store, error) {
-	s := mutatingBindingStrategy{registry.NewStrategy(false, false, false), authz,
-		kindOf(policies, func(p *admissionregistrationv1.MutatingAdmissionPolicy) *admissionregistrationv1.ParamKind {
-			return p.Spec.ParamKind
-		})}
+	s := newMutatingBindingStrategy(authz, kindOf(policies, mutatingParamKind))
 	return newStore(optsGetter, s, "mutatingadmissionpolicybinding",
 		func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyBinding{} },
 		func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyBindingList{} },

@@ -283,12 +283,17 @@ func validateAuditAnnotation(compiler plugincel.Compiler, policyName string, a *
 }
 
 func validateBinding(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) field.ErrorList {
-	allErrors := apivalidation.ValidateObjectMeta(&b.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	spec, path := &b.Spec, field.NewPath("spec")
-	allErrors = append(allErrors, validatePolicyName(spec.PolicyName, path.Child("policyName"))...)
-	allErrors = append(allErrors, validateParamRef(spec.ParamRef, path.Child("paramRef"))...)
-	allErrors = append(allErrors, validateMatchResources(spec.MatchResources, path.Child("matchResources"))...)
-	return append(allErrors, validateValidationActions(spec.ValidationActions, path.Child("validationActions"))...)
+	allErrors := validateBindingCommon(&b.ObjectMeta, b.Spec.PolicyName, b.Spec.ParamRef, b.Spec.MatchResources)
+	return append(allErrors, validateValidationActions(b.Spec.ValidationActions, field.NewPath("spec", "validationActions"))...)
+}
+
+// validateBindingCommon is what both binding kinds check, in kube's order.
+func validateBindingCommon(meta *metav1.ObjectMeta, policyName string, ref *admissionregistrationv1.ParamRef, match *admissionregistrationv1.MatchResources) field.ErrorList {
+	allErrors := apivalidation.ValidateObjectMeta(meta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	path := field.NewPath("spec")
+	allErrors = append(allErrors, validatePolicyName(policyName, path.Child("policyName"))...)
+	allErrors = append(allErrors, validateParamRef(ref, path.Child("paramRef"))...)
+	return append(allErrors, validateMatchResources(match, path.Child("matchResources"))...)
 }
 
 func validateParamRef(ref *admissionregistrationv1.ParamRef, path *field.Path) field.ErrorList {
