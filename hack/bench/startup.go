@@ -92,10 +92,14 @@ func startup(work string) {
 		len(benchCRDs()), stats(withCRDs), stats(kWithCRDs), ratioDur(kWithCRDs, withCRDs))
 	say("")
 
-	// Idle memory, 10 s after ready, one of each side by side.
+	// Idle memory 10 s after ready, and the CPU each side used idle in
+	// those 10 s, one of each side by side.
 	s, _ = start(dir)
 	k, _, _ := startKube(kdir)
+	kubeCPU := func() float64 { return processCPU(k.Cmd.Process.Pid) + processCPU(k.Etcd.PID()) }
+	ourCPU0, kubeCPU0 := processCPU(s.PID()), kubeCPU()
 	time.Sleep(10 * time.Second) // the figure is idle RSS 10 s after ready, not a condition
+	ourIdle, kubeIdle := (processCPU(s.PID())-ourCPU0)/10*100, (kubeCPU()-kubeCPU0)/10*100
 	ours, theirs := rssMiB(s.PID()), k.rss()
 	apiOnly := rssMiB(k.Cmd.Process.Pid)
 	anon := func(pid int) float64 { return procStatusMiB(pid, "RssAnon") }
@@ -107,6 +111,7 @@ func startup(work string) {
 	say("| RSS | %.0f MiB | %.0f MiB (kube-apiserver %.0f, etcd %.0f) | %.1fx |", ours, theirs, apiOnly, theirs-apiOnly, theirs/ours)
 	say("| of which anonymous (heap, stacks: `RssAnon`) | %.0f MiB | %.0f MiB | %.1fx |", ourAnon, theirAnon, theirAnon/ourAnon)
 	say("| of which the binaries' pages (`RssFile`) | %.0f MiB | %.0f MiB | %.1fx |", ours-ourAnon, theirs-theirAnon, (theirs-theirAnon)/(ours-ourAnon))
+	say("| CPU used idle over those 10 s (utime+stime, %% of one core) | %.1f%% | %.1f%% | %.1fx |", ourIdle, kubeIdle, kubeIdle/ourIdle)
 	say("")
 }
 

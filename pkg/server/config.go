@@ -8,6 +8,7 @@ import (
 	"time"
 
 	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
+	utiltrace "k8s.io/utils/trace"
 
 	"k8s.io/apimachinery/pkg/util/sets"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
@@ -64,6 +65,8 @@ type ExtraConfig struct {
 	// background is what the shared informers and the controllers dial
 	// through; it stops them when shutdown begins.
 	background *background
+	// startup is the start's trace, logged when the server is ready.
+	startup *utiltrace.Trace
 }
 
 // config builds the server configuration, one concern at a time, and
@@ -76,6 +79,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if err != nil {
 		return nil, err
 	}
+	so.startup.Step("credentials loaded")
 	cfg := &Config{Generic: genericapiserver.NewRecommendedConfig(api.Codecs), Extra: ExtraConfig{DataDir: o.DataDir, EventTTL: o.EventTTL, background: newBackground()}}
 	c := cfg.Generic
 	// One aggregated discovery document for the server's groups and the
@@ -94,6 +98,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if res.listener, err = o.applyServing(c, creds, so.listener); err != nil {
 		return nil, err
 	}
+	so.startup.Step("port bound")
 	if wrap := so.wrapAPIHandler; wrap != nil {
 		c.BuildHandlerChainFunc = func(apiHandler http.Handler, gc *genericapiserver.Config) http.Handler {
 			return genericapiserver.DefaultBuildHandlerChain(wrap(apiHandler), gc)
@@ -107,6 +112,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 		if res.etcd, err = o.startEmbeddedEtcd(); err != nil {
 			return nil, err
 		}
+		so.startup.Step("embedded etcd starting")
 	}
 	if res.auditLog, err = o.applyAudit(&c.Config); err != nil {
 		return nil, err
@@ -140,6 +146,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if err := o.Features.ApplyTo(&c.Config, loopbackClient, c.SharedInformerFactory); err != nil {
 		return nil, err
 	}
+	so.startup.Step("audit, authentication and authorization")
 	applyOpenAPI(c)
 	dynamicClient, err := dynamicclient.NewForConfig(c.LoopbackClientConfig)
 	if err != nil {
@@ -151,10 +158,12 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	}, c.FeatureGate, c.EffectiveVersion); err != nil {
 		return nil, err
 	}
+	so.startup.Step("admission")
 	etcdOpts, err := o.applyStorage(ctx, c, res.etcd)
 	if err != nil {
 		return nil, err
 	}
+	so.startup.Step("storage (etcd ready)")
 	servingURL := "https://" + loopbackHostPort(c.SecureServing)
 	webhookAuth, webhookServices, err := admission.WebhookResolvers(c.LoopbackClientConfig, servingURL, c.TracerProvider)
 	if err != nil {
@@ -163,6 +172,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if cfg.Extensions, err = o.apiExtensionsConfig(c, etcdOpts, cfg.Extra.background, webhookAuth, webhookServices); err != nil {
 		return nil, err
 	}
+	so.startup.Step("apiextensions-apiserver configured")
 	cfg.Extra.ControllerConfigs = map[string]*rest.Config{}
 	for _, user := range controllerUsers {
 		cfg.Extra.ControllerConfigs[user] = cfg.Extra.background.clientConfig(creds.controllerConfig(user, servingURL))
@@ -172,6 +182,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if cfg.Extra.KubeconfigPath, err = creds.writeAdminKubeconfig(o.DataDir, servingURL); err != nil {
 		return nil, err
 	}
+	cfg.Extra.startup = so.startup
 	return cfg, nil
 }
 

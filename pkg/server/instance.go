@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"k8s.io/client-go/rest"
+	utiltrace "k8s.io/utils/trace"
 
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logfile"
 )
@@ -44,6 +46,9 @@ type StartOption func(*startOptions)
 type startOptions struct {
 	listener       net.Listener
 	wrapAPIHandler func(http.Handler) http.Handler
+	// startup records the phases of the start; logged at --v=2 once the
+	// server is ready.
+	startup *utiltrace.Trace
 }
 
 // WithListener serves on l instead of binding --bind-address and
@@ -65,7 +70,7 @@ func WithAPIHandlerWrapper(wrap func(http.Handler) http.Handler) StartOption {
 // Ready (or WaitReady) for /readyz. ctx bounds the start (waiting for etcd),
 // not the server's life: Close stops it. On error nothing it opened is left.
 func Start(ctx context.Context, o CompletedOptions, opts ...StartOption) (_ *Instance, err error) {
-	var so startOptions
+	so := startOptions{startup: utiltrace.New("Start-up", utiltrace.Field{Key: "sinceExec", Value: time.Since(processStart).Round(time.Millisecond)})}
 	for _, opt := range opts {
 		opt(&so)
 	}
@@ -83,6 +88,7 @@ func Start(ctx context.Context, o CompletedOptions, opts ...StartOption) (_ *Ins
 	if err != nil {
 		return nil, err
 	}
+	so.startup.Step("servers built")
 	runCtx, cancel := context.WithCancel(context.Background())
 	inst := &Instance{
 		URL: srv.ServingURL, Port: res.listener.Addr().(*net.TCPAddr).Port,

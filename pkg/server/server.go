@@ -54,10 +54,12 @@ type Server struct {
 // CustomResourceDefinitions, the custom resources) is passed to it, behind
 // the same handler chain.
 func (c CompletedConfig) New() (*Server, error) {
+	startup := c.Extra.startup
 	extensions, err := c.Extensions.New(genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, fmt.Errorf("apiextensions-apiserver: %w", err)
 	}
+	startup.Step("apiextensions-apiserver built")
 	generic, err := c.Generic.New("mini-apiserver", extensions.GenericAPIServer)
 	if err != nil {
 		return nil, err
@@ -65,6 +67,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := c.installAPIs(generic); err != nil {
 		return nil, err
 	}
+	startup.Step("API groups installed")
 	// kube's jwks_uri is on the external address; with no advertise
 	// address here it is the one the server is reached at.
 	external := c.Generic.ExternalAddress
@@ -133,7 +136,9 @@ func (c CompletedConfig) New() (*Server, error) {
 
 // Run serves until ctx is done, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
+	startup := s.config.Extra.startup
 	prepared := s.Generic.PrepareRun()
+	startup.Step("prepared to run")
 	// The server's own informers list through the in-process listener,
 	// and the port serves once those the post-start hooks wait for have:
 	// apiextensions-apiserver's hooks poll theirs every 100 ms from the
@@ -154,6 +159,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return true, nil
 	})
+	startup.Step("in-process informers synced")
 	return prepared.RunWithContext(ctx)
 }
 
@@ -221,6 +227,9 @@ func (s *Server) reportReady(ctx genericapiserver.PostStartHookContext) error {
 			if w.code != http.StatusOK {
 				return false, nil
 			}
+			startup := s.config.Extra.startup
+			startup.Step("ready")
+			startup.Log()
 			klog.InfoS(fmt.Sprintf("ready in %dms", time.Since(processStart).Milliseconds()), "url", s.ServingURL)
 			close(s.ready)
 			return true, nil

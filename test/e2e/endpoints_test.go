@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	"k8s.io/apimachinery/pkg/util/version"
@@ -194,5 +196,28 @@ func TestHelp(t *testing.T) {
 	}
 	if v := runStdout(t, "--version"); !regexpMatch(`^Kubernetes v1\.37\.\d+\n$`, v) {
 		t.Errorf("--version: %q", v)
+	}
+}
+
+// TestStartupTrace: at --v=2 the server logs, once ready, how long each
+// phase of its start took, in order.
+func TestStartupTrace(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "--v=2")
+	eventually(t, 10*time.Second, "the start-up trace in the log", func() (bool, error) {
+		return strings.Contains(s.Stderr(), `"ready in `), nil
+	})
+	log := s.Stderr()
+	if !regexpMatch(`"Start-up" sinceExec:\d+ms .*\(total time: \d+ms\)`, log) {
+		t.Fatalf("no start-up trace in the log:\n%s", log)
+	}
+	at := 0
+	for _, phase := range []string{"credentials loaded", "port bound", "embedded etcd starting", "admission", "storage (etcd ready)",
+		"apiextensions-apiserver built", "API groups installed", "in-process informers synced", "ready"} {
+		i := strings.Index(log[at:], fmt.Sprintf("---%q ", phase))
+		if i < 0 {
+			t.Fatalf("phase %q not in the trace after offset %d:\n%s", phase, at, log)
+		}
+		at += i
 	}
 }
