@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,14 +44,31 @@ type Etcd struct {
 	opts      EtcdOptions
 	clientURL string
 	peerURL   string
-	cmd       *exec.Cmd
-	logs      *proc.SyncBuffer
-	finished  chan struct{}
+	// name and initialCluster are the member's in its cluster: "harness"
+	// and itself alone for StartEtcd.
+	name, initialCluster string
+	cmd                  *exec.Cmd
+	logs                 *proc.SyncBuffer
+	finished             chan struct{}
 }
 
 // StartEtcd starts a single-member etcd on free loopback ports and returns
 // once it serves a read.
 func StartEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
+	e, err := newEtcdMember(opts, "harness", false)
+	if err != nil {
+		return nil, err
+	}
+	e.initialCluster = e.name + "=" + e.peerURL
+	if err := e.start(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// newEtcdMember is a member on free loopback ports, not started; with TLS
+// and peerTLS its peers talk mutual TLS too (a single member has none).
+func newEtcdMember(opts EtcdOptions, name string, peerTLS bool) (*Etcd, error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second
 	}
@@ -62,15 +80,15 @@ func StartEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme := "http"
+	scheme, peerScheme := "http", "http"
 	if opts.TLS != nil {
 		scheme = "https"
+		if peerTLS {
+			peerScheme = "https"
+		}
 	}
-	e := &Etcd{opts: opts, clientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, clientPort), peerURL: fmt.Sprintf("http://127.0.0.1:%d", peerPort)}
-	if err := e.start(ctx); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return &Etcd{opts: opts, name: name, clientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, clientPort),
+		peerURL: fmt.Sprintf("%s://127.0.0.1:%d", peerScheme, peerPort)}, nil
 }
 
 func (e *Etcd) start(ctx context.Context) error {
@@ -79,17 +97,21 @@ func (e *Etcd) start(ctx context.Context) error {
 		listen += ",unix://" + e.opts.UnixSocket
 	}
 	e.logs, e.finished = &proc.SyncBuffer{}, make(chan struct{})
-	args := []string{"--name=harness", "--data-dir=" + filepath.Clean(e.opts.DataDir),
+	args := []string{"--name=" + e.name, "--data-dir=" + filepath.Clean(e.opts.DataDir),
 		"--listen-client-urls=" + listen, "--advertise-client-urls=" + e.clientURL,
 		"--listen-peer-urls=" + e.peerURL, "--initial-advertise-peer-urls=" + e.peerURL,
-		"--initial-cluster=harness=" + e.peerURL, "--log-level=error"}
+		"--initial-cluster=" + e.initialCluster, "--initial-cluster-token=harness", "--log-level=error"}
 	if t := e.opts.TLS; t != nil {
 		args = append(args, "--client-cert-auth", "--cert-file="+t.CertFile, "--key-file="+t.KeyFile, "--trusted-ca-file="+t.TrustedCAFile)
+		if strings.HasPrefix(e.peerURL, "https:") {
+			// The serving certificate is also the member's client one.
+			args = append(args, "--peer-client-cert-auth", "--peer-cert-file="+t.CertFile, "--peer-key-file="+t.KeyFile, "--peer-trusted-ca-file="+t.TrustedCAFile)
+		}
 	}
 	e.cmd = exec.Command(e.opts.Binary, args...)
 	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
 	if err := e.cmd.Start(); err != nil {
-		return fmt.Errorf("etcd: %w", err)
+		return fmt.Errorf("etcd %s: %w", e.name, err)
 	}
 	finished := e.finished
 	go func() { _ = e.cmd.Wait(); close(finished) }()
@@ -120,7 +142,7 @@ func (e *Etcd) waitServing(ctx context.Context) error {
 	err := wait.PollUntilContextCancel(ctx, 5*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		select {
 		case <-e.finished:
-			return false, fmt.Errorf("etcd exited while starting:\n%s", e.logs.String())
+			return false, fmt.Errorf("etcd %s exited while starting:\n%s", e.name, e.logs.String())
 		default:
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.clientURL+"/health", nil)
@@ -138,7 +160,7 @@ func (e *Etcd) waitServing(ctx context.Context) error {
 		return res.StatusCode == http.StatusOK, nil
 	})
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("etcd not serving after %s: %v\n%s", e.opts.ReadyTimeout, lastErr, e.logs.String())
+		return fmt.Errorf("etcd %s not serving after %s: %v\n%s", e.name, e.opts.ReadyTimeout, lastErr, e.logs.String())
 	}
 	return err
 }
@@ -174,6 +196,19 @@ func (e *Etcd) Restart(ctx context.Context) error {
 		return fmt.Errorf("etcd: Restart while running")
 	}
 	return e.start(ctx)
+}
+
+// Name is the member's name in its cluster.
+func (e *Etcd) Name() string { return e.name }
+
+// Running says whether the member's process is running.
+func (e *Etcd) Running() bool {
+	select {
+	case <-e.finished:
+		return false
+	default:
+		return true
+	}
 }
 
 // PID is the member's process ID.

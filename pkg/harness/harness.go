@@ -65,6 +65,13 @@ type Options struct {
 	DataDir string
 	// ReadyTimeout bounds Start; default 90s.
 	ReadyTimeout time.Duration
+	// CredentialsFrom is another server's data directory whose
+	// certificates and keys (its pki/) this server's data directory takes
+	// before its first start, as kubeadm copies them to a control-plane node
+	// that joins: one CA, one admin credential, one set of service-account
+	// keys, so a client or a token of one server works on the other. Give
+	// both the same --etcd-servers.
+	CredentialsFrom string
 
 	// Binary, when set, is a mini-apiserver executable run as a child
 	// process instead of the server in this process.
@@ -159,6 +166,11 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		*field = value
 	}
 	set("data-dir", &parsed.DataDir, s.dataDir)
+	if opts.CredentialsFrom != "" {
+		if err := copyCredentials(opts.CredentialsFrom, s.dataDir); err != nil {
+			return nil, err
+		}
+	}
 	// kube's default is not to end watches at shutdown: a watch still open
 	// (a test's informer, its controller's manager) would hold Stop for
 	// --request-timeout, a minute. A test's server ends them within
@@ -261,10 +273,15 @@ func (s *Server) launch(ctx context.Context) error {
 
 // Restart stops the server gracefully and starts it again with the same
 // flags on the same data directory (and sink); a port the harness chose may
-// change.
+// change. A server that has already ended (a signal, a crash) is started
+// again.
 func (s *Server) Restart(ctx context.Context) error {
-	if err := s.run.stop(); err != nil {
-		return fmt.Errorf("harness: stop before restart: %w", err)
+	select {
+	case <-s.run.done():
+	default:
+		if err := s.run.stop(); err != nil {
+			return fmt.Errorf("harness: stop before restart: %w", err)
+		}
 	}
 	return s.launch(ctx)
 }

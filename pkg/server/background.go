@@ -35,6 +35,11 @@ type background struct {
 	// process; inProcessServer is its HTTP server once serving.
 	inProcess       *inProcessListener
 	inProcessServer *http.Server
+
+	// beforeStop run, in order, when shutdown begins, while the in-process
+	// clients still work: the library runs pre-shutdown hooks in no set
+	// order, so what still needs a client is not a hook of its own.
+	beforeStop []func()
 }
 
 var errShuttingDown = errors.New("server shutting down: in-process clients are stopped")
@@ -81,9 +86,24 @@ func (b *background) context(hook context.Context) context.Context {
 	return ctx
 }
 
+// onStop registers f to run when shutdown begins, before the in-process
+// clients stop.
+func (b *background) onStop(f func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.beforeStop = append(b.beforeStop, f)
+}
+
 // stop ends the in-process clients and closes their connections, those
 // still in their handshake included.
 func (b *background) stop() error {
+	b.mu.Lock()
+	before := b.beforeStop
+	b.beforeStop = nil
+	b.mu.Unlock()
+	for _, f := range before {
+		f()
+	}
 	b.cancel()
 	b.mu.Lock()
 	defer b.mu.Unlock()

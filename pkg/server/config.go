@@ -44,6 +44,8 @@ type Config struct {
 // ExtraConfig is what mini-apiserver adds to the library's configuration.
 type ExtraConfig struct {
 	DataDir string
+	// IdentityHost is the host name of the apiserver identity.
+	IdentityHost string
 	// KubeconfigPath is the generated admin kubeconfig; AdminConfig is the
 	// same credential as a client configuration.
 	KubeconfigPath string
@@ -82,6 +84,12 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	so.startup.Step("credentials loaded")
 	cfg := &Config{Generic: genericapiserver.NewRecommendedConfig(api.Codecs), Extra: ExtraConfig{DataDir: o.DataDir, EventTTL: o.EventTTL, background: newBackground()}}
 	c := cfg.Generic
+	if cfg.Extra.IdentityHost, err = identityHost(o.IdentityHostname); err != nil {
+		return nil, err
+	}
+	if c.APIServerID != "" {
+		c.APIServerID = apiServerID(cfg.Extra.IdentityHost)
+	}
 	// One aggregated discovery document for the server's groups and the
 	// custom resources' (kube-apiserver shares it the same way).
 	c.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")

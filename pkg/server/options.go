@@ -37,6 +37,9 @@ type Options struct {
 	DataDir string
 	// EventTTL is how long an event is kept: its etcd lease.
 	EventTTL time.Duration
+	// IdentityHostname is the host name the apiserver identity is derived
+	// from; empty, the machine's.
+	IdentityHostname string
 
 	GenericServerRun *genericoptions.ServerRunOptions
 	SecureServing    *genericoptions.SecureServingOptionsWithLoopback
@@ -102,6 +105,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	gfs.StringVar(&o.DataDir, "data-dir", o.DataDir, ""+
 		"Directory for the embedded etcd, generated certificates and admin.kubeconfig (created 0700). "+
 		"Default: $XDG_STATE_HOME/mini-apiserver, or ~/.local/state/mini-apiserver.")
+	gfs.StringVar(&o.IdentityHostname, "identity-hostname", o.IdentityHostname, ""+
+		"Host name the apiserver identity (its Lease in kube-system) is derived from and labelled with, as kube-apiserver "+
+		"derives it from the machine's. Default: the machine's host name. Give each server on one machine its own to run "+
+		"several on one etcd: servers on one host name share one identity, as kube-apiservers on one host would.")
 	o.Etcd.AddFlags(fss.FlagSet("etcd"))
 	// kube-apiserver's, in its "misc" section.
 	fss.FlagSet("misc").DurationVar(&o.EventTTL, "event-ttl", o.EventTTL, "Amount of time to retain events.")

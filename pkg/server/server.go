@@ -75,6 +75,9 @@ func (c CompletedConfig) New() (*Server, error) {
 		external = loopbackHostPort(c.Generic.SecureServing)
 	}
 	installOIDCDiscovery(generic, c.Extra.ServiceAccountTokens, external)
+	if err := c.installIdentityLease(generic); err != nil {
+		return nil, err
+	}
 	bg := c.Extra.background
 	loopbackRBAC, err := rbacclient.NewForConfig(bg.loopbackConfig(c.Generic.LoopbackClientConfig))
 	if err != nil {
