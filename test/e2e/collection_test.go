@@ -267,11 +267,14 @@ func TestAuditctlShipsToVictoriaLogs(t *testing.T) {
 	load := startPodLoad(t, s.Client(), "default")
 	load.waitCreated(t, 30)
 	load.Stop()
-	out, err := ship("--once").CombinedOutput()
+	// The backfill says which server wrote the log; the follower below
+	// takes the machine's host name.
+	out, err := ship("--once", "--server-name=control-plane-a").CombinedOutput()
 	if err != nil {
 		t.Fatalf("auditctl ship --once: %v\n%s", err, out)
 	}
 	waitStoreHas("the backfill in the store")
+	backfilled := stageCounts()["ResponseComplete"]
 	if out, err := ship("--once").CombinedOutput(); err != nil || !strings.Contains(string(out), "auditctl ship: 0 events shipped") {
 		t.Errorf("a second --once shipped again: %v\n%s", err, out)
 	}
@@ -318,5 +321,18 @@ func TestAuditctlShipsToVictoriaLogs(t *testing.T) {
 	mustDo(t, err)
 	if want := stageCounts()["ResponseComplete"]; len(rows) != 1 || rows[0]["user.username"] != "kubernetes-admin" || rows[0]["requests"] != strconv.Itoa(want) {
 		t.Errorf("requests per user: %v, want kubernetes-admin with %d", rows, want)
+	}
+	// docs/collection.md's "requests per server".
+	rows, err = vl.query(`stage:ResponseComplete | stats by (host.name) count() requests | sort by (host.name)`)
+	mustDo(t, err)
+	host, err := os.Hostname()
+	mustDo(t, err)
+	want := map[string]string{"control-plane-a": strconv.Itoa(backfilled), host: strconv.Itoa(stageCounts()["ResponseComplete"] - backfilled)}
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r["host.name"]] = r["requests"]
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests per server: %v, want %v", got, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -341,6 +342,33 @@ func TestHighAvailability(t *testing.T) {
 	}
 	if byOutcome[acknowledged] == 0 || len(exists) < byOutcome[acknowledged] {
 		t.Errorf("%d acknowledged creates, %d ConfigMaps", byOutcome[acknowledged], len(exists))
+	}
+	// auditctl view merges the two logs in time order, each line naming
+	// the log it came from.
+	out, err := exec.Command(auditctlBin, "view", "--log", a.AuditLog(), "--log", b.AuditLog(), "--stage", "ResponseComplete", "--verb", "create", "--namespace", "ha").Output()
+	mustDo(t, err)
+	lines := map[string]int{}
+	last := ""
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		label, rest, _ := strings.Cut(line, " ")
+		lines[label]++
+		// HH:MM:SS.mmm in UTC: a run across midnight starts again at 00.
+		if ts := strings.Fields(rest)[0]; ts < last && !(strings.HasPrefix(last, "23:") && strings.HasPrefix(ts, "00:")) {
+			t.Errorf("auditctl view: %s after %s: not in time order", ts, last)
+		} else {
+			last = ts
+		}
+	}
+	for server, s := range map[string]*apiServer{"a": a, "b": b} {
+		want := 0
+		for _, e := range logs[server] {
+			if e.Stage == auditv1.StageResponseComplete && e.Verb == "create" && e.ObjectRef != nil && e.ObjectRef.Namespace == "ha" {
+				want++
+			}
+		}
+		if got := lines["["+s.AuditLog()+"]"]; got != want || want == 0 {
+			t.Errorf("auditctl view --log a --log b: %d lines of %s's log, want %d", got, server, want)
+		}
 	}
 	t.Logf("%d creates: %d acknowledged, %d refused, %d unknown (%d of them written, %d open in b's log: RequestReceived, no ResponseComplete, when b was killed)",
 		len(writes), byOutcome[acknowledged], byOutcome[refused], byOutcome[unknown], unknownWritten, open)

@@ -250,10 +250,32 @@ func lintCommand() *cobra.Command {
 func viewCommand() *cobra.Command {
 	var f logview.Filter
 	var follow, group bool
+	var logs []string
 	cmd := &cobra.Command{
-		Use:   "view [FILES|-] [--user U] [--verb V] [--resource R] [--namespace N] [--level L] [--stage S] [--code C] [--follow]",
+		Use:   "view [FILES|-|--log LOG ...] [--user U] [--verb V] [--resource R] [--namespace N] [--level L] [--stage S] [--code C] [--follow]",
 		Short: "Print audit events one line each, in time order, from logs, rotated backups and .gz copies",
+		Long: "Print audit events one line each, in time order, from logs, rotated backups and .gz copies.\n\n" +
+			"--log LOG, given once per server of a control plane, reads that log with its rotated files beside it;\n" +
+			"with more than one, the logs are merged in time order and each line starts with the log it came from.",
 		RunE: func(cmd *cobra.Command, files []string) error {
+			// The log each file belongs to, named on each line when there
+			// are several.
+			logOf := map[string]string{}
+			if len(logs) > 0 {
+				if len(files) > 0 {
+					return badInput("view: give FILES or --log, not both")
+				}
+				for _, l := range logs {
+					set, err := logview.LogSet(l)
+					if err != nil {
+						return badInput("view: --log %s: %v", l, err)
+					}
+					for _, f := range set {
+						logOf[f] = l
+					}
+					files = append(files, set...)
+				}
+			}
 			if len(files) == 0 {
 				files = []string{"-"}
 			}
@@ -263,7 +285,7 @@ func viewCommand() *cobra.Command {
 			if f.Stage != "" && !slices.Contains(logview.Stages, f.Stage) {
 				return badInput("view: unknown stage %q (want one of %s)", f.Stage, strings.Join(logview.Stages, ", "))
 			}
-			if follow && (len(files) != 1 || files[0] == "-") {
+			if follow && (len(files) != 1 || files[0] == "-" || len(logs) > 1) {
 				return badInput("view: --follow takes exactly one file")
 			}
 			out := cmd.OutOrStdout()
@@ -277,6 +299,9 @@ func viewCommand() *cobra.Command {
 					if group && string(e.AuditID) != last {
 						fmt.Fprintf(out, "--- %s %s %s\n", logview.ShortID(string(e.AuditID)), e.Verb, e.RequestURI)
 						last = string(e.AuditID)
+					}
+					if len(logs) > 1 {
+						fmt.Fprintf(out, "[%s] ", logOf[evs[i].File])
 					}
 					fmt.Fprintln(out, logview.Format(e))
 				}
@@ -318,6 +343,7 @@ func viewCommand() *cobra.Command {
 	fl.Int32Var(&f.Code, "code", 0, "only this response code")
 	fl.BoolVar(&follow, "follow", false, "keep reading as the file grows (and across rotation)")
 	fl.BoolVar(&group, "group", false, "group the events of each request under a header")
+	fl.StringArrayVar(&logs, "log", nil, "an audit log (--audit-log-path) with its rotated files; repeat it for the logs of several servers")
 	return cmd
 }
 

@@ -14,11 +14,11 @@ import (
 
 func shipCommand() *cobra.Command {
 	var es esbulk.Flags
-	var log, positionFile string
+	var log, positionFile, serverName string
 	var once bool
 	var batch int
 	cmd := &cobra.Command{
-		Use:   "ship --log PATH --elasticsearch-url BASE --position-file FILE [--index I] [--once]",
+		Use:   "ship --log PATH --elasticsearch-url BASE --position-file FILE [--index I] [--server-name NAME] [--once]",
 		Short: "Send an audit log (its rotated files, then what is written) to a search store with the Elasticsearch bulk API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -29,7 +29,12 @@ func shipCommand() *cobra.Command {
 			if err != nil {
 				return badInput("ship: %v", err)
 			}
-			s, err := ship.New(ship.Options{Log: log, PositionFile: positionFile, Client: client, BatchSize: batch})
+			if serverName == "" {
+				if serverName, err = os.Hostname(); err != nil {
+					return badInput("ship: no --server-name and no host name: %v", err)
+				}
+			}
+			s, err := ship.New(ship.Options{Log: log, PositionFile: positionFile, Client: client, BatchSize: batch, ServerName: serverName})
 			if err != nil {
 				return badInput("ship: %v", err)
 			}
@@ -53,6 +58,7 @@ func shipCommand() *cobra.Command {
 	fl.StringVar(&positionFile, "position-file", "", "where how far each file was shipped is kept, so a restart resumes")
 	fl.BoolVar(&once, "once", false, "ship what is there and exit (a backfill); without it, follow the log")
 	fl.IntVar(&batch, "batch-size", 500, "most events in one bulk request")
+	fl.StringVar(&serverName, "server-name", "", "the API server that writes the log, added to each document as host.name (default: this machine's host name)")
 	es.AddFlags(fl)
 	return cmd
 }

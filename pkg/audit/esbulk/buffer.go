@@ -253,7 +253,8 @@ func (b *Buffer) send(ctx context.Context) bool {
 func (b *Buffer) Consume(events []auditv1.Event) error {
 	docs := make([]Doc, 0, len(events))
 	for i := range events {
-		d, err := NewDoc(&events[i])
+		// A webhook's events do not say which server sent them.
+		d, err := NewDoc(&events[i], "")
 		if err != nil {
 			return err
 		}

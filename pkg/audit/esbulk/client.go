@@ -33,15 +33,27 @@ type Doc struct {
 	Body []byte
 }
 
-// NewDoc makes the document of an audit event.
-func NewDoc(e *auditv1.Event) (Doc, error) {
+// NewDoc makes the document of an audit event. server, when set, is the API
+// server that wrote it, as the document's host.name (Elastic's common
+// schema, what Filebeat adds): kube's events do not say which server of a
+// control plane wrote them.
+func NewDoc(e *auditv1.Event, server string) (Doc, error) {
 	body, err := json.Marshal(e)
 	if err != nil {
 		return Doc{}, err
 	}
-	// The event is a JSON object: add "@timestamp" as its first field.
+	// The event is a JSON object: add "@timestamp" (and "host") as its first
+	// fields.
 	ts := e.StageTimestamp.UTC().Format(time.RFC3339Nano)
-	body = append([]byte(`{"@timestamp":"`+ts+`",`), body[1:]...)
+	head := `{"@timestamp":"` + ts + `",`
+	if server != "" {
+		name, err := json.Marshal(server)
+		if err != nil {
+			return Doc{}, err
+		}
+		head += `"host":{"name":` + string(name) + `},`
+	}
+	body = append([]byte(head), body[1:]...)
 	return Doc{ID: string(e.AuditID) + "/" + string(e.Stage), Body: body}, nil
 }
 

@@ -78,7 +78,7 @@ func docs(t *testing.T, n int) []Doc {
 	var out []Doc
 	for i := range n {
 		d, err := NewDoc(&auditv1.Event{AuditID: types.UID("id" + fmt.Sprint(i)), Stage: auditv1.StageResponseComplete,
-			StageTimestamp: metav1.NewMicroTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))})
+			StageTimestamp: metav1.NewMicroTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

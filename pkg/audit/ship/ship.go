@@ -46,6 +46,9 @@ type Options struct {
 	Client       *esbulk.Client
 	// BatchSize is the most events in one bulk request (default 500).
 	BatchSize int
+	// ServerName is the API server that writes Log, added to each document
+	// as host.name ("": none).
+	ServerName string
 	// Interval is how often the files are looked at again when following
 	// (default 200ms).
 	Interval time.Duration
@@ -250,7 +253,7 @@ func (s *Shipper) batch(path string, data []byte, offset, end int64) (int64, []e
 			klog.ErrorS(err, "Not an audit event: skipped", "file", path)
 			continue
 		}
-		d, err := esbulk.NewDoc(&e)
+		d, err := esbulk.NewDoc(&e, s.opts.ServerName)
 		if err != nil {
 			s.stats.Unparsed++
 			continue
