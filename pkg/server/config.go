@@ -144,7 +144,12 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 		return nil, err
 	}
 	c.ClientConfig = c.LoopbackClientConfig
-	c.SharedInformerFactory = informers.NewSharedInformerFactory(listingClient{informerClient}, 10*time.Minute)
+	// The informers stream their start with a watch-list (client-go's
+	// WatchListClient, on by default since 1.35), as kube-apiserver's: one
+	// watch of each resource in the audit trail, where a list at
+	// resourceVersion 0 came page by page, each page a RequestResponse
+	// event at that level (a few thousand pods made megabytes per start).
+	c.SharedInformerFactory = informers.NewSharedInformerFactory(informerClient, 10*time.Minute)
 	if cfg.Extra.ServiceAccountTokens, err = o.ServiceAccounts.Complete(o.SecureServing.ServerCert.CertDirectory); err != nil {
 		return nil, err
 	}
@@ -206,19 +211,6 @@ type backgroundDiscovery struct {
 
 func (c backgroundDiscovery) Discovery() discovery.DiscoveryInterfaces { return c.discovery }
 
-// listingClient is the loopback client as the server's own informers see
-// it: one that declines client-go's streaming watch-list. A watch-list, as
-// any consistent read of the watch cache, waits until the cache is as fresh
-// as etcd, and on a resource nothing has written since start that is the
-// library's first progress request, 100 ms after the cache was made: /readyz
-// (informer-sync) waited for it. A list at resourceVersion 0 is answered
-// by the cache at once, and the watch from there brings the informer up to
-// date. kube-apiserver's informers stream (WatchListClient is on by default
-// since 1.35); this is the one place the server's own requests differ.
-type listingClient struct{ kubernetes.Interface }
-
-// IsWatchListSemanticsUnSupported is what client-go's reflector asks.
-func (listingClient) IsWatchListSemanticsUnSupported() bool { return true }
 
 // applyOpenAPI serves the generated definitions as OpenAPI v2 and v3;
 // server-side apply builds its type converter from them.

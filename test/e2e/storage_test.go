@@ -3,14 +3,20 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
 
 func TestRestartKeepsObjects(t *testing.T) {
@@ -102,4 +108,63 @@ func TestExternalEtcd(t *testing.T) {
 			t.Errorf("key /other/pods/default/prefixed: %v %v", resp, err)
 		}
 	})
+}
+
+// The server's own informers start with a streaming watch-list, as
+// kube-apiserver 1.37's do: its start writes one watch of pods into the
+// audit trail, not a list of every pod page by page (each page a
+// RequestResponse event at that level).
+func TestStartStreamsItsInformers(t *testing.T) {
+	t.Parallel()
+	s := startServerOpts(t, harness.Options{Policy: "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n"})
+	ctx := context.Background()
+	client := s.Client()
+	// More pods than a list's page (client-go's reflector asks for 500).
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i := range 510 {
+		g.Go(func() error {
+			_, err := client.CoreV1().Pods("default").Create(ctx, newPod("default", fmt.Sprintf("p-%d", i)), metav1.CreateOptions{})
+			return err
+		})
+	}
+	mustDo(t, g.Wait())
+	// Stopped first: the old server's informers re-watch as their watches
+	// end at shutdown.
+	mustDo(t, s.Signal(syscall.SIGTERM))
+	<-s.Done()
+	restarted := time.Now()
+	mustDo(t, s.Restart(ctx))
+	events, err := s.AuditEvents()
+	mustDo(t, err)
+	var bytes int
+	var podWatches []string
+	for _, e := range events {
+		if e.User.Username != "system:apiserver" || e.StageTimestamp.Time.Before(restarted) {
+			continue
+		}
+		line, err := json.Marshal(e)
+		mustDo(t, err)
+		bytes += len(line)
+		if e.Verb == "list" {
+			t.Errorf("the server's start lists %s (%s): kube-apiserver's informers stream", e.ObjectRef.Resource, e.RequestURI)
+		}
+		if e.Verb == "watch" && e.ObjectRef.Resource == "pods" && e.Stage == auditv1.StageResponseStarted {
+			podWatches = append(podWatches, e.RequestURI)
+		}
+	}
+	for _, uri := range podWatches {
+		if !strings.Contains(uri, "sendInitialEvents=true") {
+			t.Errorf("the server's watch of pods at start %q is not a watch-list (sendInitialEvents=true)", uri)
+		}
+	}
+	if len(podWatches) == 0 {
+		t.Error("the server's start has no watch of pods")
+	}
+	// 510 pods at RequestResponse are some 600 KB; the start's own events
+	// are a few dozen.
+	if bytes > 100_000 {
+		t.Errorf("the server's start wrote %d bytes of its own audit events", bytes)
+	}
+	t.Logf("the server's own audit events since the restart: %d bytes", bytes)
 }
