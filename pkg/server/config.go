@@ -211,7 +211,6 @@ type backgroundDiscovery struct {
 
 func (c backgroundDiscovery) Discovery() discovery.DiscoveryInterfaces { return c.discovery }
 
-
 // applyOpenAPI serves the generated definitions as OpenAPI v2 and v3;
 // server-side apply builds its type converter from them.
 func applyOpenAPI(c *genericapiserver.RecommendedConfig) {
