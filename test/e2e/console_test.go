@@ -15,16 +15,20 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/chromedp/chromedp"
 	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
 	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
+	authnv1 "k8s.io/api/authentication/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
 
 // consolePolicy records pods with both bodies and the rest as metadata;
 // probes are not recorded, nor the server's own reading of /openapi/v3
-// every 5 s (the MutatingAdmissionPolicy plugin's, as on kube-apiserver).
+// every 5 s (the MutatingAdmissionPolicy plugin's, as on kube-apiserver),
+// nor its identity Lease's renewal every 10 s (kube's too).
 const consolePolicy = `apiVersion: audit.k8s.io/v1
 kind: Policy
 rules:
@@ -32,6 +36,9 @@ rules:
   nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/openapi*"]
 - level: RequestResponse
   resources: [{group: "", resources: ["pods"]}]
+- level: None
+  users: ["system:apiserver"]
+  resources: [{group: "coordination.k8s.io", resources: ["leases"]}]
 - level: Metadata
 `
 
@@ -39,7 +46,13 @@ rules:
 // returns its URL.
 func startConsole(t *testing.T, log, policy string) string {
 	t.Helper()
-	args := []string{"console", "--log", log, "--address", fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	return startConsoleArgs(t, policy, "--log", log)
+}
+
+// startConsoleArgs is startConsole with more arguments (several --log).
+func startConsoleArgs(t *testing.T, policy string, more ...string) string {
+	t.Helper()
+	args := append([]string{"console", "--address", fmt.Sprintf("127.0.0.1:%d", freePort(t))}, more...)
 	if policy != "" {
 		args = append(args, "--policy", policy)
 	}
@@ -101,12 +114,13 @@ func browser(t *testing.T) context.Context {
 
 // consoleRow is one row of the page, as shown.
 type consoleRow struct {
-	ID, Time, User, Verb, Target, Code, Level, Decision, Reason, Stages string
-	Open                                                                bool
+	ID, Time, Log, User, Verb, Target, Code, Level, Decision, Reason, Stages string
+	Open                                                                     bool
 }
 
 const rowsJS = `[...document.querySelectorAll('#rows tr.req')].map(tr => ({
-	ID: tr.dataset.id, Time: tr.querySelector('.time').textContent, User: tr.querySelector('.user').textContent,
+	ID: tr.dataset.id, Time: tr.querySelector('.time').firstChild.textContent, Log: tr.querySelector('.time .log')?.textContent || '',
+	User: tr.querySelector('.user').textContent,
 	Verb: tr.querySelector('.verb').textContent, Target: tr.querySelector('.target').textContent,
 	Code: tr.querySelector('.code').textContent, Level: tr.querySelector('.level').textContent,
 	Decision: tr.querySelector('.decision').textContent, Reason: tr.querySelector('.decision').title,
@@ -510,3 +524,59 @@ func TestConsoleShowsAdmissionPatch(t *testing.T) {
 
 // t0Console is when the events given to a console start.
 var t0Console = time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC)
+
+// The console reads the logs of two servers at once: what they hold merged
+// in time order (their rotated files too), then each followed; every row
+// names its log.
+func TestConsoleOfSeveralLogs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	// Requests alternate between the two servers' logs, a second apart; a's
+	// first two are in a rotated file.
+	event := func(i int) string {
+		at := metav1.NewMicroTime(t0.Add(time.Duration(i) * time.Second))
+		e := auditv1.Event{TypeMeta: metav1.TypeMeta{Kind: "Event", APIVersion: "audit.k8s.io/v1"}, Level: auditv1.LevelMetadata,
+			AuditID: types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i)), Stage: auditv1.StageResponseComplete, Verb: "get",
+			RequestURI: fmt.Sprintf("/api/v1/namespaces/default/configmaps/cm-%d", i), User: authnv1.UserInfo{Username: "alice"},
+			ObjectRef:      &auditv1.ObjectReference{Resource: "configmaps", Namespace: "default", Name: fmt.Sprintf("cm-%d", i), APIVersion: "v1"},
+			ResponseStatus: &metav1.Status{Code: 200}, RequestReceivedTimestamp: at, StageTimestamp: at}
+		line, err := json.Marshal(e)
+		mustDo(t, err)
+		return string(line) + "\n"
+	}
+	logA, logB := filepath.Join(dir, "a", "audit.log"), filepath.Join(dir, "b", "audit.log")
+	mustDo(t, os.MkdirAll(filepath.Dir(logA), 0o700))
+	mustDo(t, os.MkdirAll(filepath.Dir(logB), 0o700))
+	mustDo(t, os.WriteFile(filepath.Join(dir, "a", "audit.log.1"), []byte(event(0)+event(2)), 0o600))
+	mustDo(t, os.WriteFile(logA, []byte(event(4)+event(6)), 0o600))
+	mustDo(t, os.WriteFile(logB, []byte(event(1)+event(3)+event(5)+event(7)), 0o600))
+	base := startConsoleArgs(t, "", "--log", logA, "--log", logB)
+	ctx := browser(t)
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base)))
+	check := func(n int) {
+		t.Helper()
+		rows := waitRows(t, ctx, fmt.Sprintf("%d rows", n), func(rows []consoleRow) bool { return len(rows) == n })
+		for i, row := range rows {
+			// Newest first: row i is request n-1-i, from a if even.
+			want, log := n-1-i, "b/audit.log"
+			if want%2 == 0 {
+				log = "a/audit.log"
+			}
+			if row.Target != fmt.Sprintf("configmaps default/cm-%d", want) || row.Log != log {
+				t.Errorf("row %d: %s from %q, want cm-%d from %s", i, row.Target, row.Log, want, log)
+			}
+		}
+	}
+	check(8)
+	// Followed: a new request in b's log comes on top, named b's.
+	f, err := os.OpenFile(logB, os.O_APPEND|os.O_WRONLY, 0)
+	mustDo(t, err)
+	_, err = f.WriteString(event(9))
+	mustDo(t, err)
+	mustDo(t, f.Close())
+	rows := waitRows(t, ctx, "the new request", func(rows []consoleRow) bool { return len(rows) == 9 })
+	if rows[0].Target != "configmaps default/cm-9" || rows[0].Log != "b/audit.log" {
+		t.Errorf("the followed request: %+v", rows[0])
+	}
+}

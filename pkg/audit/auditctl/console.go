@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,21 +15,27 @@ import (
 )
 
 func consoleCommand() *cobra.Command {
-	var logPath, policyPath, addr string
+	var logs []string
+	var policyPath, addr string
 	var capacity int
 	cmd := &cobra.Command{
-		Use:   "console --log PATH [--policy FILE] [--address 127.0.0.1:8077]",
+		Use:   "console --log PATH [--log PATH ...] [--policy FILE] [--address 127.0.0.1:8077]",
 		Short: "Serve a live audit console in the browser for an audit log (rotated files, then following it)",
 		Long: `Reads the audit log's rotated files (and .gz backups), then follows the log across rotations, and serves
 a web page on --address: one row per request, live, with filters in the URL, counts, and each request's events,
-annotations, objects, what the server changed, and (with --policy) the rule that decided its level.`,
+annotations, objects, what the server changed, and (with --policy) the rule that decided its level.
+
+--log given once per server of a control plane reads each server's log: what they hold merged in time order,
+then each followed, every row naming the log it came from.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if logPath == "" {
+			if len(logs) == 0 {
 				return badInput("console: --log is required")
 			}
-			if _, err := os.Stat(logPath); err != nil {
-				return badInput("console: %v (the server writes it with --audit-log-path)", err)
+			for _, l := range logs {
+				if _, err := os.Stat(l); err != nil {
+					return badInput("console: %v (the server writes it with --audit-log-path)", err)
+				}
 			}
 			var policy *policytool.Policy
 			if policyPath != "" {
@@ -38,19 +45,23 @@ annotations, objects, what the server changed, and (with --policy) the rule that
 				}
 			}
 			store := console.NewStore(capacity)
-			c, err := console.Start(store, console.Options{Addr: addr, Policy: policy, Source: "log " + logPath})
+			source := "log " + logs[0]
+			if len(logs) > 1 {
+				source = "logs " + strings.Join(logs, ", ")
+			}
+			c, err := console.Start(store, console.Options{Addr: addr, Policy: policy, Source: source})
 			if err != nil {
 				return badInput("%v", err)
 			}
 			defer c.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "auditctl: console for %s at %s\n", logPath, c.URL())
+			fmt.Fprintf(cmd.OutOrStdout(), "auditctl: console for %s at %s\n", strings.Join(logs, ", "), c.URL())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return console.FollowLog(ctx, store, logPath, 200*time.Millisecond)
+			return console.FollowLogs(ctx, store, logs, 200*time.Millisecond)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&logPath, "log", "", "the audit log (--audit-log-path of the server)")
+	f.StringArrayVar(&logs, "log", nil, "the audit log (--audit-log-path of the server); repeat it for the logs of several servers")
 	f.StringVar(&policyPath, "policy", "", "the server's audit policy: each request shows the rule that decided its level")
 	f.StringVar(&addr, "address", "127.0.0.1:8077", "where to serve the console (host:port; loopback unless you mean it)")
 	f.IntVar(&capacity, "max-requests", console.DefaultCapacity, "requests kept in memory; the oldest are forgotten beyond it (and counted)")

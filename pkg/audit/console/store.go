@@ -60,6 +60,7 @@ type Stats struct {
 type request struct {
 	seq    int64
 	id     string
+	log    string
 	events []auditv1.Event
 	row    Row
 	text   string // lower-case haystack for free-text search
@@ -75,7 +76,11 @@ func NewStore(capacity int) *Store {
 }
 
 // Add takes events in the order they were written.
-func (s *Store) Add(evs ...auditv1.Event) {
+func (s *Store) Add(evs ...auditv1.Event) { s.AddFrom("", evs...) }
+
+// AddFrom takes events of one log, in the order they were written: a
+// request's row names log, when the console reads several.
+func (s *Store) AddFrom(log string, evs ...auditv1.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -86,7 +91,7 @@ func (s *Store) Add(evs ...auditv1.Event) {
 		id := string(e.AuditID)
 		r := s.byID[id]
 		if r == nil {
-			r = &request{seq: s.nextSeq, id: id}
+			r = &request{seq: s.nextSeq, id: id, log: log}
 			s.nextSeq++
 			s.byID[id] = r
 			s.order = append(s.order, r)
@@ -196,6 +201,8 @@ type Row struct {
 	// Open is true until the request's final stage (ResponseComplete or
 	// Panic) has come.
 	Open bool `json:"open"`
+	// Log is the log the request was read from, when there are several.
+	Log string `json:"log,omitempty"`
 }
 
 // isResource says whether the row is of resource, given as kubectl names
@@ -208,7 +215,7 @@ func (r *Row) isResource(resource string) bool {
 func (r *request) summarize() {
 	first := &r.events[0]
 	row := Row{ID: r.id, Seq: r.seq, URI: first.RequestURI, Verb: first.Verb, Level: string(first.Level), Open: true,
-		User: first.User.Username, Groups: first.User.Groups}
+		User: first.User.Username, Groups: first.User.Groups, Log: r.log}
 	start := first.RequestReceivedTimestamp.Time
 	row.Time = start.UTC().Format(time.RFC3339Nano)
 	if first.ImpersonatedUser != nil {

@@ -23,6 +23,12 @@ import (
 //     continues what we read), then the truncated file from its start;
 //   - path missing (deleted, directory removed): waits for it to return.
 func Follow(ctx context.Context, path string, interval time.Duration, emit func([]Located, []Problem)) error {
+	return FollowReady(ctx, path, interval, emit, nil)
+}
+
+// FollowReady is Follow that calls ready (if not nil) once what the log
+// held when it was opened has been emitted.
+func FollowReady(ctx context.Context, path string, interval time.Duration, emit func([]Located, []Problem), ready func()) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -38,6 +44,10 @@ func Follow(ctx context.Context, path string, interval time.Duration, emit func(
 	defer ticker.Stop()
 	for {
 		fl.poll()
+		if ready != nil {
+			ready()
+			ready = nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil

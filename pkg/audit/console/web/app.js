@@ -86,6 +86,14 @@ function stagesCell(row) {
   return td;
 }
 
+// timeCell is the request's time and, when the console reads the logs of
+// several servers, the log it came from (its last two path elements).
+function timeCell(row) {
+  const td = el("td", { class: "time" }, fmtTime(row.time));
+  if (row.log) td.append(el("span", { class: "log", title: row.log }, row.log.split("/").slice(-2).join("/")));
+  return td;
+}
+
 // target names what a request is about as kubectl does: a resource of a
 // group other than the core one as resource.group.
 function target(row) {
@@ -105,7 +113,7 @@ function render(page) {
     const user = el("td", { class: "user" }, r.user);
     if (r.impersonated) user.append(el("span", { class: "imp" }, " as " + r.impersonated));
     const tr = el("tr", { class: "req" + (r.open ? " open" : "") + (r.id === selected ? " selected" : ""), data: { id: r.id } },
-      el("td", { class: "time" }, fmtTime(r.time)),
+      timeCell(r),
       user,
       el("td", { class: "verb" }, r.verb),
       el("td", { class: "target", title: r.uri }, target(r)),
