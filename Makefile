@@ -78,11 +78,13 @@ test-faults: build tools
 	$(TEST_BINS) \
 		$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -run 'TestFault' -v ./test/e2e
 
-# Thirty minutes of mixed load with audit on both backends (not in CI).
+# Thirty minutes of mixed load with audit on both backends, then the HA fault test's faults for
+# SOAK_HA_ROUNDS rounds (not in CI).
 SOAK_DURATION ?= 30m
+SOAK_HA_ROUNDS ?= 10
 soak: build tools
-	SOAK_DURATION=$(SOAK_DURATION) $(TEST_BINS) \
-		$(GO) test -timeout 60m -count=1 -run '^TestSoak$$' -v ./test/e2e
+	SOAK_DURATION=$(SOAK_DURATION) SOAK_HA_ROUNDS=$(SOAK_HA_ROUNDS) $(TEST_BINS) \
+		$(GO) test -timeout 60m -count=1 -run '^TestSoak(HighAvailability)?$$' -v ./test/e2e
 
 # kube-apiserver, built from k8s.io/kubernetes (hack/tools/kube-apiserver/go.mod) into a cache folder,
 # for make bench's side-by-side figures (make test does not need it).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -52,8 +53,25 @@ func StartEtcdCluster(ctx context.Context, opts EtcdClusterOptions) (*EtcdCluste
 	if err != nil {
 		return nil, fmt.Errorf("etcd cluster: %w", err)
 	}
-	c := &EtcdCluster{tls: EtcdTLS{CertFile: files.Server.CertFile, KeyFile: files.Server.KeyFile, TrustedCAFile: files.Server.CAFile,
-		ClientCertFile: files.Client.CertFile, ClientKeyFile: files.Client.KeyFile}}
+	tls := EtcdTLS{CertFile: files.Server.CertFile, KeyFile: files.Server.KeyFile, TrustedCAFile: files.Server.CAFile,
+		ClientCertFile: files.Client.CertFile, ClientKeyFile: files.Client.KeyFile}
+	// Another process may take a port FreePort chose before a member binds
+	// it: the cluster, not started yet, starts again on new ports.
+	for attempt := 1; ; attempt++ {
+		c, err := startEtcdCluster(ctx, opts, tls)
+		if err == nil || attempt == portAttempts || !strings.Contains(err.Error(), "address already in use") {
+			return c, err
+		}
+		for i := 0; i < opts.Members; i++ {
+			if err := os.RemoveAll(filepath.Join(opts.Dir, fmt.Sprintf("etcd-%d", i))); err != nil {
+				return nil, fmt.Errorf("etcd cluster: %w", err)
+			}
+		}
+	}
+}
+
+func startEtcdCluster(ctx context.Context, opts EtcdClusterOptions, tls EtcdTLS) (*EtcdCluster, error) {
+	c := &EtcdCluster{tls: tls}
 	var peers []string
 	for i := 0; i < opts.Members; i++ {
 		name := fmt.Sprintf("etcd-%d", i)

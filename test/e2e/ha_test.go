@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -146,6 +148,27 @@ func (w *haWriters) finish() []haWrite {
 	return w.writes
 }
 
+// haServer is one API server of the HA test: ours (a harness server) or
+// kube-apiserver, to show the test is fair.
+type haServer interface {
+	URL() string
+	Signal(os.Signal) error
+	Done() <-chan struct{}
+	Err() error
+	Restart(ctx context.Context) error
+	ReadyStatus(ctx context.Context) int
+	AuditLog() string
+	AuditEvents() ([]auditv1.Event, error)
+	Stderr() string
+}
+
+// haPolicy records every request's metadata.
+const haPolicy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"
+
+// haShutdownFlags are kube's graceful termination flags as a load balancer
+// in front needs them.
+var haShutdownFlags = []string{"--shutdown-delay-duration=2s", "--shutdown-send-retry-after=true"}
+
 // TestHighAvailability: two servers on a three-member etcd cluster with
 // mutual TLS, writers through both, then an etcd follower and the leader
 // killed and restarted, one server stopped with SIGTERM and the other
@@ -154,21 +177,44 @@ func (w *haWriters) finish() []haWrite {
 // in the log of the server that answered it.
 func TestHighAvailability(t *testing.T) {
 	t.Parallel()
+	runHighAvailability(t, startOurHAServers, 1)
+}
+
+// TestSoakHighAvailability is TestHighAvailability's faults round after
+// round (make soak: SOAK_HA_ROUNDS, default 10).
+func TestSoakHighAvailability(t *testing.T) {
+	if os.Getenv("SOAK_DURATION") == "" {
+		t.Skip("set SOAK_DURATION (make soak) to run the soak")
+	}
+	rounds := 10
+	if r := os.Getenv("SOAK_HA_ROUNDS"); r != "" {
+		var err error
+		if rounds, err = strconv.Atoi(r); err != nil {
+			t.Fatalf("SOAK_HA_ROUNDS: %v", err)
+		}
+	}
+	runHighAvailability(t, startOurHAServers, rounds)
+}
+
+// startOurHAServers starts two of our servers on the cluster, b with a's
+// credentials, each with its own identity; the client is a's admin.
+func startOurHAServers(t *testing.T, cluster *harness.EtcdCluster) (a, b haServer, cfg *rest.Config) {
+	flags := func(host string) []string {
+		return append(append(cluster.ServerFlags(), "--identity-hostname="+host, fmt.Sprintf("--secure-port=%d", freePort(t))), haShutdownFlags...)
+	}
+	sa := startServerOpts(t, harness.Options{Policy: haPolicy, Flags: flags("control-plane-a")})
+	sb := startServerOpts(t, harness.Options{Policy: haPolicy, CredentialsFrom: sa.DataDir(), Flags: flags("control-plane-b")})
+	return sa, sb, sa.RESTConfig()
+}
+
+func runHighAvailability(t *testing.T, start func(*testing.T, *harness.EtcdCluster) (a, b haServer, cfg *rest.Config), rounds int) {
 	ctx := context.Background()
 	cluster, err := harness.StartEtcdCluster(ctx, harness.EtcdClusterOptions{Binary: etcdBin, Dir: t.TempDir()})
 	mustDo(t, err)
 	t.Cleanup(cluster.Stop)
-	const policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"
-	serverFlags := func(host string, port int) []string {
-		return append(cluster.ServerFlags(), "--identity-hostname="+host, fmt.Sprintf("--secure-port=%d", port),
-			// Graceful termination as a load balancer in front needs it.
-			"--shutdown-delay-duration=2s", "--shutdown-send-retry-after=true")
-	}
-	a := startServerOpts(t, harness.Options{Policy: policy, Flags: serverFlags("control-plane-a", freePort(t))})
-	b := startServerOpts(t, harness.Options{Policy: policy, CredentialsFrom: a.DataDir(), Flags: serverFlags("control-plane-b", freePort(t))})
-
-	// One credential for both: a's admin kubeconfig on b.
-	cfg := a.RESTConfig()
+	a, b, cfg := start(t, cluster)
+	_, ours := a.(*apiServer)
+	// One credential for both: a's admin on b.
 	onB := rest.CopyConfig(cfg)
 	onB.Host = b.URL()
 	clientB, err := kubernetes.NewForConfig(onB)
@@ -177,6 +223,9 @@ func TestHighAvailability(t *testing.T) {
 	mustDo(t, err)
 
 	t.Run("identity leases", func(t *testing.T) {
+		if !ours {
+			t.Skip("kube-apiservers on one host share one identity")
+		}
 		hosts := map[string]string{}
 		eventually(t, 30*time.Second, "an identity Lease of each server in kube-system", func() (bool, error) {
 			leases, err := clientB.CoordinationV1().Leases("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "apiserver.kubernetes.io/identity=kube-apiserver"})
@@ -203,71 +252,74 @@ func TestHighAvailability(t *testing.T) {
 	writers := startHAWriters(t, cfg, map[string]string{"a": a.URL(), "b": b.URL()}, 2)
 	writers.progress(t, 30, "the start")
 
-	// An etcd follower, then the leader: killed, the load goes on, restarted
-	// on their data.
-	leader, err := cluster.Leader(ctx, 30*time.Second)
-	mustDo(t, err)
-	var follower *harness.Etcd
-	for _, m := range cluster.Members {
-		if m != leader {
-			follower = m
-			break
-		}
-	}
-	follower.Kill()
-	writers.progress(t, 30, "SIGKILL of etcd follower "+follower.Name())
-	mustDo(t, follower.Restart(ctx))
-	writers.progress(t, 30, "the follower's restart")
-	leader.Kill()
-	writers.progress(t, 30, "SIGKILL of etcd leader "+leader.Name())
-	mustDo(t, leader.Restart(ctx))
-	writers.progress(t, 30, "the old leader's restart")
-
-	// Server a stopped gracefully: /readyz fails first while it still
-	// serves, then it exits 0 with every request it took audited.
-	mustDo(t, a.Signal(syscall.SIGTERM))
-	eventually(t, 10*time.Second, "a's /readyz answering 500 (shutting down) after SIGTERM", func() (bool, error) {
-		return a.ReadyStatus(ctx) == http.StatusInternalServerError, nil
-	})
-	<-a.Done()
-	if err := a.Err(); err != nil {
-		t.Errorf("server a after SIGTERM: %v, want exit 0\n%s", err, a.Stderr())
-	}
-	writers.progress(t, 20, "server a's exit")
-	// A graceful stop deletes the server's identity Lease; a server that
-	// died leaves its own, which every server's collector deletes once it
-	// has expired (kube's apiserverleasegc, run at start and hourly).
-	leaseOf := func(host string) (*coordinationv1.Lease, bool) {
-		leases, err := clientB.CoordinationV1().Leases("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/hostname=" + host})
+	for round := 0; round < rounds; round++ {
+		t.Logf("round %d of %d: %d creates acknowledged so far", round+1, rounds, writers.acknowledged())
+		// An etcd follower, then the leader: killed, the load goes on, restarted
+		// on their data.
+		leader, err := cluster.Leader(ctx, 30*time.Second)
 		mustDo(t, err)
-		if len(leases.Items) == 0 {
-			return nil, false
+		var follower *harness.Etcd
+		for _, m := range cluster.Members {
+			if m != leader {
+				follower = m
+				break
+			}
 		}
-		return &leases.Items[0], true
-	}
-	if l, ok := leaseOf("control-plane-a"); ok {
-		t.Errorf("identity Lease %s of server a still there after its graceful stop", l.Name)
-	}
-	expired := metav1.NewMicroTime(time.Now().Add(-2 * time.Hour))
-	_, err = clientB.CoordinationV1().Leases("kube-system").Create(ctx, &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: "apiserver-gone", Labels: map[string]string{"apiserver.kubernetes.io/identity": "kube-apiserver", "kubernetes.io/hostname": "gone"}},
-		Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("apiserver-gone_1"), LeaseDurationSeconds: ptr.To[int32](3600), RenewTime: &expired},
-	}, metav1.CreateOptions{})
-	mustDo(t, err)
-	mustDo(t, a.Restart(ctx))
-	writers.progress(t, 30, "server a's restart")
-	eventually(t, 30*time.Second, "the expired identity Lease collected and server a's back", func() (bool, error) {
-		_, gone := leaseOf("gone")
-		_, back := leaseOf("control-plane-a")
-		return !gone && back, nil
-	})
+		follower.Kill()
+		writers.progress(t, 30, "SIGKILL of etcd follower "+follower.Name())
+		mustDo(t, follower.Restart(ctx))
+		writers.progress(t, 30, "the follower's restart")
+		leader.Kill()
+		writers.progress(t, 30, "SIGKILL of etcd leader "+leader.Name())
+		mustDo(t, leader.Restart(ctx))
+		writers.progress(t, 30, "the old leader's restart")
 
-	// Server b killed mid-load.
-	mustDo(t, b.Signal(syscall.SIGKILL))
-	<-b.Done()
-	writers.progress(t, 20, "SIGKILL of server b")
-	mustDo(t, b.Restart(ctx))
-	writers.progress(t, 30, "server b's restart")
+		// Server a stopped gracefully: /readyz fails first while it still
+		// serves, then it exits 0 with every request it took audited.
+		mustDo(t, a.Signal(syscall.SIGTERM))
+		eventually(t, 10*time.Second, "a's /readyz answering 500 (shutting down) after SIGTERM", func() (bool, error) {
+			return a.ReadyStatus(ctx) == http.StatusInternalServerError, nil
+		})
+		<-a.Done()
+		if err := a.Err(); err != nil {
+			t.Errorf("server a after SIGTERM: %v, want exit 0\n%s", err, a.Stderr())
+		}
+		writers.progress(t, 20, "server a's exit")
+		// A graceful stop deletes the server's identity Lease; a server that
+		// died leaves its own, which every server's collector deletes once it
+		// has expired (kube's apiserverleasegc, run at start and hourly).
+		leaseOf := func(host string) bool {
+			leases, err := clientB.CoordinationV1().Leases("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/hostname=" + host})
+			mustDo(t, err)
+			return len(leases.Items) > 0
+		}
+		gone := fmt.Sprintf("gone-%d", round)
+		if ours {
+			if leaseOf("control-plane-a") {
+				t.Errorf("the identity Lease of server a is still there after its graceful stop")
+			}
+			expired := metav1.NewMicroTime(time.Now().Add(-2 * time.Hour))
+			_, err = clientB.CoordinationV1().Leases("kube-system").Create(ctx, &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: "apiserver-" + gone, Labels: map[string]string{"apiserver.kubernetes.io/identity": "kube-apiserver", "kubernetes.io/hostname": gone}},
+				Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("apiserver-gone_1"), LeaseDurationSeconds: ptr.To[int32](3600), RenewTime: &expired},
+			}, metav1.CreateOptions{})
+			mustDo(t, err)
+		}
+		mustDo(t, a.Restart(ctx))
+		writers.progress(t, 30, "server a's restart")
+		if ours {
+			eventually(t, 30*time.Second, "the expired identity Lease collected and server a's back", func() (bool, error) {
+				return !leaseOf(gone) && leaseOf("control-plane-a"), nil
+			})
+		}
+
+		// Server b killed mid-load.
+		mustDo(t, b.Signal(syscall.SIGKILL))
+		<-b.Done()
+		writers.progress(t, 20, "SIGKILL of server b")
+		mustDo(t, b.Restart(ctx))
+		writers.progress(t, 30, "server b's restart")
+	}
 	writes := writers.finish()
 
 	mustDo(t, cluster.WaitConsistent(ctx, 30*time.Second))
@@ -278,7 +330,7 @@ func TestHighAvailability(t *testing.T) {
 		exists[cm.Name] = true
 	}
 	logs := map[string][]auditv1.Event{}
-	for name, s := range map[string]*apiServer{"a": a, "b": b} {
+	for name, s := range map[string]haServer{"a": a, "b": b} {
 		events, err := s.AuditEvents()
 		mustDo(t, err)
 		logs[name] = events
@@ -359,7 +411,7 @@ func TestHighAvailability(t *testing.T) {
 			last = ts
 		}
 	}
-	for server, s := range map[string]*apiServer{"a": a, "b": b} {
+	for server, s := range map[string]haServer{"a": a, "b": b} {
 		want := 0
 		for _, e := range logs[server] {
 			if e.Stage == auditv1.StageResponseComplete && e.Verb == "create" && e.ObjectRef != nil && e.ObjectRef.Namespace == "ha" {
