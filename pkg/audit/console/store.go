@@ -7,6 +7,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
@@ -212,30 +213,45 @@ func (r *Row) isResource(resource string) bool {
 	return r.Resource == resource || base == resource || (r.APIGroup != "" && base+"."+r.APIGroup == resource)
 }
 
+// summarize makes the request's row from all its events, not the first:
+// the library records what it learns as the request goes (the impersonated
+// user after RequestReceived is written, a create's name, the code,
+// annotations of admission), and a log may omit any stage.
 func (r *request) summarize() {
-	first := &r.events[0]
-	row := Row{ID: r.id, Seq: r.seq, URI: first.RequestURI, Verb: first.Verb, Level: string(first.Level), Open: true,
-		User: first.User.Username, Groups: first.User.Groups, Log: r.log}
-	start := first.RequestReceivedTimestamp.Time
-	row.Time = start.UTC().Format(time.RFC3339Nano)
-	if first.ImpersonatedUser != nil {
-		row.Impersonated = first.ImpersonatedUser.Username
-	}
-	if o := first.ObjectRef; o != nil {
-		row.Resource, row.APIGroup, row.Namespace, row.Name = o.Resource, o.APIGroup, o.Namespace, o.Name
-		if o.Subresource != "" {
-			row.Resource += "/" + o.Subresource
+	row := Row{ID: r.id, Seq: r.seq, Open: true, Log: r.log}
+	var start time.Time
+	for i := range r.events {
+		e := &r.events[i]
+		if t := e.RequestReceivedTimestamp.Time; !t.IsZero() && (start.IsZero() || t.Before(start)) {
+			start = t
+		}
+		if row.User == "" {
+			row.User, row.Groups = e.User.Username, e.User.Groups
+		}
+		if e.ImpersonatedUser != nil {
+			row.Impersonated = e.ImpersonatedUser.Username
+		}
+		row.URI, row.Verb, row.Level = cmp.Or(row.URI, e.RequestURI), cmp.Or(row.Verb, e.Verb), cmp.Or(row.Level, string(e.Level))
+		if o := e.ObjectRef; o != nil {
+			if row.Resource == "" {
+				row.Resource, row.APIGroup, row.Namespace = o.Resource, o.APIGroup, o.Namespace
+				if o.Subresource != "" {
+					row.Resource += "/" + o.Subresource
+				}
+			}
+			row.Name = cmp.Or(o.Name, row.Name) // a create's name is known only once it is done
 		}
 	}
+	if start.IsZero() {
+		start = r.events[0].StageTimestamp.Time
+	}
+	row.Time = start.UTC().Format(time.RFC3339Nano)
 	var texts []string
 	for i := range r.events {
 		e := &r.events[i]
 		row.Stages = append(row.Stages, Stage{Stage: string(e.Stage), MS: float64(e.StageTimestamp.Sub(start).Microseconds()) / 1000})
 		if e.ResponseStatus != nil {
 			row.Code = e.ResponseStatus.Code
-		}
-		if o := e.ObjectRef; o != nil && o.Name != "" {
-			row.Name = o.Name // a create's name is known only once it is done
 		}
 		if d := e.Annotations[events.DecisionAnnotation]; d != "" {
 			row.Decision = d

@@ -250,3 +250,41 @@ func TestHandler(t *testing.T) {
 	}
 	r.Body.Close()
 }
+
+// A row is made of every event of its request: what the library learns as
+// the request goes (the impersonated user after RequestReceived is written,
+// a create's name, its code, late annotations) is shown and found whether
+// the log has RequestReceived or omits it.
+func TestRowTakesEveryEvent(t *testing.T) {
+	start := metav1.NewMicroTime(t0)
+	received := auditv1.Event{AuditID: "imp", Stage: auditv1.StageRequestReceived, Verb: "create", Level: auditv1.LevelMetadata,
+		RequestURI: "/api/v1/namespaces/demo/configmaps", User: authnv1.UserInfo{Username: "admin", Groups: []string{"system:masters"}},
+		ObjectRef:                &auditv1.ObjectReference{Resource: "configmaps", Namespace: "demo", APIVersion: "v1"},
+		RequestReceivedTimestamp: start, StageTimestamp: start}
+	complete := received
+	complete.Stage = auditv1.StageResponseComplete
+	complete.StageTimestamp = metav1.NewMicroTime(t0.Add(4 * time.Millisecond))
+	complete.ImpersonatedUser = &authnv1.UserInfo{Username: "someone", Groups: []string{"team"}}
+	complete.ObjectRef = &auditv1.ObjectReference{Resource: "configmaps", Namespace: "demo", Name: "made", APIVersion: "v1"}
+	complete.ResponseStatus = &metav1.Status{Code: 201}
+	complete.Annotations = map[string]string{"authorization.k8s.io/decision": "allow", "example.com/late": "noted"}
+	for name, evs := range map[string][]auditv1.Event{"with RequestReceived": {received, complete}, "without": {complete}} {
+		s := NewStore(0)
+		s.Add(evs...)
+		page := s.Query(Query{User: "someone"})
+		if len(page.Rows) != 1 {
+			t.Fatalf("%s: the impersonated user's filter finds %d rows", name, len(page.Rows))
+		}
+		row := page.Rows[0]
+		want := Row{User: "admin", Impersonated: "someone", Verb: "create", Resource: "configmaps", Namespace: "demo", Name: "made", Code: 201,
+			Decision: "allow", Level: "Metadata", Time: t0.Format(time.RFC3339Nano)}
+		got := Row{User: row.User, Impersonated: row.Impersonated, Verb: row.Verb, Resource: row.Resource, Namespace: row.Namespace, Name: row.Name,
+			Code: row.Code, Decision: row.Decision, Level: row.Level, Time: row.Time}
+		if fmt.Sprint(got) != fmt.Sprint(want) || row.Open {
+			t.Errorf("%s: row %+v (open %v), want %+v", name, got, row.Open, want)
+		}
+		if n := len(s.Query(Query{Text: "noted"}).Rows); n != 1 {
+			t.Errorf("%s: a late annotation's text finds %d rows", name, n)
+		}
+	}
+}
