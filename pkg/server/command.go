@@ -36,9 +36,14 @@ stores them in etcd (embedded unless --etcd-servers is given) and takes kube-api
 With no certificates and no authentication flags it generates a CA, a serving certificate and an
 admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig for kubectl.`,
 		SilenceUsage: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			// Apply --feature-gates and --emulated-version before anything reads them.
-			return compatibility.DefaultComponentGlobalsRegistry.Set()
+			err := compatibility.DefaultComponentGlobalsRegistry.Set()
+			if err != nil && strings.Contains(err.Error(), "unrecognized feature gate: AdvancedAuditing") {
+				// kube-apiserver's refusal stands; older tutorials still set it.
+				fmt.Fprintln(cmd.ErrOrStderr(), advancedAuditingHint)
+			}
+			return err
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			verflag.PrintAndExitIfRequested()
@@ -72,6 +77,11 @@ admin client credential in --data-dir, and writes <data-dir>/admin.kubeconfig fo
 	cliflag.SetUsageAndHelpFunc(cmd, fss, cols)
 	return cmd
 }
+
+// advancedAuditingHint follows kube's refusal of a gate older audit
+// tutorials set.
+const advancedAuditingHint = "mini-apiserver: the AdvancedAuditing feature gate went GA in Kubernetes 1.12 and was removed in 1.28; " +
+	"auditing is on when --audit-policy-file names a policy (with --audit-log-path or --audit-webhook-config-file for where events go)."
 
 // Run starts the server from completed, validated options and serves until
 // ctx is done or the server fails. out receives the kubeconfig line.

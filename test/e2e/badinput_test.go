@@ -194,6 +194,9 @@ func TestBadFlagsAndStartFailures(t *testing.T) {
 			`--authorization-mode: authorization mode "Webhook" is not supported: mini-apiserver has no authorization webhook; supported modes: AlwaysAllow,AlwaysDeny,ABAC,RBAC,Node`},
 		{"garbage collector", []string{"--enable-garbage-collector=true"}, 10 * time.Second, "--enable-garbage-collector: mini-apiserver runs no garbage collector"},
 		{"positional argument", []string{"serve"}, 10 * time.Second, `"mini-apiserver" does not take any arguments, got ["serve"]`},
+		// kube-apiserver v1.37's refusal, then the line for readers of older audit tutorials.
+		{"removed AdvancedAuditing gate", []string{"--feature-gates=AdvancedAuditing=true"}, 10 * time.Second, "the AdvancedAuditing feature gate went GA in Kubernetes 1.12 and was removed in 1.28; auditing is on when --audit-policy-file names a policy"},
+		{"removed AdvancedAuditing gate, kube's error", []string{"--feature-gates=AdvancedAuditing=true"}, 10 * time.Second, `"command failed" err="unrecognized feature gate: AdvancedAuditing"`},
 		{"unwritable data dir", []string{"--data-dir=" + filepath.Join(file, "sub")}, 10 * time.Second,
 			"--data-dir " + filepath.Join(file, "sub") + ": mkdir " + file + ": not a directory"},
 		{"port in use", []string{"--secure-port=" + strconv.Itoa(busy.Port())}, 20 * time.Second,

@@ -212,37 +212,43 @@ func explainSink(out io.Writer, path string, sink *auditreg.AuditSink, withPolic
 func lintCommand() *cobra.Command {
 	var policyPath, mode string
 	cmd := &cobra.Command{
-		Use:   "lint --policy P [--mode blocking-strict]",
+		Use:   "lint FILE... | --policy P [--mode blocking-strict]",
 		Short: "Report policy errors and the warnings a careful reviewer would give (exit 1: warnings, 2: errors)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if policyPath == "" {
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if policyPath != "" {
+				files = append(files, policyPath)
+			}
+			if len(files) == 0 {
 				return badInput("--policy is required")
 			}
 			if !slices.Contains([]string{"", "batch", "blocking", "blocking-strict"}, mode) {
 				return badInput("lint: --mode %q: want batch, blocking or blocking-strict", mode)
 			}
-			findings, err := policytool.Lint(policyPath, policytool.LintOptions{BlockingStrict: mode == "blocking-strict"})
-			if err != nil {
-				return badInput("%v", err)
-			}
 			code := ExitOK
-			for _, f := range findings {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s:%d: %s\n", policyPath, f.Line, f)
-				if f.Severity == policytool.Error {
-					code = ExitError
-				} else if code == ExitOK {
-					code = ExitFindings
+			for _, file := range files {
+				findings, err := policytool.Lint(file, policytool.LintOptions{BlockingStrict: mode == "blocking-strict"})
+				if err != nil {
+					return badInput("%v", err)
+				}
+				for _, f := range findings {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s:%d: %s\n", file, f.Line, f)
+					if f.Severity == policytool.Error {
+						code = ExitError
+					} else if code == ExitOK {
+						code = ExitFindings
+					}
+				}
+				if len(findings) == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: no problems found\n", file)
 				}
 			}
 			if code == ExitOK {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: no problems found\n", policyPath)
 				return nil
 			}
 			return &exitError{code, errors.New("")}
 		},
 	}
-	cmd.Flags().StringVar(&policyPath, "policy", "", "audit policy file")
+	cmd.Flags().StringVar(&policyPath, "policy", "", "audit policy file (or give it as an argument, as to any linter)")
 	cmd.Flags().StringVar(&mode, "mode", "", "the backend mode the policy serves (blocking-strict adds checks)")
 	return cmd
 }

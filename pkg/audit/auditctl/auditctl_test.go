@@ -26,6 +26,9 @@ func TestExitCodesAndBadInput(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"lint", "--policy", review}, ExitFindings, ""},
+		{[]string{"lint", review}, ExitFindings, ""},
+		{[]string{"lint", invalid}, ExitError, ""},
+		{[]string{"lint", "/nonexistent.yaml"}, ExitError, "auditctl: bad input: open /nonexistent.yaml: no such file or directory\n"},
 		{[]string{"lint", "--policy", invalid}, ExitError, ""},
 		{[]string{"lint"}, ExitError, "auditctl: --policy is required\n"},
 		{[]string{"lint", "--policy", "/nonexistent.yaml"}, ExitError, "auditctl: bad input: open /nonexistent.yaml: no such file or directory\n"},
@@ -90,5 +93,16 @@ target:         https://127.0.0.1:9443/audit
 	if code != ExitOK || !strings.Contains(out, "level:          Metadata\n") ||
 		!strings.Contains(out, "\n\nsink:           bodies") || !strings.Contains(out, "managedFields:  omitted (as --policy says for this request)\n") {
 		t.Errorf("exit %d %s\n%s", code, stderr, out)
+	}
+}
+
+// lint takes the file as an argument, as every linter does, and says the
+// same as with --policy.
+func TestLintFileArgument(t *testing.T) {
+	review := "../policytool/testdata/review.yaml"
+	code, out, _ := run("lint", review)
+	flagCode, flagOut, _ := run("lint", "--policy", review)
+	if code != flagCode || out != flagOut || !strings.HasPrefix(out, review+":") {
+		t.Errorf("lint FILE: exit %d\n%s\nlint --policy FILE: exit %d\n%s", code, out, flagCode, flagOut)
 	}
 }
