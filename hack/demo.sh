@@ -136,7 +136,10 @@ if [[ "${DEMO_CONSOLE:-}" == 1 ]]; then
       --address "127.0.0.1:$console_port" && break
   done
   pids+=("$bg_pid")
-  say "The live audit console: open http://127.0.0.1:$console_port/ beside this tour (filters go in the URL, click a row for its detail)"
+  # The URL it printed carries the token made at its start (the page trades it for a cookie).
+  console_url=$(sed -n 's/^auditctl: console for .* at //p' "$work/console.log")
+  console_token=${console_url##*token=}
+  say "The live audit console: open $console_url beside this tour (filters go in the URL, click a row for its detail)"
   pause
 fi
 
@@ -329,7 +332,7 @@ check "the static log records the next pod as before" wait_for 20 grep -q '"name
 check "the deleted sink got nothing more" bash -c "! grep -q '\"name\":\"unwatched\"' '$work/dynamic/events.log'"
 
 if [[ "${DEMO_CONSOLE:-}" == 1 ]]; then
-  console_saw() { curl -s "http://127.0.0.1:$console_port/api/requests?user=alice&verb=create&resource=pods&q=unwatched" | grep -q '"total":1,'; }
+  console_saw() { curl -s -H "Authorization: Bearer $console_token" "http://127.0.0.1:$console_port/api/requests?user=alice&verb=create&resource=pods&q=unwatched" | grep -q '"total":1,'; }
   check "the console showed the tour's requests as they happened (alice's last pod among them)" wait_for 20 console_saw
 fi
 

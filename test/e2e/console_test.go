@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,11 +84,59 @@ func startConsoleArgs(t *testing.T, policy string, more ...string) string {
 		if !found {
 			t.Fatalf("auditctl console printed %q", line)
 		}
-		return u
+		return consoleRoot(t, u)
 	case <-time.After(waitShort):
 		t.Fatalf("auditctl console printed no URL: %s", stderr.String())
 	}
 	return ""
+}
+
+// consoleTokens are the tokens of the consoles started, by root URL.
+var consoleTokens sync.Map
+
+// consoleRoot is the URL a console printed (…/?token=…) without its token,
+// which it keeps for consoleBrowser and consoleGet.
+func consoleRoot(t *testing.T, printed string) string {
+	t.Helper()
+	u, err := url.Parse(printed)
+	mustDo(t, err)
+	token := u.Query().Get("token")
+	if token == "" {
+		t.Fatalf("the console's URL %s has no token", printed)
+	}
+	root := u.Scheme + "://" + u.Host + "/"
+	consoleTokens.Store(root, token)
+	return root
+}
+
+func consoleToken(t *testing.T, root string) string {
+	t.Helper()
+	token, ok := consoleTokens.Load(root)
+	if !ok {
+		t.Fatalf("no token for the console at %s", root)
+	}
+	return token.(string)
+}
+
+// consoleBrowser is a browser that opened the console at root with its
+// token, as a user opens the printed URL: it holds the cookie from there.
+func consoleBrowser(t *testing.T, root string) context.Context {
+	t.Helper()
+	ctx := browser(t)
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(root+"?token="+consoleToken(t, root))))
+	return ctx
+}
+
+// consoleGet is a GET of the console's API with its token.
+func consoleGet(t *testing.T, u string) *http.Response {
+	t.Helper()
+	root := u[:strings.Index(u[len("http://"):], "/")+len("http://")+1]
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	mustDo(t, err)
+	req.Header.Set("Authorization", "Bearer "+consoleToken(t, root))
+	res, err := http.DefaultClient.Do(req)
+	mustDo(t, err)
+	return res
 }
 
 // browser is a headless Chromium driven over the DevTools protocol.
@@ -176,8 +225,7 @@ func findRow(rows []consoleRow, verb, target string) *consoleRow {
 // apiRows is what the console's API answers for a query.
 func apiRows(t *testing.T, base, query string) []string {
 	t.Helper()
-	res, err := http.Get(base + "api/requests?limit=1000&" + query)
-	mustDo(t, err)
+	res := consoleGet(t, base+"api/requests?limit=1000&"+query)
 	defer res.Body.Close()
 	var page struct {
 		Rows []struct{ ID string }
@@ -203,7 +251,7 @@ func TestConsole(t *testing.T) {
 		"--token-auth-file="+filepath.Join(demo, "tokens.csv"), "--authorization-mode=ABAC",
 		"--authorization-policy-file="+filepath.Join(demo, "abac.jsonl"))
 	base := startConsole(t, log, policy)
-	ctx := browser(t)
+	ctx := consoleBrowser(t, base)
 	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base)))
 	waitText(t, ctx, "#live", "live")
 	if s := os.Getenv("CONSOLE_SCREENSHOTS"); s != "" {
@@ -362,8 +410,7 @@ func screenshots(t *testing.T, ctx context.Context, base, dir string) {
 // consoleStats are the counts the console's API reports.
 func consoleStats(t *testing.T, base, query string) (total int, events int64) {
 	t.Helper()
-	res, err := http.Get(base + "api/requests?limit=1&" + query)
-	mustDo(t, err)
+	res := consoleGet(t, base+"api/requests?limit=1&"+query)
 	defer res.Body.Close()
 	var page struct {
 		Total int
@@ -384,7 +431,7 @@ func TestConsoleFollowsRotation(t *testing.T) {
 	createNamespace(t, s.Client(), "rotating")
 	// The load's pods, not the controllers' objects of the new namespace.
 	base := startConsole(t, log, "")
-	ctx := browser(t)
+	ctx := consoleBrowser(t, base)
 	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?namespace=rotating&verb=create&resource=pods")))
 	waitText(t, ctx, "#live", "live")
 
@@ -433,11 +480,17 @@ func TestConsoleOfAuditSink(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = logs, logs
 	mustDo(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var printed string
 	eventually(t, waitShort, "audit-sink's console", func() (bool, error) {
-		return strings.Contains(logs.String(), "audit-sink: console at http://127.0.0.1:"), nil
+		_, rest, found := strings.Cut(logs.String(), "audit-sink: console at ")
+		printed, _, _ = strings.Cut(rest, "\n")
+		return found && strings.Contains(rest, "\n"), nil
 	})
-	base := fmt.Sprintf("http://127.0.0.1:%d/", consolePort)
-	ctx := browser(t)
+	base := consoleRoot(t, printed)
+	if base != fmt.Sprintf("http://127.0.0.1:%d/", consolePort) {
+		t.Fatalf("audit-sink's console at %s", printed)
+	}
+	ctx := consoleBrowser(t, base)
 	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base)))
 	waitText(t, ctx, "#empty", "No audit events yet")
 
@@ -502,7 +555,7 @@ func TestConsoleShowsAdmissionPatch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	mustDo(t, os.WriteFile(path, []byte(log.String()), 0o600))
 	base := startConsole(t, path, "")
-	ctx := browser(t)
+	ctx := consoleBrowser(t, base)
 	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?audit-id="+patched[0])))
 	ann := waitText(t, ctx, "#detail-annotations", "patch.webhook.admission.k8s.io/round_0_index_0")
 	for _, want := range []string{
@@ -552,7 +605,7 @@ func TestConsoleOfSeveralLogs(t *testing.T) {
 	mustDo(t, os.WriteFile(logA, []byte(event(4)+event(6)), 0o600))
 	mustDo(t, os.WriteFile(logB, []byte(event(1)+event(3)+event(5)+event(7)), 0o600))
 	base := startConsoleArgs(t, "", "--log", logA, "--log", logB)
-	ctx := browser(t)
+	ctx := consoleBrowser(t, base)
 	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base)))
 	check := func(n int) {
 		t.Helper()
@@ -578,5 +631,71 @@ func TestConsoleOfSeveralLogs(t *testing.T) {
 	rows := waitRows(t, ctx, "the new request", func(rows []consoleRow) bool { return len(rows) == 9 })
 	if rows[0].Target != "configmaps default/cm-9" || rows[0].Log != "b/audit.log" {
 		t.Errorf("the followed request: %+v", rows[0])
+	}
+}
+
+// The console is safe to leave running: nothing is served without the
+// start's token (a 401, the cookie HttpOnly, the token gone from the URL),
+// every answer forbids scripts but its own, and audit text that carries
+// markup (user names, user agents, URIs, names, annotations) is shown as
+// text in the list, the detail and the text filter, never run.
+func TestConsoleIsSafeToLeaveRunning(t *testing.T) {
+	t.Parallel()
+	const payload = `<img src=x onerror="window.pwned=1"><script>window.pwned=1</script>`
+	at := metav1.NewMicroTime(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
+	e := auditv1.Event{TypeMeta: metav1.TypeMeta{Kind: "Event", APIVersion: "audit.k8s.io/v1"}, Level: auditv1.LevelRequestResponse,
+		AuditID: "11111111-2222-3333-4444-555555555555", Stage: auditv1.StageResponseComplete, Verb: "create",
+		RequestURI: "/api/v1/namespaces/default/configmaps?x=" + url.QueryEscape(payload), User: authnv1.UserInfo{Username: "mallory" + payload},
+		UserAgent: "agent" + payload, Annotations: map[string]string{"example.com/note": payload},
+		ObjectRef:      &auditv1.ObjectReference{Resource: "configmaps", Namespace: "default", Name: "cm" + payload, APIVersion: "v1"},
+		ResponseStatus: &metav1.Status{Code: 201}, RequestReceivedTimestamp: at, StageTimestamp: at}
+	line, err := json.Marshal(e)
+	mustDo(t, err)
+	log := filepath.Join(t.TempDir(), "audit.log")
+	mustDo(t, os.WriteFile(log, append(line, '\n'), 0o600))
+	base := startConsole(t, log, "")
+
+	for _, u := range []string{base, base + "?token=wrong", base + "api/requests", base + "static/app.js"} {
+		res, err := http.Get(u)
+		mustDo(t, err)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: %d, want 401", u, res.StatusCode)
+		}
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || res.Header.Get("X-Content-Type-Options") != "nosniff" ||
+			res.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("GET %s: headers %v", u, res.Header)
+		}
+	}
+	res := consoleGet(t, base+"api/requests")
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the API with the token: %d", res.StatusCode)
+	}
+
+	ctx := consoleBrowser(t, base)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	mustDo(t, err)
+	if loc != base {
+		t.Errorf("the page's URL after opening it with the token: %s, want %s (the token gone)", loc, base)
+	}
+	if cookies, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.cookie")); err != nil || cookies != "" {
+		t.Errorf("the page's script sees cookies %q (%v): want the token's HttpOnly", cookies, err)
+	}
+	rows := waitRows(t, ctx, "the request", func(rows []consoleRow) bool { return len(rows) == 1 })
+	if rows[0].User != "mallory"+payload || !strings.Contains(rows[0].Target, "cm"+payload) {
+		t.Errorf("the row shows %+v, want the markup as text", rows[0])
+	}
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#rows tr.req`))))
+	detail := waitText(t, ctx, "#detail", "agent"+payload)
+	if !strings.Contains(detail, "example.com/note") {
+		t.Errorf("the detail lacks the annotation:\n%s", detail)
+	}
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(base+"?q="+url.QueryEscape("<script>window.pwned"))))
+	waitRows(t, ctx, "the text filter on markup", func(rows []consoleRow) bool { return len(rows) == 1 })
+	injected, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.pwned !== undefined || document.querySelectorAll('img[src="x"], script:not([src])').length > 0`))
+	mustDo(t, err)
+	if injected {
+		t.Error("audit text became markup: an injected element or script ran")
 	}
 }

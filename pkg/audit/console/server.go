@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,12 @@ type Options struct {
 	Policy *policytool.Policy
 	// Source says where the events come from, shown on the page.
 	Source string
+	// Auth is AuthToken (the default: a token made at start, in URL) or
+	// AuthNone. Token, when set, is the token instead of a new one.
+	Auth, Token string
+	// TLSCertFile and TLSKeyFile, when set, serve HTTPS; beyond loopback
+	// they are required.
+	TLSCertFile, TLSKeyFile string
 }
 
 // Console serves a Store over HTTP.
@@ -42,7 +49,7 @@ type Console struct {
 //	/api/stream            server-sent events: "version" each time the store changes
 func Handler(store *Store, opts Options) http.Handler {
 	c := &Console{store: store, opts: opts}
-	return c.routes()
+	return withAuth(c.routes(), opts.Token, false)
 }
 
 // Start listens on opts.Addr and serves the console until Close.
@@ -50,18 +57,65 @@ func Start(store *Store, opts Options) (*Console, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:8077"
 	}
+	switch opts.Auth {
+	case "":
+		opts.Auth = AuthToken
+	case AuthToken, AuthNone:
+	default:
+		return nil, fmt.Errorf("console: --auth %q: want %s or %s", opts.Auth, AuthToken, AuthNone)
+	}
+	if (opts.TLSCertFile == "") != (opts.TLSKeyFile == "") {
+		return nil, fmt.Errorf("console: --tls-cert-file and --tls-private-key-file must be given together")
+	}
+	if err := checkExposure(opts.Addr, opts); err != nil {
+		return nil, err
+	}
+	if opts.Auth == AuthToken && opts.Token == "" {
+		var err error
+		if opts.Token, err = newToken(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Auth == AuthNone {
+		opts.Token = ""
+	}
+	var tlsConfig *tls.Config
+	if opts.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("console: --tls-cert-file %s / --tls-private-key-file %s: %w", opts.TLSCertFile, opts.TLSKeyFile, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	l, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
+	if tlsConfig != nil {
+		l = tls.NewListener(l, tlsConfig)
+	}
 	c := &Console{store: store, opts: opts, addr: l.Addr().String()}
-	c.server = &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second}
+	c.server = &http.Server{Handler: withAuth(c.routes(), opts.Token, tlsConfig != nil), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = c.server.Serve(l) }()
 	return c, nil
 }
 
-// URL is where the console is served.
-func (c *Console) URL() string { return "http://" + c.addr + "/" }
+// URL is where to open the console: with its token, which the page trades
+// for a cookie at once.
+func (c *Console) URL() string {
+	scheme := "http"
+	if c.opts.TLSCertFile != "" {
+		scheme = "https"
+	}
+	u := scheme + "://" + c.addr + "/"
+	if c.opts.Token != "" {
+		u += "?" + tokenParam + "=" + c.opts.Token
+	}
+	return u
+}
+
+// Insecure says whether the console serves anyone who reaches it.
+func (c *Console) Insecure() bool { return c.opts.Token == "" }
 
 // Close stops serving; streams in progress end.
 func (c *Console) Close() error {

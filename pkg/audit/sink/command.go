@@ -32,6 +32,7 @@ type CommandOptions struct {
 	FailFirst, FailStatus int
 	Latency               time.Duration
 	ConsoleAddr           string
+	ConsoleSecurity       console.SecurityFlags
 	PolicyFile            string
 	ControlListen         string
 
@@ -63,6 +64,7 @@ func (o *CommandOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.FailStatus, "fail-status", o.FailStatus, "HTTP status of injected failures")
 	fs.DurationVar(&o.Latency, "latency", o.Latency, "delay every response by this long")
 	fs.StringVar(&o.ConsoleAddr, "console-address", o.ConsoleAddr, "serve the live audit console for the events received on this address (e.g. 127.0.0.1:8077)")
+	o.ConsoleSecurity.AddFlags(fs, "console-")
 	fs.StringVar(&o.PolicyFile, "policy", o.PolicyFile, "with --console-address: the API server's audit policy, to show the rule that decided each request's level")
 	fs.StringVar(&o.ControlListen, "control-listen", o.ControlListen, "address of the HTTP fault-injection API (/fail, /latency, /down, /up, /attempts, /stats)")
 	o.Elasticsearch.AddFlags(fs)
@@ -136,6 +138,9 @@ func (o *CommandOptions) Run(ctx context.Context, stdout, stderr io.Writer) erro
 		defer c.Close()
 		consumers = append(consumers, store)
 		fmt.Fprintf(stderr, "audit-sink: console at %s\n", c.URL())
+		if c.Insecure() {
+			fmt.Fprintln(stderr, "audit-sink: "+console.InsecureWarning(c.URL()))
+		}
 	}
 	opts.Consumer = consumer.Union(consumers...)
 	if o.CertFile != "" {
@@ -183,7 +188,9 @@ func (o *CommandOptions) startConsole() (*console.Store, *console.Console, error
 		}
 	}
 	store := console.NewStore(0)
-	c, err := console.Start(store, console.Options{Addr: o.ConsoleAddr, Policy: policy, Source: "webhook deliveries to audit-sink on " + o.Listen})
+	opts := console.Options{Addr: o.ConsoleAddr, Policy: policy, Source: "webhook deliveries to audit-sink on " + o.Listen}
+	o.ConsoleSecurity.ApplyTo(&opts)
+	c, err := console.Start(store, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--console-address: %w", err)
 	}

@@ -182,8 +182,9 @@ async function showDetail(id) {
   }
   const det = await res.json();
   const r = det.row;
+  const agent = (det.events.find((e) => e.userAgent) || {}).userAgent;
   $("detail-title").replaceChildren(el("b", {}, `${r.verb} ${r.uri}`), ` ${r.code || "open"} · ${r.user}` +
-    (r.impersonated ? ` as ${r.impersonated}` : "") + ` · ${r.id}`);
+    (r.impersonated ? ` as ${r.impersonated}` : "") + ` · ${r.id}` + (agent ? ` · ${agent}` : ""));
   $("detail-events").replaceChildren(...det.events.map((e) =>
     el("li", { class: "event", data: { stage: e.stage } }, el("span", { class: "stage " + e.stage }, e.stage),
       ` ${e.level} at ${fmtTime(e.stageTimestamp)}` + (e.responseStatus ? ` code ${e.responseStatus.code}` : ""))));
