@@ -71,6 +71,20 @@ func WriteFiles(dir string) error {
 	return nil
 }
 
+// Args are the flags kube-apiserver cannot start without here, on loopback
+// port with the files of WriteFiles in dir (one token file and one pair of
+// service-account keys: several servers on one etcd share them) and its
+// generated serving certificate in certDir. Add --etcd-servers.
+func Args(dir, certDir string, port int) []string {
+	return []string{"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", port), "--cert-dir=" + certDir,
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + filepath.Join(dir, "sa.pub"), "--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
+		"--token-auth-file=" + TokenFile(dir), "--service-cluster-ip-range=10.96.0.0/12",
+		// A loopback advertise address is refused by the endpoint reconciler.
+		"--endpoint-reconciler-type=none"}
+}
+
 // Options say which binaries to run where.
 type Options struct {
 	// Binary is kube-apiserver; EtcdBinary the etcd it runs on.
@@ -110,13 +124,7 @@ func Start(o Options) (*Server, error) {
 		etcd.Stop()
 		return nil, err
 	}
-	s.Cmd = exec.Command(o.Binary, append([]string{"--etcd-servers=" + etcd.URL(), "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", s.Port), "--cert-dir=" + filepath.Join(o.Dir, "certs"),
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=" + filepath.Join(o.Dir, "sa.pub"), "--service-account-signing-key-file=" + filepath.Join(o.Dir, "sa.key"),
-		"--token-auth-file=" + TokenFile(o.Dir), "--service-cluster-ip-range=10.96.0.0/12",
-		// A loopback advertise address is refused by the endpoint reconciler.
-		"--endpoint-reconciler-type=none", "-v=0"}, o.Args...)...)
+	s.Cmd = exec.Command(o.Binary, append(append(Args(o.Dir, filepath.Join(o.Dir, "certs"), s.Port), "--etcd-servers="+etcd.URL(), "-v=0"), o.Args...)...)
 	s.Cmd.Stdout, s.Cmd.Stderr = s.Logs, s.Logs
 	if err := s.Cmd.Start(); err != nil {
 		etcd.Stop()

@@ -60,10 +60,7 @@ type kubeHA struct {
 func startKubeHA(t *testing.T, bin, dir, name, policy string, cluster *harness.EtcdCluster) *kubeHA {
 	t.Helper()
 	k := &kubeHA{bin: bin, port: freePort(t), log: filepath.Join(dir, name, "audit.log")}
-	k.args = append(append(cluster.ServerFlags(), "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", k.port),
-		"--cert-dir="+filepath.Join(dir, name, "certs"), "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+filepath.Join(dir, "sa.pub"), "--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
-		"--token-auth-file="+kubeapiserver.TokenFile(dir), "--service-cluster-ip-range=10.96.0.0/12", "--endpoint-reconciler-type=none",
+	k.args = append(append(append(kubeapiserver.Args(dir, filepath.Join(dir, name, "certs"), k.port), cluster.ServerFlags()...),
 		"--audit-policy-file="+policy, "--audit-log-path="+k.log), haShutdownFlags...)
 	mustDo(t, k.Restart(context.Background()))
 	t.Cleanup(func() {
