@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/mini-apiserver/mini-apiserver/internal/proc"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/expect"
@@ -697,5 +698,90 @@ func TestConsoleIsSafeToLeaveRunning(t *testing.T) {
 	mustDo(t, err)
 	if injected {
 		t.Error("audit text became markup: an injected element or script ran")
+	}
+}
+
+// Above the rows, the requests per second stacked by code class and the
+// latency by verb; a drag over the bars sets since and until in the URL and
+// the rows follow.
+func TestConsoleTimeline(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	var lines []byte
+	// 30 requests a second apart: 201, 404, 500 in turn; get and create in
+	// turn; request i answered in i+1 ms.
+	for i := range 30 {
+		verb, code := "get", []int32{201, 404, 500}[i%3]
+		if i%2 == 1 {
+			verb = "create"
+		}
+		at := metav1.NewMicroTime(t0.Add(time.Duration(i) * time.Second))
+		received := auditv1.Event{TypeMeta: metav1.TypeMeta{Kind: "Event", APIVersion: "audit.k8s.io/v1"}, Level: auditv1.LevelMetadata,
+			AuditID: types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i)), Stage: auditv1.StageRequestReceived, Verb: verb,
+			RequestURI: fmt.Sprintf("/api/v1/namespaces/default/configmaps/cm-%d", i), User: authnv1.UserInfo{Username: "alice"},
+			ObjectRef:                &auditv1.ObjectReference{Resource: "configmaps", Namespace: "default", Name: fmt.Sprintf("cm-%d", i), APIVersion: "v1"},
+			RequestReceivedTimestamp: at, StageTimestamp: at}
+		complete := received
+		complete.Stage, complete.ResponseStatus = auditv1.StageResponseComplete, &metav1.Status{Code: code}
+		complete.StageTimestamp = metav1.NewMicroTime(at.Add(time.Duration(i+1) * time.Millisecond))
+		for _, e := range []auditv1.Event{received, complete} {
+			line, err := json.Marshal(e)
+			mustDo(t, err)
+			lines = append(append(lines, line...), '\n')
+		}
+	}
+	log := filepath.Join(t.TempDir(), "audit.log")
+	mustDo(t, os.WriteFile(log, lines, 0o600))
+	base := startConsole(t, log, "")
+	ctx := consoleBrowser(t, base)
+	waitRows(t, ctx, "every request", func(rows []consoleRow) bool { return len(rows) == 30 })
+
+	type bar struct {
+		Bucket, N int
+		Class     string
+	}
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[[]bar](`[...document.querySelectorAll('#timeline rect.bar')].map(r =>
+		({Bucket: +r.dataset.bucket, N: +r.dataset.n, Class: r.dataset.class}))`))
+	mustDo(t, err)
+	byClass := map[string]int{}
+	for _, b := range bars {
+		byClass[b.Class] += b.N
+		if want := []string{"2xx", "4xx", "5xx"}[b.Bucket%3]; b.N != 1 || b.Class != want {
+			t.Errorf("bar of second %d: %d %s, want 1 %s", b.Bucket, b.N, b.Class, want)
+		}
+	}
+	if len(bars) != 30 || fmt.Sprint(byClass) != "map[2xx:10 4xx:10 5xx:10]" {
+		t.Errorf("%d bars, by class %v: want 30, ten of each", len(bars), byClass)
+	}
+	// Nearest rank over 15 each: get took 1, 3, ... 29 ms; create 2, 4, ... 30.
+	latency, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#latency tbody tr')].map(tr => tr.innerText.replace(/\s+/g, " "))`))
+	mustDo(t, err)
+	if fmt.Sprint(latency) != "[create 15 16.0 ms 30.0 ms get 15 15.0 ms 29.0 ms]" {
+		t.Errorf("latency by verb: %q", latency)
+	}
+
+	// A drag over the first half: whole seconds 0 to 15.
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.getElementById('timeline').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`))
+	mustDo(t, err)
+	y := box[1] + box[3]/2
+	mustDo(t, chromedp.Do(ctx,
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, box[0]+2, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0]+box[2]/4, y),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, box[0]+box[2]/2, y, chromedp.ButtonLeft)))
+	rows := waitRows(t, ctx, "the rows of the range", func(rows []consoleRow) bool { return len(rows) == 15 })
+	for _, r := range rows {
+		if r.Time < "10:00:00.000" || r.Time >= "10:00:15.000" {
+			t.Errorf("row at %s outside the range", r.Time)
+		}
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	mustDo(t, err)
+	u, err := url.Parse(loc)
+	mustDo(t, err)
+	if u.Query().Get("since") != "2026-12-03T10:00:00.000Z" || u.Query().Get("until") != "2026-12-03T10:00:15.000Z" {
+		t.Errorf("the URL after the drag: %s", loc)
+	}
+	if got := apiRows(t, base, u.RawQuery); len(got) != 15 {
+		t.Errorf("the API for the range's URL: %d rows", len(got))
 	}
 }

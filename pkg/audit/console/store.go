@@ -62,6 +62,7 @@ type request struct {
 	seq    int64
 	id     string
 	log    string
+	start  time.Time // when it was received
 	events []auditv1.Event
 	row    Row
 	text   string // lower-case haystack for free-text search
@@ -246,6 +247,7 @@ func (r *request) summarize() {
 		start = r.events[0].StageTimestamp.Time
 	}
 	row.Time = start.UTC().Format(time.RFC3339Nano)
+	r.start = start
 	var texts []string
 	for i := range r.events {
 		e := &r.events[i]
@@ -284,6 +286,8 @@ type Query struct {
 	Level     string
 	Decision  string
 	Text      string // in any field or annotation, case-insensitive
+	// Since and Until bound when requests were received: [Since, Until).
+	Since, Until time.Time
 	// Before pages back: only requests older than this sequence number.
 	Before int64
 	Limit  int
@@ -295,6 +299,8 @@ func ParseQuery(get func(string) string) Query {
 		Code: get("code"), Level: get("level"), Decision: get("decision"), Text: get("q")}
 	q.Limit, _ = strconv.Atoi(get("limit"))
 	q.Before, _ = strconv.ParseInt(get("before"), 10, 64)
+	q.Since, _ = time.Parse(time.RFC3339Nano, get("since"))
+	q.Until, _ = time.Parse(time.RFC3339Nano, get("until"))
 	return q
 }
 
@@ -334,6 +340,9 @@ func (q Query) match(r *request) bool {
 	if q.Text != "" && !strings.Contains(r.text, strings.ToLower(q.Text)) {
 		return false
 	}
+	if !q.Since.IsZero() && r.start.Before(q.Since) || !q.Until.IsZero() && !r.start.Before(q.Until) {
+		return false
+	}
 	return true
 }
 
@@ -350,11 +359,15 @@ type Page struct {
 	Total int  `json:"total"`
 	More  bool `json:"more"`
 	// Counts over every matching request, most frequent first.
-	Users   []Count `json:"users"`
-	Verbs   []Count `json:"verbs"`
-	Codes   []Count `json:"codes"`
-	Stats   Stats   `json:"stats"`
-	Version int64   `json:"version"`
+	Users []Count `json:"users"`
+	Verbs []Count `json:"verbs"`
+	Codes []Count `json:"codes"`
+	// Timeline is the matching requests per interval, by code class;
+	// Latency their duration by verb.
+	Timeline Timeline      `json:"timeline"`
+	Latency  []VerbLatency `json:"latency"`
+	Stats    Stats         `json:"stats"`
+	Version  int64         `json:"version"`
 	// Source says where the events come from.
 	Source string `json:"source"`
 }
@@ -372,11 +385,13 @@ func (s *Store) Query(q Query) Page {
 	defer s.mu.RUnlock()
 	p := Page{Rows: []Row{}, Stats: s.stats, Version: s.version}
 	users, verbs, codes := map[string]int{}, map[string]int{}, map[string]int{}
+	var matched []*request
 	for i := len(s.order) - 1; i >= s.head; i-- {
 		r := s.order[i]
 		if !q.match(r) {
 			continue
 		}
+		matched = append(matched, r)
 		p.Total++
 		users[r.row.User]++
 		verbs[r.row.Verb]++
@@ -395,6 +410,7 @@ func (s *Store) Query(q Query) Page {
 		}
 	}
 	p.Users, p.Verbs, p.Codes = counts(users), counts(verbs), counts(codes)
+	p.Timeline, p.Latency = timeline(matched), latency(matched)
 	return p
 }
 

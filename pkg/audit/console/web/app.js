@@ -104,8 +104,104 @@ function target(row) {
   return t;
 }
 
+// The histogram: requests per interval, stacked by code class, drawn as
+// SVG by the page (no charting library: nothing to load, nothing beyond
+// the console's own script). A drag over it, or a click on a bar, sets
+// since and until in the URL, as every other filter.
+const SVG = "http://www.w3.org/2000/svg";
+const CLASSES = [["2xx", "c2"], ["3xx", "c3"], ["4xx", "c4"], ["5xx", "c5"], ["open", "open"]];
+let shownTimeline = null;
+
+function svgEl(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text != null) e.append(document.createTextNode(String(text)));
+  return e;
+}
+
+function drawTimeline(tl) {
+  shownTimeline = tl;
+  const svg = $("timeline");
+  const n = tl.buckets.length;
+  const max = Math.max(1, ...tl.buckets.map((b) => CLASSES.reduce((s, [c]) => s + b[c], 0)));
+  const bars = [];
+  tl.buckets.forEach((b, i) => {
+    let y = 80;
+    const at = new Date(Date.parse(tl.start) + i * tl.stepSeconds * 1000).toISOString().slice(11, 19);
+    for (const [c, cls] of CLASSES) {
+      if (!b[c]) continue;
+      const h = (b[c] / max) * 76;
+      y -= h;
+      const rect = svgEl("rect", { class: "bar " + cls, x: (i * 600) / n + 0.5, y, width: Math.max(600 / n - 1, 0.5), height: h,
+        "data-bucket": i, "data-class": c, "data-n": b[c] });
+      rect.append(svgEl("title", {}, `${at} UTC: ${b[c]} ${c}`));
+      bars.push(rect);
+    }
+  });
+  svg.replaceChildren(...bars);
+  const p = params();
+  const range = p.get("since") || p.get("until");
+  const caption = $("timeline-caption");
+  caption.replaceChildren(n ? `${page_total} requests, ${tl.stepSeconds} s a bar from ${tl.start.slice(11, 19)} UTC; drag over the bars to choose a time range.` : "");
+  if (range) {
+    const clear = el("a", { href: "#", id: "clear-range" }, "all times");
+    clear.addEventListener("click", (e) => { e.preventDefault(); setRange("", ""); });
+    caption.append(" Range ", (p.get("since") || "…").slice(11, 23), " – ", (p.get("until") || "…").slice(11, 23), " (", clear, ").");
+  }
+}
+let page_total = 0;
+
+function setRange(since, until) {
+  form.elements.since.value = since;
+  form.elements.until.value = until;
+  formToURL();
+}
+
+(() => {
+  const svg = $("timeline");
+  let from = null;
+  let selection = null;
+  const frac = (e) => { const r = svg.getBoundingClientRect(); return Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)); };
+  svg.addEventListener("mousedown", (e) => {
+    from = frac(e);
+    selection = svgEl("rect", { class: "selection", x: from * 600, y: 0, width: 0, height: 80 });
+    svg.append(selection);
+  });
+  svg.addEventListener("mousemove", (e) => {
+    if (from === null) return;
+    const to = frac(e);
+    selection.setAttribute("x", Math.min(from, to) * 600);
+    selection.setAttribute("width", Math.abs(to - from) * 600);
+  });
+  window.addEventListener("mouseup", (e) => {
+    if (from === null) return;
+    const tl = shownTimeline;
+    const to = frac(e);
+    const f0 = from;
+    from = null;
+    if (!tl || !tl.buckets.length) return;
+    const n = tl.buckets.length;
+    // Whole bars: a click takes the bar under it.
+    let first = Math.floor(Math.min(f0, to) * n);
+    let last = Math.ceil(Math.max(f0, to) * n);
+    if (last <= first) last = first + 1;
+    const t = (i) => new Date(Date.parse(tl.start) + Math.min(i, n) * tl.stepSeconds * 1000).toISOString();
+    setRange(t(first), t(last));
+  });
+})();
+
+function drawLatency(rows) {
+  const ms = (v) => v.toFixed(1) + " ms";
+  $("latency").tBodies[0].replaceChildren(...(rows.length ? rows.map((r) => el("tr", { data: { verb: r.verb } },
+    el("td", { class: "verb" }, r.verb), el("td", {}, r.n), el("td", { class: "p50" }, ms(r.p50ms)), el("td", { class: "p99" }, ms(r.p99ms))))
+    : [el("tr", {}, el("td", { colspan: 4 }, "no request with both its RequestReceived and ResponseComplete"))]));
+}
+
 function render(page) {
   shownVersion = page.version;
+  page_total = page.total;
+  drawTimeline(page.timeline);
+  drawLatency(page.latency || []);
   $("source").textContent = page.source || "";
   const tbody = $("rows");
   const selected = params().get("audit-id");
