@@ -18,16 +18,17 @@ import (
 )
 
 var (
-	binDir       = flag.String("bin", "bin", "directory with mini-apiserver and etcd")
-	out          = flag.String("out", "docs/performance.md", "report file")
-	runs         = flag.Int("runs", 5, "start-up runs per case")
-	duration     = flag.Duration("duration", 4*time.Second, "duration of each throughput measurement")
-	rounds       = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
-	concurrency  = flag.Int("concurrency", 8, "client concurrency")
-	objectSize   = flag.Int("object-size", 1024, "pod padding bytes")
-	sections     = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, gogc, rbac, dynamic, delivery, writes, hot, console, kube (the report is written only for all)")
-	writesFor    = flag.Duration("writes-duration", 105*time.Second, "duration of each sustained-write memory measurement (past the watch cache's 75 s history)")
-	deliveryStep = flag.Duration("delivery-step", 10*time.Second, "duration of each step of the webhook delivery measurement")
+	binDir         = flag.String("bin", "bin", "directory with mini-apiserver and etcd")
+	out            = flag.String("out", "docs/performance.md", "report file")
+	runs           = flag.Int("runs", 5, "start-up runs per case")
+	duration       = flag.Duration("duration", 4*time.Second, "duration of each throughput measurement")
+	rounds         = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
+	concurrency    = flag.Int("concurrency", 8, "client concurrency")
+	objectSize     = flag.Int("object-size", 1024, "pod padding bytes")
+	consoleReadMiB = flag.Int("console-read-mib", 256, "size of the rotated log set the console reads (consoleread section)")
+	sections       = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, gogc, rbac, dynamic, delivery, writes, hot, console, consoleread, kube (the report is written only for all)")
+	writesFor      = flag.Duration("writes-duration", 105*time.Second, "duration of each sustained-write memory measurement (past the watch cache's 75 s history)")
+	deliveryStep   = flag.Duration("delivery-step", 10*time.Second, "duration of each step of the webhook delivery measurement")
 )
 
 var report strings.Builder
@@ -65,7 +66,7 @@ func run() error {
 	for _, sec := range []struct {
 		name string
 		run  func(string)
-	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"gogc", gcTarget}, {"rbac", rbacCost}, {"dynamic", dynamicCost}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}, {"console", consoleLatency}, {"kube", kubeThroughput}} {
+	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"gogc", gcTarget}, {"rbac", rbacCost}, {"dynamic", dynamicCost}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}, {"console", consoleLatency}, {"consoleread", consoleRead}, {"kube", kubeThroughput}} {
 		if *sections == "all" || slices.Contains(strings.Split(*sections, ","), sec.name) {
 			if err := runSection(sec.run, work); err != nil {
 				return fmt.Errorf("section %s: %w", sec.name, err)
