@@ -123,6 +123,7 @@ function drawTimeline(tl) {
   shownTimeline = tl;
   const svg = $("timeline");
   const n = tl.buckets.length;
+  const w = 600 / slots(n);
   const max = Math.max(1, ...tl.buckets.map((b) => CLASSES.reduce((s, [c]) => s + b[c], 0)));
   const bars = [];
   tl.buckets.forEach((b, i) => {
@@ -132,7 +133,7 @@ function drawTimeline(tl) {
       if (!b[c]) continue;
       const h = (b[c] / max) * 76;
       y -= h;
-      const rect = svgEl("rect", { class: "bar " + cls, x: (i * 600) / n + 0.5, y, width: Math.max(600 / n - 1, 0.5), height: h,
+      const rect = svgEl("rect", { class: "bar " + cls, x: i * w + 0.5, y, width: Math.max(w - 1, 0.5), height: h,
         "data-bucket": i, "data-class": c, "data-n": b[c] });
       rect.append(svgEl("title", {}, `${at} UTC: ${b[c]} ${c}`));
       bars.push(rect);
@@ -142,7 +143,7 @@ function drawTimeline(tl) {
   const p = params();
   const range = p.get("since") || p.get("until");
   const caption = $("timeline-caption");
-  caption.replaceChildren(n ? `${page_total} requests, ${tl.stepSeconds} s a bar from ${tl.start.slice(11, 19)} UTC; drag over the bars to choose a time range.` : "");
+  caption.replaceChildren(n ? `${page_total} request${page_total === 1 ? "" : "s"}, ${tl.stepSeconds} s a bar from ${tl.start.slice(11, 19)} UTC; drag over the bars to choose a time range.` : "");
   if (range) {
     const clear = el("a", { href: "#", id: "clear-range" }, "all times");
     clear.addEventListener("click", (e) => { e.preventDefault(); setRange("", ""); });
@@ -150,6 +151,9 @@ function drawTimeline(tl) {
   }
 }
 let page_total = 0;
+
+// slots are the bar positions across the chart: a few bars stay narrow.
+function slots(n) { return Math.max(n, 30); }
 
 function setRange(since, until) {
   form.elements.since.value = since;
@@ -181,9 +185,10 @@ function setRange(since, until) {
     from = null;
     if (!tl || !tl.buckets.length) return;
     const n = tl.buckets.length;
+    const k = slots(n);
     // Whole bars: a click takes the bar under it.
-    let first = Math.floor(Math.min(f0, to) * n);
-    let last = Math.ceil(Math.max(f0, to) * n);
+    let first = Math.min(Math.floor(Math.min(f0, to) * k), n - 1);
+    let last = Math.min(Math.ceil(Math.max(f0, to) * k), n);
     if (last <= first) last = first + 1;
     const t = (i) => new Date(Date.parse(tl.start) + Math.min(i, n) * tl.stepSeconds * 1000).toISOString();
     setRange(t(first), t(last));
