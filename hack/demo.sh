@@ -8,9 +8,16 @@
 # backend: an AuditSink created with kubectl sends events to a second receiver until it is deleted.
 #
 # DEMO_PAUSE=1 waits for Enter between steps; DEMO_CONSOLE=1 also serves the live audit console (auditctl console)
-# on a loopback port for a browser beside the tour. Without it the demo runs unattended and exits 0 only when every
-# step and act showed what it should. Every process it starts is stopped on exit or Ctrl-C.
+# on a loopback port for a browser beside the tour: the default when run from a terminal on a machine with a browser
+# ($BROWSER or xdg-open), where the demo then opens the console and keeps it until Ctrl-C. Otherwise (DEMO_CONSOLE=0,
+# or no terminal, no browser) it runs unattended and exits 0 only when every step and act showed what it should.
+# Every process it starts is stopped on exit or Ctrl-C.
 set -uo pipefail
+
+browser=${BROWSER:-$(command -v xdg-open || true)}
+if [[ -z "${DEMO_CONSOLE:-}" && -n "$browser" && -t 0 && -t 1 ]]; then
+  DEMO_CONSOLE=1 DEMO_OPEN=1
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${BIN:-$here/../bin}
@@ -136,6 +143,7 @@ if [[ "${DEMO_CONSOLE:-}" == 1 ]]; then
       --address "127.0.0.1:$console_port" && break
   done
   pids+=("$bg_pid")
+  console_pid=$bg_pid
   # The URL it printed carries the token made at its start (the page trades it for a cookie).
   console_url=$(sed -n 's/^auditctl: console for .* at //p' "$work/console.log")
   console_token=${console_url##*token=}
@@ -343,3 +351,8 @@ if ((failures > 0)); then
   exit 1
 fi
 say "demo: every step showed what it should"
+if [[ "${DEMO_OPEN:-}" == 1 ]]; then
+  say "The console on the demo's log: $console_url (Ctrl-C ends the demo and the console)"
+  "$browser" "$console_url" >/dev/null 2>&1 &
+  wait "$console_pid"
+fi
