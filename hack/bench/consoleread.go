@@ -41,9 +41,16 @@ func consoleRead(work string) {
 		go func() {
 			done <- console.FollowLogs(ctx, store, []string{filepath.Join(dir, "audit.log")}, 50*time.Millisecond)
 		}()
+		// The figure: when the store holds every event, polled.
+		tick := time.NewTicker(20 * time.Millisecond)
 		for store.Query(console.Query{Limit: 1}).Stats.Events < int64(events) {
-			time.Sleep(20 * time.Millisecond) // the figure: when the store holds every event, polled
+			select {
+			case err := <-done:
+				check(fmt.Errorf("the console stopped reading at %d of %d events: %v", store.Query(console.Query{Limit: 1}).Stats.Events, events, err))
+			case <-tick.C:
+			}
 		}
+		tick.Stop()
 		took := time.Since(t0)
 		cancel()
 		check(<-done)

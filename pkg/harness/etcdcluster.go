@@ -63,18 +63,21 @@ func StartEtcdCluster(ctx context.Context, opts EtcdClusterOptions) (*EtcdCluste
 			return c, err
 		}
 		for i := 0; i < opts.Members; i++ {
-			if err := os.RemoveAll(filepath.Join(opts.Dir, fmt.Sprintf("etcd-%d", i))); err != nil {
+			if err := os.RemoveAll(filepath.Join(opts.Dir, memberName(i))); err != nil {
 				return nil, fmt.Errorf("etcd cluster: %w", err)
 			}
 		}
 	}
 }
 
+// memberName is member i's name, and its data directory's in Dir.
+func memberName(i int) string { return fmt.Sprintf("etcd-%d", i) }
+
 func startEtcdCluster(ctx context.Context, opts EtcdClusterOptions, tls EtcdTLS) (*EtcdCluster, error) {
 	c := &EtcdCluster{tls: tls}
 	var peers []string
 	for i := 0; i < opts.Members; i++ {
-		name := fmt.Sprintf("etcd-%d", i)
+		name := memberName(i)
 		m, err := newEtcdMember(EtcdOptions{Binary: opts.Binary, DataDir: filepath.Join(opts.Dir, name), ReadyTimeout: opts.ReadyTimeout, TLS: &c.tls}, name, true)
 		if err != nil {
 			return nil, err
@@ -147,6 +150,12 @@ func (c *EtcdCluster) Status(ctx context.Context) ([]MemberStatus, error) {
 		return nil, err
 	}
 	defer client.Close()
+	return c.statuses(ctx, client, true)
+}
+
+// statuses asks every running member through client for its status and,
+// with hash, the hash of its keys (etcd reads every key for it).
+func (c *EtcdCluster) statuses(ctx context.Context, client *clientv3.Client, hash bool) ([]MemberStatus, error) {
 	var out []MemberStatus
 	for _, m := range c.Members {
 		if !m.Running() {
@@ -156,12 +165,15 @@ func (c *EtcdCluster) Status(ctx context.Context) ([]MemberStatus, error) {
 		if err != nil {
 			return nil, fmt.Errorf("etcd %s status: %w", m.name, err)
 		}
-		h, err := client.HashKV(ctx, m.URL(), 0)
-		if err != nil {
-			return nil, fmt.Errorf("etcd %s hash: %w", m.name, err)
+		ms := MemberStatus{Member: m, ID: st.Header.MemberId, Leader: st.Leader, Revision: st.Header.Revision}
+		if hash {
+			h, err := client.HashKV(ctx, m.URL(), 0)
+			if err != nil {
+				return nil, fmt.Errorf("etcd %s hash: %w", m.name, err)
+			}
+			ms.HashRevision, ms.Hash = h.Header.Revision, h.Hash
 		}
-		out = append(out, MemberStatus{Member: m, ID: st.Header.MemberId, Leader: st.Leader, Revision: st.Header.Revision,
-			HashRevision: h.Header.Revision, Hash: h.Hash})
+		out = append(out, ms)
 	}
 	return out, nil
 }
@@ -169,10 +181,15 @@ func (c *EtcdCluster) Status(ctx context.Context) ([]MemberStatus, error) {
 // Leader is the member every running member names as leader, waiting up to
 // timeout for them to agree on one (an election after a leader died).
 func (c *EtcdCluster) Leader(ctx context.Context, timeout time.Duration) (*Etcd, error) {
+	client, err := c.client()
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
 	var leader *Etcd
 	var lastErr error
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		sts, err := c.Status(ctx)
+	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		sts, err := c.statuses(ctx, client, false)
 		if lastErr = err; err != nil || len(sts) == 0 {
 			return false, nil
 		}
@@ -198,10 +215,15 @@ func (c *EtcdCluster) Leader(ctx context.Context, timeout time.Duration) (*Etcd,
 // same revision with the same hash of its keys, and says which differ if
 // they do not.
 func (c *EtcdCluster) WaitConsistent(ctx context.Context, timeout time.Duration) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
 	var last []MemberStatus
 	var lastErr error
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		if last, lastErr = c.Status(ctx); lastErr != nil {
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		if last, lastErr = c.statuses(ctx, client, true); lastErr != nil {
 			return false, nil
 		}
 		for _, st := range last[1:] {

@@ -87,7 +87,9 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	if cfg.Extra.IdentityHost, err = identityHost(o.IdentityHostname); err != nil {
 		return nil, err
 	}
-	if c.APIServerID != "" {
+	// The library's identity is of the machine's host name; another's is
+	// derived the same way.
+	if c.APIServerID != "" && o.IdentityHostname != "" {
 		c.APIServerID = apiServerID(cfg.Extra.IdentityHost)
 	}
 	// One aggregated discovery document for the server's groups and the

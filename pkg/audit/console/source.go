@@ -31,15 +31,11 @@ func FollowLog(ctx context.Context, store *Store, path string, interval time.Dur
 		if err != nil {
 			return fmt.Errorf("console: %w", err)
 		}
-		add(store, evs, problems)
+		addFrom(store, "", evs, problems)
 	}
 	return logview.Follow(ctx, path, interval, func(evs []logview.Located, problems []logview.Problem) {
-		add(store, evs, problems)
+		addFrom(store, "", evs, problems)
 	})
-}
-
-func add(store *Store, located []logview.Located, problems []logview.Problem) {
-	addFrom(store, "", located, problems)
 }
 
 // addFrom adds events of log (or, with log "", of the one log).
