@@ -19,52 +19,103 @@ import (
 )
 
 // consoleRead measures what the console does with a day of logs: how fast
-// it reads a rotated set (the rotated files, then the active log), and the
+// it reads a rotated set (the rotated files, then the active log), the
 // memory it keeps per 100,000 requests, at Metadata and at
-// RequestResponse (a pod in each request and response).
+// RequestResponse (a pod in each request and response), and, opened on a
+// gigabyte, how soon its first rows show and its store is full.
 func consoleRead(work string) {
-	say("## The console on a rotated log set (in process: `console.FollowLogs` into a store of 100,000 requests)\n")
-	say("Four files of %d MiB each (three rotated, the active log last), every request two events (RequestReceived, ResponseComplete).\n", *consoleReadMiB/4)
+	say("## The console on a rotated log set (in process: `console.FollowLogs` into a store)\n")
+	say("Four files (three rotated, the active log last), every request two events (RequestReceived, ResponseComplete); %d cores.\n", runtime.GOMAXPROCS(0))
+	say("Reading: %d MiB into a store that keeps every request.\n", *consoleReadMiB)
 	say("| level | bytes | events | read in | MB/s | events/s | heap kept per 100,000 requests |")
 	say("|---|---|---|---|---|---|---|")
 	for _, level := range []auditv1.Level{auditv1.LevelMetadata, auditv1.LevelRequestResponse} {
 		dir := filepath.Join(work, "consoleread-"+string(level))
 		check(os.MkdirAll(dir, 0o700))
 		size, events := writeLogSet(dir, level, int64(*consoleReadMiB)<<20)
-		runtime.GC()
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-		store := console.NewStore(100_000)
-		ctx, cancel := context.WithCancel(context.Background())
-		t0 := time.Now()
-		done := make(chan error, 1)
-		go func() {
-			done <- console.FollowLogs(ctx, store, []string{filepath.Join(dir, "audit.log")}, 50*time.Millisecond)
-		}()
-		// The figure: when the store holds every event, polled.
-		tick := time.NewTicker(20 * time.Millisecond)
-		for store.Query(console.Query{Limit: 1}).Stats.Events < int64(events) {
-			select {
-			case err := <-done:
-				check(fmt.Errorf("the console stopped reading at %d of %d events: %v", store.Query(console.Query{Limit: 1}).Stats.Events, events, err))
-			case <-tick.C:
-			}
-		}
-		tick.Stop()
-		took := time.Since(t0)
-		cancel()
-		check(<-done)
-		runtime.GC()
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		kept := float64(after.HeapAlloc) - float64(before.HeapAlloc)
-		requests := min(events/2, 100_000)
-		say("| %s | %.0f MiB | %d | %s | %.0f | %.0f | %.0f MiB |", level, float64(size)/(1<<20), events, took.Round(time.Millisecond),
-			float64(size)/1e6/took.Seconds(), float64(events)/took.Seconds(), kept/float64(requests)*100_000/(1<<20))
-		runtime.KeepAlive(store)
+		o := openConsole(dir, events/2)
+		o.waitRead()
+		kept := o.close()
+		say("| %s | %.0f MiB | %d | %s | %.0f | %.0f | %.0f MiB |", level, float64(size)/(1<<20), events, o.read.Round(time.Millisecond),
+			float64(size)/1e6/o.read.Seconds(), float64(events)/o.read.Seconds(), kept/float64(events/2)*100_000/(1<<20))
 		check(os.RemoveAll(dir))
 	}
 	say("")
+	say("Opening %d MiB with `--max-requests`' default (%d): the newest first, the past read back until the store is full.\n", *consoleOpenMiB, console.DefaultCapacity)
+	say("| level | bytes | first rows after | store full after | read of it | heap kept |")
+	say("|---|---|---|---|---|---|")
+	for _, level := range []auditv1.Level{auditv1.LevelMetadata, auditv1.LevelRequestResponse} {
+		dir := filepath.Join(work, "consoleopen-"+string(level))
+		check(os.MkdirAll(dir, 0o700))
+		size, _ := writeLogSet(dir, level, int64(*consoleOpenMiB)<<20)
+		o := openConsole(dir, console.DefaultCapacity)
+		o.waitRead()
+		st := o.store.Stats()
+		kept := o.close()
+		say("| %s | %.0f MiB | %s | %s | %.0f MiB (%d requests) | %.0f MiB |", level, float64(size)/(1<<20), o.firstRows.Round(time.Millisecond),
+			o.read.Round(time.Millisecond), float64(size-st.Unread)/(1<<20), st.Requests, kept/(1<<20))
+		check(os.RemoveAll(dir))
+	}
+	say("")
+}
+
+// openedConsole is a console reading a log set in process.
+type openedConsole struct {
+	store           *console.Store
+	before          runtime.MemStats
+	cancel          context.CancelFunc
+	done            chan error
+	t0              time.Time
+	firstRows, read time.Duration
+}
+
+func openConsole(dir string, capacity int) *openedConsole {
+	o := &openedConsole{done: make(chan error, 1)}
+	runtime.GC()
+	runtime.ReadMemStats(&o.before)
+	o.store = console.NewStore(capacity)
+	ctx, cancel := context.WithCancel(context.Background())
+	o.cancel = cancel
+	t0 := time.Now()
+	go func() {
+		o.done <- console.FollowLogs(ctx, o.store, []string{filepath.Join(dir, "audit.log")}, 50*time.Millisecond)
+	}()
+	// Polled often: the page's first query could come as soon.
+	for len(o.store.Query(console.Query{Limit: 1}).Rows) == 0 {
+		o.alive()
+		time.Sleep(time.Millisecond)
+	}
+	o.firstRows = time.Since(t0)
+	o.t0 = t0
+	return o
+}
+
+// waitRead waits for the past to be read (or left, the store full).
+func (o *openedConsole) waitRead() {
+	for o.store.Stats().Backlog > 0 {
+		o.alive()
+		time.Sleep(5 * time.Millisecond)
+	}
+	o.read = time.Since(o.t0)
+}
+
+func (o *openedConsole) alive() {
+	select {
+	case err := <-o.done:
+		check(fmt.Errorf("the console stopped reading: %v", err))
+	default:
+	}
+}
+
+// close stops the console and returns the heap its store keeps.
+func (o *openedConsole) close() (kept float64) {
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(o.store)
+	o.cancel()
+	check(<-o.done)
+	return float64(after.HeapAlloc) - float64(o.before.HeapAlloc)
 }
 
 // writeLogSet writes about total bytes of audit events at level as

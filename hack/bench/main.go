@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -25,10 +26,12 @@ var (
 	rounds         = flag.Int("rounds", 3, "interleaved rounds of the throughput comparison")
 	concurrency    = flag.Int("concurrency", 8, "client concurrency")
 	objectSize     = flag.Int("object-size", 1024, "pod padding bytes")
-	consoleReadMiB = flag.Int("console-read-mib", 256, "size of the rotated log set the console reads (consoleread section)")
+	consoleReadMiB = flag.Int("console-read-mib", 256, "size of the rotated log set the console reads whole (consoleread section)")
+	consoleOpenMiB = flag.Int("console-open-mib", 1024, "size of the rotated log set the console is opened on (consoleread section)")
 	sections       = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, gogc, rbac, dynamic, delivery, writes, hot, console, consoleread, kube (the report is written only for all)")
 	writesFor      = flag.Duration("writes-duration", 105*time.Second, "duration of each sustained-write memory measurement (past the watch cache's 75 s history)")
 	deliveryStep   = flag.Duration("delivery-step", 10*time.Second, "duration of each step of the webhook delivery measurement")
+	cpuProfile     = flag.String("cpuprofile", "", "write the bench process's CPU profile here (what the in-process sections, as consoleread, spend)")
 )
 
 var report strings.Builder
@@ -43,7 +46,19 @@ func main() {
 	flag.Parse()
 	klog.LogToStderr(false)
 	klog.SetOutput(io.Discard)
-	if err := run(); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	err := run()
+	pprof.StopCPUProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

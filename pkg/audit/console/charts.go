@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
 
 // Timeline counts requests per interval of their receipt, by what their
@@ -88,13 +90,13 @@ type VerbLatency struct {
 func latency(reqs []*request) []VerbLatency {
 	byVerb := map[string][]float64{}
 	for _, r := range reqs {
-		stages := r.row.Stages
+		evs := r.events
 		// Only a request whose log has both ends: its received time and
 		// its completion.
-		if r.row.Open || len(stages) < 2 || stages[0].Stage != "RequestReceived" {
+		if r.row.Open || len(evs) < 2 || evs[0].stage != string(auditv1.StageRequestReceived) {
 			continue
 		}
-		byVerb[r.row.Verb] = append(byVerb[r.row.Verb], stages[len(stages)-1].MS)
+		byVerb[r.row.Verb] = append(byVerb[r.row.Verb], r.ms(evs[len(evs)-1].at))
 	}
 	out := []VerbLatency{}
 	for verb, ms := range byVerb {

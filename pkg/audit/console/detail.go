@@ -9,6 +9,7 @@ import (
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/policytool"
 )
 
@@ -48,22 +49,21 @@ type Explanation struct {
 	OmitStages []string `json:"omitStages,omitempty"`
 }
 
-// detail builds the Detail of a request, nil if unknown.
+// detail builds the Detail of a request, nil if unknown: its events are
+// decoded in full here, from the lines the store keeps.
 func (s *Store) detail(id string, policy *policytool.Policy) (*Detail, error) {
-	evs := s.events(id)
-	if evs == nil {
+	row, lines, ok := s.lines(id)
+	if !ok {
 		return nil, nil
 	}
-	r := &request{id: id, events: evs}
-	r.summarize()
-	d := &Detail{Row: r.row, Annotations: map[string]string{}}
-	for i := range evs {
-		e := &evs[i]
-		raw, err := json.Marshal(e)
+	d := &Detail{Row: row, Annotations: map[string]string{}}
+	var first *auditv1.Event
+	for _, line := range lines {
+		e, err := events.DecodeEvent(line)
 		if err != nil {
-			return nil, fmt.Errorf("event %s/%s: %w", id, e.Stage, err)
+			return nil, fmt.Errorf("event of %s: %w", id, err)
 		}
-		d.Events = append(d.Events, raw)
+		d.Events = append(d.Events, line)
 		for k, v := range e.Annotations {
 			d.Annotations[k] = v
 		}
@@ -73,12 +73,15 @@ func (s *Store) detail(id string, policy *policytool.Policy) (*Detail, error) {
 		if e.ResponseObject != nil {
 			d.ResponseObject = e.ResponseObject.Raw
 		}
+		if first == nil {
+			first = &e
+		}
 	}
 	if d.RequestObject != nil && d.ResponseObject != nil {
 		d.Diff = diff(d.RequestObject, d.ResponseObject)
 	}
 	if policy != nil {
-		d.Explain = explain(policy, &evs[0])
+		d.Explain = explain(policy, first)
 	}
 	return d, nil
 }

@@ -9,6 +9,8 @@ package console
 import (
 	"cmp"
 	"context"
+	stdjson "encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"strconv"
@@ -16,9 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/btree"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
-
-	"github.com/mini-apiserver/mini-apiserver/pkg/audit/events"
 )
 
 // DefaultCapacity is how many requests a store keeps: the oldest are
@@ -28,15 +30,16 @@ const DefaultCapacity = 100_000
 // reasonAnnotation is the authorizer's reason, beside its decision.
 const reasonAnnotation = "authorization.k8s.io/reason"
 
-// Store is the requests seen so far, oldest first.
+// Store is the requests seen so far, ordered by when they were received:
+// a log is read newest first and its past filled in behind, several logs
+// side by side, so a request's place is its time, not its arrival.
 type Store struct {
 	capacity int
 
 	mu      sync.RWMutex
 	byID    map[string]*request
-	order   []*request // by first arrival; order[head] is the oldest kept
-	head    int        // forgotten requests before it, compacted away now and then
-	nextSeq int64
+	byTime  *btree.BTreeG[*request] // by receipt, then audit ID
+	adds    int64                   // calls of add, to know what one took
 	stats   Stats
 	version int64
 	changed chan struct{} // closed and replaced at each change
@@ -55,17 +58,52 @@ type Stats struct {
 	// Dropped are events the source says it lost before they got here
 	// (e.g. a log file deleted before it was read).
 	Dropped int64 `json:"dropped"`
+	// Backlog is how many bytes of the logs, as they were when opened, are
+	// still to be read (newest first: the past fills in behind).
+	Backlog int64 `json:"backlog"`
+	// Unread is how many bytes of the logs' past were not read because
+	// their requests are older than the capacity keeps.
+	Unread int64 `json:"unread"`
 }
 
 // request is one audit ID's events.
 type request struct {
-	seq    int64
-	id     string
-	log    string
-	start  time.Time // when it was received
-	events []auditv1.Event
-	row    Row
-	text   string // lower-case haystack for free-text search
+	id    string
+	log   string
+	start time.Time // when it was received
+	// received says start is a RequestReceivedTimestamp, not a guess
+	// from a stage's time.
+	received bool
+	// events are its events as written, in the order of their stages.
+	events []event
+	notes  []string  // annotation values, for the text filter
+	codeAt time.Time // the stage time of the code in row
+	// add is the store's add that last took one of its events; 0 before
+	// it is placed in the order.
+	add  int64
+	row  Row
+	text string // lower-case haystack for free-text search
+}
+
+// event is one event of a request: its stage, when, and its line.
+type event struct {
+	stage string
+	at    time.Time
+	line  []byte
+}
+
+// entry is one event to add: its brief and its JSON.
+type entry struct {
+	brief
+	line []byte
+}
+
+// older orders requests by when they were received, then by audit ID.
+func older(a, b *request) bool {
+	if !a.start.Equal(b.start) {
+		return a.start.Before(b.start)
+	}
+	return a.id < b.id
 }
 
 // NewStore returns an empty store keeping at most capacity requests
@@ -74,47 +112,67 @@ func NewStore(capacity int) *Store {
 	if capacity <= 0 {
 		capacity = DefaultCapacity
 	}
-	return &Store{capacity: capacity, byID: map[string]*request{}, changed: make(chan struct{})}
+	return &Store{capacity: capacity, byID: map[string]*request{}, byTime: btree.NewG(32, older), changed: make(chan struct{})}
 }
 
-// Add takes events in the order they were written.
-func (s *Store) Add(evs ...auditv1.Event) { s.AddFrom("", evs...) }
+// Add takes decoded events (a webhook's delivery, a test's). Each is kept
+// as a log line would have it: the items of an EventList carry no kind.
+func (s *Store) Add(evs ...auditv1.Event) {
+	entries := make([]entry, 0, len(evs))
+	for _, e := range evs {
+		e.TypeMeta = metav1.TypeMeta{Kind: "Event", APIVersion: auditv1.SchemeGroupVersion.String()}
+		line, err := stdjson.Marshal(&e)
+		if err != nil {
+			s.Problem(fmt.Sprintf("event %s: %v", e.AuditID, err))
+			continue
+		}
+		entries = append(entries, entry{briefOf(&e), line})
+	}
+	s.add("", entries)
+}
 
-// AddFrom takes events of one log, in the order they were written: a
-// request's row names log, when the console reads several.
-func (s *Store) AddFrom(log string, evs ...auditv1.Event) {
-	if len(evs) == 0 {
-		return
+// add takes events of one log (named in its rows when there are several),
+// in any order. It reports whether a request it took was forgotten at
+// once, older than all the capacity keeps: a reader of the past stops.
+func (s *Store) add(log string, entries []entry) (forgotten bool) {
+	if len(entries) == 0 {
+		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range evs {
+	s.adds++
+	var touched []*request
+	for i := range entries {
+		e := &entries[i]
 		s.stats.Events++
-		id := string(e.AuditID)
-		r := s.byID[id]
+		r := s.byID[e.AuditID]
 		if r == nil {
-			r = &request{seq: s.nextSeq, id: id, log: log}
-			s.nextSeq++
-			s.byID[id] = r
-			s.order = append(s.order, r)
+			r = &request{id: e.AuditID, log: log}
+			s.byID[r.id] = r
 			s.stats.Requests++
 		}
-		r.events = append(r.events, e)
-		r.summarize()
+		if r.add != s.adds {
+			// Its place may move: out of the order until it is done.
+			if r.add != 0 {
+				s.byTime.Delete(r)
+			}
+			r.add = s.adds
+			touched = append(touched, r)
+		}
+		r.take(&e.brief, e.line)
 	}
-	for len(s.order)-s.head > s.capacity {
-		delete(s.byID, s.order[s.head].id)
-		s.order[s.head] = nil
-		s.head++
+	for _, r := range touched {
+		r.finish()
+		s.byTime.ReplaceOrInsert(r)
+	}
+	for s.byTime.Len() > s.capacity {
+		r, _ := s.byTime.DeleteMin()
+		delete(s.byID, r.id)
 		s.stats.Forgotten++
-	}
-	// Compacting when half is forgotten keeps an Add at capacity O(1)
-	// amortised instead of a copy of the whole order each time.
-	if s.head > len(s.order)/2 {
-		s.order = slices.Clone(s.order[s.head:])
-		s.head = 0
+		forgotten = forgotten || r.add == s.adds
 	}
 	s.bump()
+	return forgotten
 }
 
 // Consume adds a delivery's events: consumer.Consumer, for the webhook
@@ -136,6 +194,15 @@ func (s *Store) Problem(where string) {
 	s.bump()
 }
 
+// problems counts lines that were not audit events.
+func (s *Store) problems(where []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Unparsed += int64(len(where))
+	s.stats.LastProblem = where[len(where)-1]
+	s.bump()
+}
+
 // Dropped counts events the source lost.
 func (s *Store) Dropped(n int64) {
 	s.mu.Lock()
@@ -144,10 +211,27 @@ func (s *Store) Dropped(n int64) {
 	s.bump()
 }
 
+// past counts the logs' past: bytes added to the backlog, read from it,
+// or left unread (older than the capacity keeps, or unreadable).
+func (s *Store) past(added, read, unread int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Backlog += added - read - unread
+	s.stats.Unread += unread
+	s.bump()
+}
+
 func (s *Store) bump() {
 	s.version++
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+// Stats returns what the store took in so far.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.stats
 }
 
 // Version is a number that grows with every change.
@@ -184,7 +268,6 @@ type Stage struct {
 // Row is one request as the list shows it.
 type Row struct {
 	ID           string   `json:"id"`
-	Seq          int64    `json:"seq"`
 	Time         string   `json:"time"`
 	User         string   `json:"user"`
 	Groups       []string `json:"groups,omitempty"`
@@ -214,65 +297,119 @@ func (r *Row) isResource(resource string) bool {
 	return r.Resource == resource || base == resource || (r.APIGroup != "" && base+"."+r.APIGroup == resource)
 }
 
-// summarize makes the request's row from all its events, not the first:
-// the library records what it learns as the request goes (the impersonated
-// user after RequestReceived is written, a create's name, the code,
-// annotations of admission), and a log may omit any stage.
-func (r *request) summarize() {
-	row := Row{ID: r.id, Seq: r.seq, Open: true, Log: r.log}
-	var start time.Time
-	for i := range r.events {
-		e := &r.events[i]
-		if t := e.RequestReceivedTimestamp.Time; !t.IsZero() && (start.IsZero() || t.Before(start)) {
-			start = t
-		}
-		if row.User == "" {
-			row.User, row.Groups = e.User.Username, e.User.Groups
-		}
-		if e.ImpersonatedUser != nil {
-			row.Impersonated = e.ImpersonatedUser.Username
-		}
-		row.URI, row.Verb, row.Level = cmp.Or(row.URI, e.RequestURI), cmp.Or(row.Verb, e.Verb), cmp.Or(row.Level, string(e.Level))
-		if o := e.ObjectRef; o != nil {
-			if row.Resource == "" {
-				row.Resource, row.APIGroup, row.Namespace = o.Resource, o.APIGroup, o.Namespace
-				if o.Subresource != "" {
-					row.Resource += "/" + o.Subresource
-				}
+// take adds one event. A row is made from all its request's events, not
+// the first: the library records what it learns as the request goes (the
+// impersonated user after RequestReceived is written, a create's name,
+// the code, annotations of admission), a log may omit any stage, and a
+// log read newest first gives a request's events latest first.
+func (r *request) take(b *brief, line []byte) {
+	at := b.StageTimestamp
+	i := len(r.events)
+	for i > 0 && r.events[i-1].at.After(at) {
+		i--
+	}
+	if r.events == nil {
+		r.events = make([]event, 0, 2) // most requests have two
+	}
+	r.events = slices.Insert(r.events, i, event{b.Stage, at, line})
+	if t := b.RequestReceivedTimestamp; !t.IsZero() && (!r.received || t.Before(r.start)) {
+		r.start, r.received = t, true
+	} else if !r.received && (r.start.IsZero() || at.Before(r.start)) {
+		r.start = at
+	}
+	row := &r.row
+	if row.User == "" {
+		row.User, row.Groups = b.User.Username, b.User.Groups
+	}
+	row.Impersonated = cmp.Or(b.Impersonated, row.Impersonated)
+	row.URI, row.Verb, row.Level = cmp.Or(row.URI, b.RequestURI), cmp.Or(row.Verb, b.Verb), cmp.Or(row.Level, b.Level)
+	if o := b.ObjectRef; o != (briefObject{}) {
+		if row.Resource == "" {
+			row.Resource, row.APIGroup, row.Namespace = o.Resource, o.APIGroup, o.Namespace
+			if o.Subresource != "" {
+				row.Resource += "/" + o.Subresource
 			}
-			row.Name = cmp.Or(o.Name, row.Name) // a create's name is known only once it is done
+		}
+		row.Name = cmp.Or(o.Name, row.Name) // a create's name is known only once it is done
+	}
+	if b.Code != 0 && !at.Before(r.codeAt) {
+		row.Code, r.codeAt = b.Code, at
+	}
+	row.Decision, row.Reason = cmp.Or(b.Decision, row.Decision), cmp.Or(b.Reason, row.Reason)
+	for _, v := range b.Notes {
+		if v != "" && !slices.Contains(r.notes, v) {
+			r.notes = append(r.notes, v)
 		}
 	}
-	if start.IsZero() {
-		start = r.events[0].StageTimestamp.Time
-	}
-	row.Time = start.UTC().Format(time.RFC3339Nano)
-	r.start = start
-	var texts []string
-	for i := range r.events {
-		e := &r.events[i]
-		row.Stages = append(row.Stages, Stage{Stage: string(e.Stage), MS: float64(e.StageTimestamp.Sub(start).Microseconds()) / 1000})
-		if e.ResponseStatus != nil {
-			row.Code = e.ResponseStatus.Code
-		}
-		if d := e.Annotations[events.DecisionAnnotation]; d != "" {
-			row.Decision = d
-		}
-		if reason := e.Annotations[reasonAnnotation]; reason != "" {
-			row.Reason = reason
-		}
-		if e.Stage == auditv1.StageResponseComplete || e.Stage == auditv1.StagePanic {
+}
+
+// finish makes what the row shows from what its events said. The row's
+// time and stages are made when a page shows it (Row).
+func (r *request) finish() {
+	row := &r.row
+	row.ID, row.Log, row.Open = r.id, r.log, true
+	for _, e := range r.events {
+		if e.stage == string(auditv1.StageResponseComplete) || e.stage == string(auditv1.StagePanic) {
 			row.Open = false
 		}
-		for _, v := range e.Annotations {
-			texts = append(texts, v)
+	}
+	// As the row shows the target too: "pods demo/web".
+	h := haystack{make([]byte, 0, 512)} // on the stack, mostly
+	for _, n := range r.notes {
+		h.add(n)
+	}
+	h.add(row.User, row.Impersonated, row.Verb, row.Resource, row.APIGroup, row.Namespace+"/"+row.Name, row.URI, row.Level, row.Decision,
+		strconv.Itoa(int(row.Code)))
+	h.add(row.Groups...)
+	r.text = h.String()
+}
+
+// Row is the request as a page shows it.
+func (r *request) Row() Row {
+	row := r.row
+	row.Time = r.start.UTC().Format(time.RFC3339Nano)
+	row.Stages = make([]Stage, len(r.events))
+	for i, e := range r.events {
+		row.Stages[i] = Stage{Stage: e.stage, MS: r.ms(e.at)}
+	}
+	return row
+}
+
+// ms is the milliseconds from the request's receipt to t.
+func (r *request) ms(t time.Time) float64 { return float64(t.Sub(r.start).Microseconds()) / 1000 }
+
+// haystack is the lower-case text of a row, one field a line, made in one
+// allocation: it is made for every request read.
+type haystack struct{ b []byte }
+
+func (h *haystack) add(fields ...string) {
+	for _, f := range fields {
+		for i := 0; i < len(f); i++ {
+			c := f[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			h.b = append(h.b, c)
+		}
+		h.b = append(h.b, '\n')
+	}
+}
+
+func (h *haystack) String() string {
+	s := string(h.b)
+	if !isASCII(h.b) {
+		return strings.ToLower(s) // and the rest of Unicode's cases
+	}
+	return s
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
 		}
 	}
-	r.row = row
-	// As the row shows the target too: "pods demo/web".
-	texts = append(texts, row.User, row.Impersonated, row.Verb, row.Resource, row.APIGroup, row.Namespace+"/"+row.Name, row.URI, row.Level,
-		row.Decision, strconv.Itoa(int(row.Code)), strings.Join(row.Groups, " "))
-	r.text = strings.ToLower(strings.Join(texts, "\n"))
+	return true
 }
 
 // Query selects requests; empty fields match everything.
@@ -288,8 +425,8 @@ type Query struct {
 	Text      string // in any field or annotation, case-insensitive
 	// Since and Until bound when requests were received: [Since, Until).
 	Since, Until time.Time
-	// Before pages back: only requests older than this sequence number.
-	Before int64
+	// Before pages back: only requests older than this one (an audit ID).
+	Before string
 	Limit  int
 }
 
@@ -298,7 +435,7 @@ func ParseQuery(get func(string) string) Query {
 	q := Query{User: get("user"), Group: get("group"), Verb: get("verb"), Resource: get("resource"), Namespace: get("namespace"),
 		Code: get("code"), Level: get("level"), Decision: get("decision"), Text: get("q")}
 	q.Limit, _ = strconv.Atoi(get("limit"))
-	q.Before, _ = strconv.ParseInt(get("before"), 10, 64)
+	q.Before = get("before")
 	q.Since, _ = time.Parse(time.RFC3339Nano, get("since"))
 	q.Until, _ = time.Parse(time.RFC3339Nano, get("until"))
 	return q
@@ -386,10 +523,10 @@ func (s *Store) Query(q Query) Page {
 	p := Page{Rows: []Row{}, Stats: s.stats, Version: s.version}
 	users, verbs, codes := map[string]int{}, map[string]int{}, map[string]int{}
 	var matched []*request
-	for i := len(s.order) - 1; i >= s.head; i-- {
-		r := s.order[i]
+	cursor := s.byID[q.Before]
+	s.byTime.Descend(func(r *request) bool {
 		if !q.match(r) {
-			continue
+			return true
 		}
 		matched = append(matched, r)
 		p.Total++
@@ -400,15 +537,15 @@ func (s *Store) Query(q Query) Page {
 			code = strconv.Itoa(int(r.row.Code))
 		}
 		codes[code]++
-		if q.Before > 0 && r.seq >= q.Before {
-			continue
-		}
-		if len(p.Rows) < q.Limit {
-			p.Rows = append(p.Rows, r.row)
-		} else {
+		switch {
+		case q.Before != "" && (cursor == nil || !older(r, cursor)):
+		case len(p.Rows) < q.Limit:
+			p.Rows = append(p.Rows, r.Row())
+		default:
 			p.More = true
 		}
-	}
+		return true
+	})
 	p.Users, p.Verbs, p.Codes = counts(users), counts(verbs), counts(codes)
 	p.Timeline, p.Latency = timeline(matched), latency(matched)
 	return p
@@ -428,13 +565,18 @@ func counts(m map[string]int) []Count {
 	return out
 }
 
-// events returns a copy of one request's events, nil if unknown.
-func (s *Store) events(id string) []auditv1.Event {
+// lines returns a request's row and its events as written, in the order
+// of their stages; false if unknown.
+func (s *Store) lines(id string) (Row, [][]byte, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	r := s.byID[id]
 	if r == nil {
-		return nil
+		return Row{}, nil, false
 	}
-	return slices.Clone(r.events)
+	lines := make([][]byte, len(r.events))
+	for i, e := range r.events {
+		lines[i] = e.line
+	}
+	return r.Row(), lines, true
 }

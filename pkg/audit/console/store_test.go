@@ -141,7 +141,7 @@ func TestStoreHoldsAHundredThousandRequests(t *testing.T) {
 	if p.Total != 100_000 || len(p.Rows) != 100 || !p.More || p.Rows[0].ID != "id-099999" {
 		t.Fatalf("first page: total %d, %d rows, more %v, first %s", p.Total, len(p.Rows), p.More, p.Rows[0].ID)
 	}
-	older := s.Query(Query{Before: p.Rows[99].Seq, Limit: 100})
+	older := s.Query(Query{Before: p.Rows[99].ID, Limit: 100})
 	if older.Rows[0].ID != "id-099899" || len(older.Rows) != 100 {
 		t.Errorf("second page starts at %s", older.Rows[0].ID)
 	}
@@ -150,7 +150,7 @@ func TestStoreHoldsAHundredThousandRequests(t *testing.T) {
 	if p.Total != 100_000 || p.Stats.Forgotten != 1 || len(p.Rows) != MaxLimit {
 		t.Errorf("beyond capacity: total %d, forgotten %d, rows %d", p.Total, p.Stats.Forgotten, len(p.Rows))
 	}
-	if _, err := s.detail("id-000000", nil); err != nil || s.events("id-000000") != nil {
+	if known(s, "id-000000") {
 		t.Errorf("the forgotten request is still there")
 	}
 	// Far beyond a small capacity: the newest kept, in order, through the
@@ -164,7 +164,7 @@ func TestStoreHoldsAHundredThousandRequests(t *testing.T) {
 	for _, r := range p.Rows {
 		ids = append(ids, strings.TrimPrefix(r.ID, "id-0000"))
 	}
-	if got := strings.Join(ids, ","); got != "34,33,32,31,30,29,28,27,26,25" || p.Stats.Forgotten != 25 || small.events("id-000024") != nil {
+	if got := strings.Join(ids, ","); got != "34,33,32,31,30,29,28,27,26,25" || p.Stats.Forgotten != 25 || known(small, "id-000024") {
 		t.Errorf("capacity 10 after 35: %s, forgotten %d", got, p.Stats.Forgotten)
 	}
 }
@@ -287,4 +287,9 @@ func TestRowTakesEveryEvent(t *testing.T) {
 			t.Errorf("%s: a late annotation's text finds %d rows", name, n)
 		}
 	}
+}
+
+func known(s *Store, id string) bool {
+	_, _, ok := s.lines(id)
+	return ok
 }

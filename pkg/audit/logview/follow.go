@@ -3,6 +3,7 @@ package logview
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -23,18 +24,41 @@ import (
 //     continues what we read), then the truncated file from its start;
 //   - path missing (deleted, directory removed): waits for it to return.
 func Follow(ctx context.Context, path string, interval time.Duration, emit func([]Located, []Problem)) error {
-	return FollowReady(ctx, path, interval, emit, nil)
-}
-
-// FollowReady is Follow that calls ready (if not nil) once what the log
-// held when it was opened has been emitted.
-func FollowReady(ctx context.Context, path string, interval time.Duration, emit func([]Located, []Problem), ready func()) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
+	return FollowLines(ctx, path, f, 0, interval, func(l Lines) {
+		events, problems := ParseLines(path, l.Data)
+		for i := range events {
+			events[i].Line += l.Line - 1
+		}
+		for i := range problems {
+			problems[i].Line += l.Line - 1
+		}
+		emit(events, problems)
+	})
+}
+
+// Lines are whole lines of a log as read.
+type Lines struct {
+	// File is the log's path (the file read may have been renamed since).
+	File string
+	// Offset is where Data starts in the file read.
+	Offset int64
+	// Line is the number of Data's first line in the file, 0 when not
+	// known (a read that began past the file's start).
+	Line int
+	Data []byte
+}
+
+// FollowLines follows path as Follow does, from offset of f (path, opened
+// by the caller), calling emit with whole lines until ctx is done. It takes
+// f and closes it.
+func FollowLines(ctx context.Context, path string, f *os.File, offset int64, interval time.Duration, emit func(Lines)) error {
 	fl := &follower{path: path, emit: emit}
-	fl.cur, err = fl.newSource(f)
+	var err error
+	fl.cur, err = fl.newSourceAt(f, offset)
 	if err != nil {
 		f.Close()
 		return err
@@ -44,10 +68,6 @@ func FollowReady(ctx context.Context, path string, interval time.Duration, emit 
 	defer ticker.Stop()
 	for {
 		fl.poll()
-		if ready != nil {
-			ready()
-			ready = nil
-		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -64,27 +84,45 @@ type source struct {
 	f      *os.File
 	info   os.FileInfo
 	offset int64
-	// partial is a line not yet ended; line counts the lines emitted.
-	partial []byte
-	line    int
+	// partial is a line not yet ended; line counts the lines emitted,
+	// when lineKnown (the file was read from its start).
+	partial   []byte
+	line      int
+	lineKnown bool
 	// tail is the end of what was read, to recognise the file's copy.
 	tail []byte
 }
 
 type follower struct {
 	path string
-	emit func([]Located, []Problem)
+	emit func(Lines)
 	cur  *source
 	// old is the file path named before, read once more after the switch.
 	old *source
 }
 
 func (fl *follower) newSource(f *os.File) (*source, error) {
+	return fl.newSourceAt(f, 0)
+}
+
+// newSourceAt reads f from offset on. What it holds before offset is kept
+// as read, so that a truncation or a copy is recognised as if we had.
+func (fl *follower) newSourceAt(f *os.File, offset int64) (*source, error) {
 	info, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	return &source{f: f, info: info}, nil
+	s := &source{f: f, info: info, offset: offset, lineKnown: offset == 0}
+	if offset > 0 {
+		s.tail = make([]byte, min(offset, keptTail))
+		if _, err := f.ReadAt(s.tail, offset-int64(len(s.tail))); err != nil {
+			return nil, fmt.Errorf("%s: %w", fl.path, err)
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("%s: %w", fl.path, err)
+		}
+	}
+	return s, nil
 }
 
 func (fl *follower) close() {
@@ -158,6 +196,7 @@ func (s *source) unchanged() bool {
 }
 
 func (fl *follower) emitLines(s *source, buf []byte) {
+	start := s.offset - int64(len(buf)) - int64(len(s.partial)) // of data in the file
 	s.tail = append(s.tail, buf...)
 	if len(s.tail) > keptTail {
 		s.tail = append([]byte(nil), s.tail[len(s.tail)-keptTail:]...)
@@ -168,15 +207,12 @@ func (fl *follower) emitLines(s *source, buf []byte) {
 	if end == 0 {
 		return
 	}
-	events, problems := ParseLines(fl.path, data[:end])
-	for i := range events {
-		events[i].Line += s.line
-	}
-	for i := range problems {
-		problems[i].Line += s.line
+	l := Lines{File: fl.path, Offset: start, Data: data[:end]}
+	if s.lineKnown {
+		l.Line = s.line + 1
 	}
 	s.line += bytes.Count(data[:end], []byte{'\n'})
-	fl.emit(events, problems)
+	fl.emit(l)
 }
 
 // restart reads s again from the start of its (truncated) file, leaving
@@ -185,7 +221,7 @@ func (fl *follower) restart(s *source, st os.FileInfo, skip []byte) {
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return
 	}
-	s.info, s.offset, s.partial, s.line, s.tail = st, 0, nil, 0, nil
+	s.info, s.offset, s.partial, s.line, s.lineKnown, s.tail = st, 0, nil, 0, true, nil
 	buf, err := io.ReadAll(s.f)
 	if err != nil {
 		return

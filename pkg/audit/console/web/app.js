@@ -230,7 +230,9 @@ function render(page) {
   const filtered = FILTERS.some((f) => params().get(f));
   $("total").textContent = page.total + (page.total === 1 ? " request" : " requests") + (filtered ? " match" : "");
   $("stats").textContent = `${s.events} events, ${s.requests} requests read; ${s.unparsed} lines not audit events` +
-    (s.lastProblem ? ` (last: ${s.lastProblem})` : "") + `; ${s.dropped} events lost at the source; ${s.forgotten} oldest requests forgotten`;
+    (s.lastProblem ? ` (last: ${s.lastProblem})` : "") + `; ${s.dropped} events lost at the source; ${s.forgotten} oldest requests forgotten` +
+    (s.backlog > 0 ? `; reading the past, newest first: ${mib(s.backlog)} to go` : "") +
+    (s.unread > 0 ? `; ${mib(s.unread)} of older logs not read (older than --max-requests keeps)` : "");
   const counts = $("counts");
   counts.replaceChildren(...[["users", page.users], ["verbs", page.verbs], ["codes", page.codes]].map(([name, list]) =>
     el("div", { class: "count-" + name }, el("b", {}, name + ": "), list.slice(0, 6).map((c) => `${c.value || "(none)"} ${c.n}`).join(", "))));
@@ -323,3 +325,7 @@ function connect() {
 filtersToForm();
 refresh();
 connect();
+
+function mib(bytes) {
+  return (bytes / (1 << 20)).toFixed(bytes < 10 << 20 ? 1 : 0) + " MiB";
+}
