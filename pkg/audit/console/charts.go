@@ -4,8 +4,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
 
 // Timeline counts requests per interval of their receipt, by what their
@@ -36,7 +34,7 @@ const maxBuckets = 60
 var steps = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
 	2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
 
-func timeline(reqs []*request) Timeline {
+func timeline(reqs []figures) Timeline {
 	t := Timeline{Buckets: []Bucket{}}
 	if len(reqs) == 0 {
 		return t
@@ -62,8 +60,8 @@ func timeline(reqs []*request) Timeline {
 	t.Buckets = make([]Bucket, int(last.Sub(start)/step)+1)
 	for _, r := range reqs {
 		b := &t.Buckets[min(int(r.start.Sub(start)/step), len(t.Buckets)-1)]
-		switch code := r.row.Code; {
-		case r.row.Open || code == 0:
+		switch code := r.code; {
+		case code == 0:
 			b.Open++
 		case code < 300:
 			b.OK++
@@ -87,16 +85,12 @@ type VerbLatency struct {
 	P99MS float64 `json:"p99ms"`
 }
 
-func latency(reqs []*request) []VerbLatency {
+func latency(reqs []figures) []VerbLatency {
 	byVerb := map[string][]float64{}
 	for _, r := range reqs {
-		evs := r.events
-		// Only a request whose log has both ends: its received time and
-		// its completion.
-		if r.row.Open || len(evs) < 2 || evs[0].stage != string(auditv1.StageRequestReceived) {
-			continue
+		if r.ms >= 0 {
+			byVerb[r.verb] = append(byVerb[r.verb], r.ms)
 		}
-		byVerb[r.row.Verb] = append(byVerb[r.row.Verb], r.ms(evs[len(evs)-1].at))
 	}
 	out := []VerbLatency{}
 	for verb, ms := range byVerb {

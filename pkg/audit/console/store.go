@@ -518,25 +518,17 @@ func (s *Store) Query(q Query) Page {
 		q.Limit = 100
 	}
 	q.Limit = min(q.Limit, MaxLimit)
+	// Under the lock only what must be: the matching requests' figures are
+	// taken, then counted and charted while the store takes events.
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	p := Page{Rows: []Row{}, Stats: s.stats, Version: s.version}
-	users, verbs, codes := map[string]int{}, map[string]int{}, map[string]int{}
-	var matched []*request
+	matched := make([]figures, 0, s.byTime.Len())
 	cursor := s.byID[q.Before]
 	s.byTime.Descend(func(r *request) bool {
 		if !q.match(r) {
 			return true
 		}
-		matched = append(matched, r)
-		p.Total++
-		users[r.row.User]++
-		verbs[r.row.Verb]++
-		code := "open"
-		if r.row.Code != 0 {
-			code = strconv.Itoa(int(r.row.Code))
-		}
-		codes[code]++
+		matched = append(matched, r.figures())
 		switch {
 		case q.Before != "" && (cursor == nil || !older(r, cursor)):
 		case len(p.Rows) < q.Limit:
@@ -546,9 +538,45 @@ func (s *Store) Query(q Query) Page {
 		}
 		return true
 	})
+	s.mu.RUnlock()
+	p.Total = len(matched)
+	users, verbs, byCode := map[string]int{}, map[string]int{}, map[int32]int{}
+	for _, f := range matched {
+		users[f.user]++
+		verbs[f.verb]++
+		byCode[f.code]++
+	}
+	codes := map[string]int{}
+	for code, n := range byCode {
+		name := "open"
+		if code != 0 {
+			name = strconv.Itoa(int(code))
+		}
+		codes[name] = n
+	}
 	p.Users, p.Verbs, p.Codes = counts(users), counts(verbs), counts(codes)
 	p.Timeline, p.Latency = timeline(matched), latency(matched)
 	return p
+}
+
+// figures are what a page counts and charts of a request.
+type figures struct {
+	user, verb string
+	start      time.Time
+	code       int32 // 0 while open
+	// ms is how long it took from receipt to completion, -1 unless its
+	// log has both.
+	ms float64
+}
+
+func (r *request) figures() figures {
+	f := figures{user: r.row.User, verb: r.row.Verb, start: r.start, code: r.row.Code, ms: -1}
+	if r.row.Open {
+		f.code = 0
+	} else if evs := r.events; len(evs) >= 2 && evs[0].stage == string(auditv1.StageRequestReceived) {
+		f.ms = r.ms(evs[len(evs)-1].at)
+	}
+	return f
 }
 
 func counts(m map[string]int) []Count {
