@@ -21,13 +21,15 @@ func consoleCommand() *cobra.Command {
 	var security console.SecurityFlags
 	cmd := &cobra.Command{
 		Use:   "console --log PATH [--log PATH ...] [--policy FILE] [--address 127.0.0.1:8077] [--auth token|none] [--tls-cert-file F --tls-private-key-file K]",
-		Short: "Serve a live audit console in the browser for an audit log (rotated files, then following it)",
-		Long: `Reads the audit log's rotated files (and .gz backups), then follows the log across rotations, and serves
-a web page on --address: one row per request, live, with filters in the URL, counts, and each request's events,
-annotations, objects, what the server changed, and (with --policy) the rule that decided its level.
+		Short: "Serve a live audit console in the browser for an audit log (newest first, then following it)",
+		Long: `Reads the audit log newest first (its end, then back through it and its rotated files and .gz backups, the
+past filling in behind the rows shown, as far as --max-requests keeps), follows what is written next across
+rotations, and serves a web page on --address: one row per request, live, with filters in the URL, counts, and
+each request's events, annotations, objects, what the server changed, and (with --policy) the rule that decided
+its level.
 
---log given once per server of a control plane reads each server's log: what they hold merged in time order,
-then each followed, every row naming the log it came from.
+--log given once per server of a control plane reads each server's log: the rows in time order whichever log
+they come from, every row naming its log.
 
 The audit trail holds who did what: the console asks for a token made at each start, printed once in the URL to
 open (http://127.0.0.1:8077/?token=...), which the browser trades for a cookie. --auth=none serves anyone who
@@ -74,7 +76,7 @@ reaches it; beyond loopback the console needs a token and TLS (--tls-cert-file, 
 	f.StringArrayVar(&logs, "log", nil, "the audit log (--audit-log-path of the server); repeat it for the logs of several servers")
 	f.StringVar(&policyPath, "policy", "", "the server's audit policy: each request shows the rule that decided its level")
 	f.StringVar(&addr, "address", "127.0.0.1:8077", "where to serve the console (host:port; loopback unless you mean it)")
-	f.IntVar(&capacity, "max-requests", console.DefaultCapacity, "requests kept in memory; the oldest are forgotten beyond it (and counted)")
+	f.IntVar(&capacity, "max-requests", console.DefaultCapacity, "requests kept in memory (about 2-3 KiB each): the oldest are forgotten beyond it (and counted), older logs not read")
 	security.AddFlags(f, "")
 	return cmd
 }
