@@ -5,7 +5,9 @@
 # batch webhook to audit-sink (one file per user), then runs a scenario with kubectl as three users and shows,
 # after each step, the audit events it caused. Ends with three acts: log rotation, a failing webhook (retries with
 # growing backoff, then delivery), blocking-strict refusing a request while the sink is down, and the dynamic
-# backend: an AuditSink created with kubectl sends events to a second receiver until it is deleted.
+# backend: an AuditSink created with kubectl sends events to a second receiver until it is deleted; then, where
+# bin/victoria-logs was built (make tools, as make demo does), the collection recipe: the log shipped into
+# VictoriaLogs and one question asked of it.
 #
 # DEMO_PAUSE=1 waits for Enter between steps; DEMO_CONSOLE=1 also serves the live audit console (auditctl console)
 # on a loopback port for a browser beside the tour: the default when run from a terminal on a machine with a browser
@@ -338,6 +340,30 @@ check "the sink is removed" wait_for 20 grep -q '"Audit sink removed" sink="seco
 k alice run unwatched --image=nginx -n demo
 check "the static log records the next pod as before" wait_for 20 grep -q '"name":"unwatched"' "$log"
 check "the deleted sink got nothing more" bash -c "! grep -q '\"name\":\"unwatched\"' '$work/dynamic/events.log'"
+
+if [[ -x "$bin/victoria-logs" ]]; then
+  pause
+  say "Act 5: collection. The demo's log, rotated files first, shipped into a search store (VictoriaLogs, docs/collection.md) and asked a question"
+  for attempt in 1 2 3 4 5; do
+    vl_port=$(free_port)
+    "$bin/victoria-logs" -httpListenAddr="127.0.0.1:$vl_port" -storageDataPath="$work/vl" -loggerLevel=ERROR >"$work/vl.log" 2>&1 &
+    vl_pid=$!
+    pids+=("$vl_pid")
+    vl_up() { curl -sf "http://127.0.0.1:$vl_port/health" >/dev/null; }
+    wait_for 10 vl_up && break
+    kill "$vl_pid" 2>/dev/null; wait "$vl_pid" 2>/dev/null
+  done
+  run "$bin/auditctl" ship --once --log "$log" --position-file "$work/ship.json" --server-name demo \
+    --elasticsearch-url="http://127.0.0.1:$vl_port/insert/elasticsearch?_time_field=@timestamp&_msg_field=requestURI"
+  logsql() { curl -s "http://127.0.0.1:$vl_port/select/logsql/query" --data-urlencode "query=$1"; }
+  question='stage:ResponseComplete verb:create objectRef.resource:pods objectRef.namespace:demo | fields _time, user.username, objectRef.name, responseStatus.code'
+  echo "Who created pods in namespace demo?"
+  printf "\$ curl http://127.0.0.1:%s/select/logsql/query --data-urlencode 'query=%s'\n" "$vl_port" "$question"
+  store_knows() { logsql "$question" | grep '"objectRef.name":"unwatched"' | grep -q '"user.username":"alice"'; }
+  check "the store answers: alice created the last pod, unwatched" wait_for 20 store_knows
+  logsql "$question" | sort | tail -n 5 | sed 's/^/  /'
+  echo "  (the last five; more questions in docs/collection.md)"
+fi
 
 if [[ "${DEMO_CONSOLE:-}" == 1 ]]; then
   console_saw() { curl -s -H "Authorization: Bearer $console_token" "http://127.0.0.1:$console_port/api/requests?user=alice&verb=create&resource=pods&q=unwatched" | grep -q '"total":1,'; }
