@@ -238,8 +238,12 @@ func (l *logReader) readBack(ctx context.Context, name string, r io.ReaderAt, si
 			begin := max(0, end-chunkSize)
 			n := int(end - begin)
 			buf = slices.Grow(buf[:0], n+len(carry))[:n]
-			if _, err := r.ReadAt(buf, begin); err != nil && !errors.Is(err, io.EOF) {
-				chunks <- chunk{err: fmt.Errorf("%s: %w", name, err)}
+			if got, err := r.ReadAt(buf, begin); got < n {
+				if err != nil && !errors.Is(err, io.EOF) {
+					chunks <- chunk{err: fmt.Errorf("%s: %w", name, err)}
+				}
+				// Shorter than when opened: truncated in place (copytruncate).
+				// What it held is in its copy; the rest is counted unread.
 				return
 			}
 			buf = append(buf, carry...)

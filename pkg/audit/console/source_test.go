@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,42 @@ func TestBinaryLogIsRefused(t *testing.T) {
 	err := FollowLogs(context.Background(), NewStore(0), []string{log}, 10*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), log+".1 is not a text audit log (binary content)") {
 		t.Errorf("FollowLogs: %v", err)
+	}
+}
+
+// shrunk is a file truncated in place after it was opened: reads past
+// size come back short.
+type shrunk struct {
+	data []byte
+	size int64
+}
+
+func (s shrunk) ReadAt(p []byte, off int64) (int, error) {
+	if off >= s.size {
+		return 0, io.EOF
+	}
+	n := copy(p, s.data[off:min(int64(len(s.data)), s.size)])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// A log truncated in place (copytruncate) while its past is read back is
+// left where it shrank: nothing read twice or made up from a short read,
+// the rest counted unread.
+func TestPastOfATruncatedLog(t *testing.T) {
+	smallChunks(t, 1000)
+	data := []byte(requests(t, 0, 20))
+	s := NewStore(0)
+	l := &logReader{store: s, path: "audit.log", left: int64(len(data))}
+	s.past(l.left, 0, 0)
+	r := shrunk{data, int64(len(data)) / 2}
+	if stopped, err := l.readBack(context.Background(), l.path, r, int64(len(data)), int64(len(data))); stopped || err != nil {
+		t.Fatalf("readBack: stopped %v, %v", stopped, err)
+	}
+	s.past(0, 0, l.left)
+	if st := s.Stats(); st.Events != 0 || st.Unparsed != 0 || st.Unread != int64(len(data)) || st.Backlog != 0 {
+		t.Errorf("after a short read: %+v", st)
 	}
 }
