@@ -12,14 +12,17 @@ import (
 	pluginlog "k8s.io/apiserver/plugin/pkg/audit/log"
 	plugintruncate "k8s.io/apiserver/plugin/pkg/audit/truncate"
 
+	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logbackend"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logfile"
 )
 
 // applyAudit wires the library's audit pipeline: the policy, the log and
 // webhook backends, batching, truncation and the handler-chain filter of
-// AuditOptions.ApplyTo. One part differs: the log backend writes to a
+// AuditOptions.ApplyTo. Two parts differ: the log backend writes to a
 // logfile.File, which reopens a log that was renamed, deleted or truncated
-// under it, where the library's writer keeps writing into the old file.
+// under it, where the library's writer keeps writing into the old file;
+// and JSON lines are encoded straight into it (pkg/audit/logbackend: the
+// library's lines, without its two more copies of each).
 // The log backend is assembled as AuditOptions.ApplyTo assembles it
 // (k8s.io/apiserver/pkg/server/options/audit.go: newBackend, wrapBackend).
 func (o CompletedOptions) applyAudit(c *genericapiserver.Config) (*logfile.File, error) {
@@ -43,6 +46,9 @@ func (o CompletedOptions) applyAudit(c *genericapiserver.Config) (*logfile.File,
 		return nil, fmt.Errorf("--audit-log-version: %w", err)
 	}
 	log := pluginlog.NewBackend(file, logOpts.Format, gv)
+	if logOpts.Format == pluginlog.FormatJson {
+		log = logbackend.NewBackend(file, gv) // the same lines, made in one copy
+	}
 	log = withBatchMode(log, logOpts.BatchOptions)
 	if logOpts.TruncateOptions.Enabled {
 		log = plugintruncate.NewBackend(log, logOpts.TruncateOptions.TruncateConfig, gv)
