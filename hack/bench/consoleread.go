@@ -30,33 +30,39 @@ func consoleRead(work string) {
 	say("| level | bytes | events | read in | MB/s | events/s | heap kept per 100,000 requests |")
 	say("|---|---|---|---|---|---|---|")
 	for _, level := range []auditv1.Level{auditv1.LevelMetadata, auditv1.LevelRequestResponse} {
-		dir := filepath.Join(work, "consoleread-"+string(level))
-		check(os.MkdirAll(dir, 0o700))
-		size, events := writeLogSet(dir, level, int64(*consoleReadMiB)<<20)
-		o := openConsole(dir, events/2)
-		o.waitRead()
-		kept := o.close()
-		say("| %s | %.0f MiB | %d | %s | %.0f | %.0f | %.0f MiB |", level, float64(size)/(1<<20), events, o.read.Round(time.Millisecond),
-			float64(size)/1e6/o.read.Seconds(), float64(events)/o.read.Seconds(), kept/float64(events/2)*100_000/(1<<20))
-		check(os.RemoveAll(dir))
+		withLogSet(work, "consoleread", level, *consoleReadMiB, func(dir string, size int64, events int) {
+			o := openConsole(dir, events/2)
+			o.waitRead()
+			kept := o.close()
+			say("| %s | %.0f MiB | %d | %s | %.0f | %.0f | %.0f MiB |", level, float64(size)/(1<<20), events, o.read.Round(time.Millisecond),
+				float64(size)/1e6/o.read.Seconds(), float64(events)/o.read.Seconds(), kept/float64(events/2)*100_000/(1<<20))
+		})
 	}
 	say("")
 	say("Opening %d MiB with `--max-requests`' default (%d): the newest first, the past read back until the store is full.\n", *consoleOpenMiB, console.DefaultCapacity)
 	say("| level | bytes | first rows after | store full after | read of it | heap kept |")
 	say("|---|---|---|---|---|---|")
 	for _, level := range []auditv1.Level{auditv1.LevelMetadata, auditv1.LevelRequestResponse} {
-		dir := filepath.Join(work, "consoleopen-"+string(level))
-		check(os.MkdirAll(dir, 0o700))
-		size, _ := writeLogSet(dir, level, int64(*consoleOpenMiB)<<20)
-		o := openConsole(dir, console.DefaultCapacity)
-		o.waitRead()
-		st := o.store.Stats()
-		kept := o.close()
-		say("| %s | %.0f MiB | %s | %s | %.0f MiB (%d requests) | %.0f MiB |", level, float64(size)/(1<<20), o.firstRows.Round(time.Millisecond),
-			o.read.Round(time.Millisecond), float64(size-st.Unread)/(1<<20), st.Requests, kept/(1<<20))
-		check(os.RemoveAll(dir))
+		withLogSet(work, "consoleopen", level, *consoleOpenMiB, func(dir string, size int64, _ int) {
+			o := openConsole(dir, console.DefaultCapacity)
+			o.waitRead()
+			st := o.store.Stats()
+			kept := o.close()
+			say("| %s | %.0f MiB | %s | %s | %.0f MiB (%d requests) | %.0f MiB |", level, float64(size)/(1<<20), o.firstRows.Round(time.Millisecond),
+				o.read.Round(time.Millisecond), float64(size-st.Unread)/(1<<20), st.Requests, kept/(1<<20))
+		})
 	}
 	say("")
+}
+
+// withLogSet writes a rotated set of mib MiB at level (writeLogSet) into
+// a directory of work, runs f on it and removes it.
+func withLogSet(work, name string, level auditv1.Level, mib int, f func(dir string, size int64, events int)) {
+	dir := filepath.Join(work, name+"-"+string(level))
+	check(os.MkdirAll(dir, 0o700))
+	size, events := writeLogSet(dir, level, int64(mib)<<20)
+	f(dir, size, events)
+	check(os.RemoveAll(dir))
 }
 
 // openedConsole is a console reading a log set in process.

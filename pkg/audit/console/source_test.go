@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/mini-apiserver/mini-apiserver/internal/poll"
 )
 
 // logLine is request i's event at stage, as a log has it, a second per
@@ -88,17 +90,6 @@ func follow(t *testing.T, store *Store, paths ...string) <-chan error {
 	return done
 }
 
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // smallChunks makes the past read in chunks of n bytes, to cross lines.
 func smallChunks(t *testing.T, n int64) {
 	old := chunkSize
@@ -125,7 +116,7 @@ func TestReadsALogSetNewestFirst(t *testing.T) {
 
 	s := NewStore(0)
 	follow(t, s, log)
-	until(t, "the past read", func() bool { st := s.Stats(); return st.Backlog == 0 && st.Events == 60 })
+	poll.Until(t, "the past read", func() bool { st := s.Stats(); return st.Backlog == 0 && st.Events == 60 })
 	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +125,7 @@ func TestReadsALogSetNewestFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	until(t, "the followed request", func() bool { return s.Stats().Events == 62 })
+	poll.Until(t, "the followed request", func() bool { return s.Stats().Events == 62 })
 
 	page := s.Query(Query{Limit: 100})
 	if page.Total != 31 || page.Stats.Requests != 31 {
@@ -174,7 +165,7 @@ func TestPastStopsAtTheCapacity(t *testing.T) {
 	writeAged(t, log, []byte(requests(t, 50, 60)), 0)
 	s := NewStore(5)
 	follow(t, s, log)
-	until(t, "the past read", func() bool { st := s.Stats(); return st.Events > 0 && st.Backlog == 0 })
+	poll.Until(t, "the past read", func() bool { st := s.Stats(); return st.Events > 0 && st.Backlog == 0 })
 	page := s.Query(Query{})
 	var ids []string
 	for _, row := range page.Rows {

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"k8s.io/component-base/metrics/legacyregistry"
-
 	"k8s.io/component-base/metrics/testutil"
+
+	"github.com/mini-apiserver/mini-apiserver/internal/poll"
 )
 
 func open(t *testing.T, opts Options) *File {
@@ -70,17 +70,6 @@ func counter(t *testing.T, reason string) float64 {
 	return v
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func mode(t *testing.T, path string) os.FileMode {
 	t.Helper()
 	info, err := os.Stat(path)
@@ -134,7 +123,7 @@ func TestDeletedCountsWhatWasInIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Idle: the path comes back without a write.
-	eventually(t, "the deleted log to be recreated", func() bool { _, err := os.Stat(path); return err == nil })
+	poll.Until(t, "the deleted log to be recreated", func() bool { _, err := os.Stat(path); return err == nil })
 	writeEvents(t, f, "after", 3)
 	if got := lines(t, path); len(got) != 3 {
 		t.Errorf("recreated log holds %q, want the 3 events after", got)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/poll"
 	"github.com/mini-apiserver/mini-apiserver/pkg/audit/logfile"
 )
 
@@ -91,7 +92,7 @@ func TestFollowAcrossTheToolsAroundTheLog(t *testing.T) {
 					}
 				})
 			}()
-			waitFor(t, "the first batch read", func() bool { return count() == 50 })
+			poll.Until(t, "the first batch read", func() bool { return count() == 50 })
 			write(50, 100)
 			tc.change(t, path, write)
 			write(200, 250)
@@ -102,7 +103,7 @@ func TestFollowAcrossTheToolsAroundTheLog(t *testing.T) {
 			if tc.name == "copytruncate, read before the copy" {
 				want = 156
 			}
-			waitFor(t, "the last event followed", func() bool { mu.Lock(); defer mu.Unlock(); return seen["e250"] > 0 })
+			poll.Until(t, "the last event followed", func() bool { mu.Lock(); defer mu.Unlock(); return seen["e250"] > 0 })
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)
@@ -125,16 +126,5 @@ func mustRename(t *testing.T, from, to string) {
 	t.Helper()
 	if err := os.Rename(from, to); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
