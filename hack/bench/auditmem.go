@@ -16,13 +16,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/proc"
+	"github.com/mini-apiserver/mini-apiserver/pkg/harness"
 	"github.com/mini-apiserver/mini-apiserver/pkg/loadgen"
 )
 
 var (
-	auditMemPods  = flag.Int("auditmem-pods", 5000, "pods of 10 KB the auditmem section lists")
-	auditMemLists = flag.Int("auditmem-lists", 10, "LISTs in parallel in the auditmem section")
-	auditMemFor   = flag.Duration("auditmem-duration", 10*time.Second, "how long the auditmem section lists at each level")
+	auditMemPods   = flag.Int("auditmem-pods", 5000, "pods of 10 KB the auditmem section lists")
+	auditMemLists  = flag.Int("auditmem-lists", 10, "LISTs in parallel in the auditmem section")
+	auditMemFor    = flag.Duration("auditmem-duration", 10*time.Second, "how long the auditmem section lists at each level")
+	auditMemLevels = flag.String("auditmem-levels", "None,Metadata,Request,RequestResponse", "the levels the auditmem section measures (None first: what the others add is over it)")
 )
 
 // listTarget is an API server under the LIST load: its client, the pid
@@ -62,7 +65,7 @@ func auditMemory(work string) {
 	fillPods(k.client())
 	k.stop()
 	var oursNone, kubeNone float64
-	for _, level := range []string{"None", "Metadata", "Request", "RequestResponse"} {
+	for _, level := range strings.Split(*auditMemLevels, ",") {
 		logDir := filepath.Join(work, "auditmem-logs-"+level)
 		check(os.MkdirAll(logDir, 0o700))
 		flags := func(who string) []string {
@@ -82,7 +85,7 @@ func auditMemory(work string) {
 			return fmt.Sprintf("%+.0f MiB", peak-none)
 		}
 		ratio := "-"
-		if level != "None" && theirs.peak-kubeNone > 0 {
+		if level != "None" && theirs.peak-kubeNone > 0 && ours.peak-oursNone > 0 {
 			ratio = fmt.Sprintf("%.2f", (ours.peak-oursNone)/(theirs.peak-kubeNone))
 		}
 		say("| %s | %.0f MiB | %s | %.1f | %.1f | %.0f MiB | %s | %.1f | %.1f | %s |", level, ours.peak, added(ours.peak, oursNone), ours.rate, ours.logRate,
@@ -188,4 +191,92 @@ func listRun(t listTarget, log string) listResult {
 		check(fmt.Errorf("%s: listing: %w", t.name, *err))
 	}
 	return listResult{peak: peak, rate: float64(lists.Load()) / took.Seconds(), logRate: float64(logSize()-log0) / 1e6 / took.Seconds()}
+}
+
+var auditDownFor = flag.Duration("auditmem-down-duration", 30*time.Second, "how long the auditmem section creates pods with the webhook receiver down")
+
+// auditMemoryReceiverDown measures what a batch webhook whose receiver is
+// down holds (issue 30, item 1c): creates of pods of 10 KB at
+// RequestResponse for auditDownFor, the receiver refusing connections;
+// peak RSS against the same creates with audit off, ours and kube's.
+// The library's batch backend holds at most --audit-webhook-batch-buffer-size
+// events (10,000): that times an event's size is the bound.
+func auditMemoryReceiverDown(work string) {
+	say("## What auditing costs in memory: the webhook receiver down, creates of pods of 10 KB (concurrency %d) for %s at RequestResponse to a batch webhook that refuses connections\n", *concurrency, *auditDownFor)
+	if !haveKube() {
+		say("Skipped: no -kube-apiserver binary (`make kube-apiserver` builds it).\n")
+		return
+	}
+	port, err := proc.FreePort() // nothing listens there
+	check(err)
+	wh := filepath.Join(work, "auditmem-down.kubeconfig")
+	check(harness.WriteWebhookKubeconfig(wh, fmt.Sprintf("http://127.0.0.1:%d/audit", port), harness.WebhookClient{}))
+	down := []string{"--audit-policy-file=" + policyFile(work, "RequestResponse"), "--audit-webhook-config-file=" + wh}
+	say("| server | audit off: peak RSS | receiver down: peak RSS | adds | creates/s (off, down) | events generated, counted lost by the end |")
+	say("|---|---|---|---|---|---|")
+	type run struct {
+		peak, rate         float64
+		generated, dropped float64
+	}
+	creates := func(c *kubernetes.Clientset, pid int, metrics func() (float64, float64)) run {
+		_, _ = c.CoreV1().ServiceAccounts("load").Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+		var peak float64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				peak = max(peak, rssMiB(pid))
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		})
+		res, err := loadgen.Run(context.Background(), c, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: *auditDownFor, ObjectSize: 10 << 10, Namespace: "load"})
+		close(stop)
+		wg.Wait()
+		check(err)
+		generated, dropped := metrics()
+		return run{peak: peak, rate: res.Rate(), generated: generated, dropped: dropped}
+	}
+	events := func(c *kubernetes.Clientset) func() (float64, float64) {
+		return func() (float64, float64) {
+			m, err := harness.ReadMetrics(context.Background(), c)
+			check(err)
+			// Lost by any of the webhook's layers: the batch buffer full
+			// (plugin "buffered"), retries run out (plugin "webhook").
+			return m.Value("apiserver_audit_event_total"), m.Value("apiserver_audit_error_total")
+		}
+	}
+	for _, who := range []string{"ours", "kube-apiserver"} {
+		var off, on run
+		for i, args := range [][]string{nil, down} {
+			dir := filepath.Join(work, fmt.Sprintf("auditmem-down-%s-%d", who, i))
+			var r run
+			if who == "ours" {
+				s, _ := start(dir, args...)
+				ensureNS(s.client, "load")
+				r = creates(s.client, s.PID(), events(s.client))
+				s.stop()
+			} else {
+				kubeFiles(dir)
+				k, _, _ := startKube(dir, args...)
+				c := k.client()
+				ensureNS(c, "load")
+				r = creates(c, k.Cmd.Process.Pid, events(c))
+				k.stop()
+			}
+			if i == 0 {
+				off = r
+			} else {
+				on = r
+			}
+			check(os.RemoveAll(dir))
+		}
+		say("| %s | %.0f MiB | %.0f MiB | %+.0f MiB | %.0f, %.0f | %.0f, %.0f |", who, off.peak, on.peak, on.peak-off.peak, off.rate, on.rate, on.generated, on.dropped)
+	}
+	say("")
 }
