@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -102,10 +101,7 @@ type listResult struct {
 // fillPods creates the pods the LISTs read.
 func fillPods(c *kubernetes.Clientset) {
 	ctx := context.Background()
-	ensureNS(c, "lists")
-	// kube-apiserver without kube-controller-manager makes no default
-	// service account, which admission wants for a pod.
-	_, _ = c.CoreV1().ServiceAccounts("lists").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+	ensurePodNamespace(c, "lists")
 	var next atomic.Int64
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
@@ -147,22 +143,8 @@ func listRun(t listTarget, log string) listResult {
 		return n
 	}
 	log0 := logSize()
-	var peak float64
 	var lists atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			peak = max(peak, rssMiB(t.pid))
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	})
+	stopSampling := samplePeakRSS(t.pid, 50*time.Millisecond)
 	deadline := time.Now().Add(*auditMemFor)
 	var listers sync.WaitGroup
 	for range *auditMemLists {
@@ -184,8 +166,7 @@ func listRun(t listTarget, log string) listResult {
 	t0 := time.Now()
 	listers.Wait()
 	took := time.Since(t0)
-	close(stop)
-	wg.Wait()
+	peak := stopSampling()
 	t.stop()
 	if err := failed.Load(); err != nil {
 		check(fmt.Errorf("%s: listing: %w", t.name, *err))
@@ -219,25 +200,10 @@ func auditMemoryReceiverDown(work string) {
 		generated, dropped float64
 	}
 	creates := func(c *kubernetes.Clientset, pid int, metrics func() (float64, float64)) run {
-		_, _ = c.CoreV1().ServiceAccounts("load").Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
-		var peak float64
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			tick := time.NewTicker(50 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				peak = max(peak, rssMiB(pid))
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-			}
-		})
+		ensurePodNamespace(c, "load")
+		stopSampling := samplePeakRSS(pid, 50*time.Millisecond)
 		res, err := loadgen.Run(context.Background(), c, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: *auditDownFor, ObjectSize: 10 << 10, Namespace: "load"})
-		close(stop)
-		wg.Wait()
+		peak := stopSampling()
 		check(err)
 		generated, dropped := metrics()
 		return run{peak: peak, rate: res.Rate(), generated: generated, dropped: dropped}
@@ -258,14 +224,12 @@ func auditMemoryReceiverDown(work string) {
 			var r run
 			if who == "ours" {
 				s, _ := start(dir, args...)
-				ensureNS(s.client, "load")
 				r = creates(s.client, s.PID(), events(s.client))
 				s.stop()
 			} else {
 				kubeFiles(dir)
 				k, _, _ := startKube(dir, args...)
 				c := k.client()
-				ensureNS(c, "load")
 				r = creates(c, k.Cmd.Process.Pid, events(c))
 				k.stop()
 			}

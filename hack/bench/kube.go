@@ -130,8 +130,7 @@ func kubeThroughput(work string) {
 		mini.client = tokenClient(mini.RESTConfig().Host, kubeToken)
 		k, _, _ := startKube(kdir, c.args(kdir)...)
 		kc := k.client()
-		ensureNS(kc, "load")
-		_, _ = kc.CoreV1().ServiceAccounts("load").Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+		ensurePodNamespace(kc, "load")
 		check(loadgen.EnsurePool(context.Background(), kc, "load", 100, *objectSize))
 		if c.name == rbacConfig {
 			// Not system:masters, which both servers let through before RBAC.

@@ -54,26 +54,12 @@ func memory(work string) {
 		dir := filepath.Join(work, "mem-"+level)
 		s, _ := start(dir, "--audit-policy-file="+policyFile(work, level), "--audit-log-path="+filepath.Join(dir, "audit.log"))
 		ensureNS(s.client, "load")
-		var peak float64
-		done := make(chan struct{})
-		sampled := make(chan struct{})
-		go func() {
-			defer close(sampled)
-			for {
-				select {
-				case <-done:
-					return
-				case <-time.After(100 * time.Millisecond):
-					peak = max(peak, rssMiB(s.PID()))
-				}
-			}
-		}()
+		stopSampling := samplePeakRSS(s.PID(), 100*time.Millisecond)
 		alloc0 := s.metric("go_memstats_alloc_bytes_total")
 		res, err := loadgen.Run(context.Background(), s.client, loadgen.Options{Op: "create", Concurrency: *concurrency, Duration: *duration, ObjectSize: *objectSize, Namespace: "load"})
 		check(err)
 		perRequest := (s.metric("go_memstats_alloc_bytes_total") - alloc0) / float64(res.Requests)
-		close(done)
-		<-sampled
+		peak := stopSampling()
 		s.stop()
 		say("| %s | %.0f KiB | %.0f MiB |", level, perRequest/1024, peak)
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -84,4 +85,29 @@ func memTotal() string {
 		}
 	}
 	return "?"
+}
+
+// samplePeakRSS samples pid's RSS every interval until the returned func
+// is called, which returns the highest seen (MiB).
+func samplePeakRSS(pid int, every time.Duration) (stop func() float64) {
+	var peak float64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			peak = max(peak, rssMiB(pid))
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() float64 {
+		close(done)
+		wg.Wait()
+		return peak
+	}
 }

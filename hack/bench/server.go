@@ -51,6 +51,14 @@ func ensureNS(c kubernetes.Interface, ns string) {
 	_, _ = c.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 }
 
+// ensurePodNamespace makes ns ready for pods on either server: with its
+// default service account, which admission wants for a pod and which
+// kube-apiserver without kube-controller-manager does not make.
+func ensurePodNamespace(c kubernetes.Interface, ns string) {
+	ensureNS(c, ns)
+	_, _ = c.CoreV1().ServiceAccounts(ns).Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+}
+
 // variant is a server configuration compared with others.
 type variant struct {
 	name      string

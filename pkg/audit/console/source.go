@@ -72,11 +72,6 @@ func FollowLogs(ctx context.Context, store *Store, paths []string, interval time
 	return first
 }
 
-// FollowLog is FollowLogs of one log.
-func FollowLog(ctx context.Context, store *Store, path string, interval time.Duration) error {
-	return FollowLogs(ctx, store, []string{path}, interval)
-}
-
 // logReader reads one log into the store.
 type logReader struct {
 	store *Store
