@@ -31,6 +31,11 @@ type Config struct {
 	// accepts only client certificates signed by CAFile: the member's data
 	// is then reachable only with a key from the data directory.
 	TLS *TLSFiles
+	// Disposable is a member whose data is thrown away when it stops (a
+	// test's): it elects itself sooner, at the price of more idle CPU, and
+	// does not fsync (--unsafe-no-fsync), as disposable local clusters run
+	// etcd.
+	Disposable bool
 }
 
 // TLSFiles are the PEM files of the member's TLS.
@@ -131,6 +136,15 @@ func embedConfig(cfg Config) (*embed.Config, *tls.Config, error) {
 	// kube-apiserver + etcd's.
 	ec.TickMs = 5
 	ec.ElectionMs = 25
+	if cfg.Disposable {
+		// 2 and 10 ms: a member ready in a median 15 ms over 15 starts
+		// here where 5 and 25 took 27; the idle process used 4.2% of a
+		// core against 2.6% (20 s of /proc/PID/stat, two runs each). A
+		// 1 ms tick was slower to ready (21 ms).
+		ec.TickMs = 2
+		ec.ElectionMs = 10
+		ec.UnsafeNoFsync = true
+	}
 	scheme := "http"
 	if cfg.TLS != nil {
 		scheme = "https"

@@ -153,6 +153,12 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 		s.ownDataDir = true
+		if !binary && opts.CredentialsFrom == "" && !fs.Changed("etcd-servers") {
+			if err := copyTemplate(ctx, templateFlags(fs), s.dataDir); err != nil {
+				_ = os.RemoveAll(s.dataDir)
+				return nil, err
+			}
+		}
 	}
 	defer func() {
 		if err != nil {

@@ -40,6 +40,10 @@ func (s *Server) launchInProcess(ctx context.Context) error {
 		}
 		opts = append(opts, server.WithListener(l))
 	}
+	if s.ownDataDir {
+		// Removed by Stop: a test's etcd, ready sooner.
+		opts = append(opts, server.WithDisposableEtcd())
+	}
 	if s.opts.WrapHandler != nil {
 		opts = append(opts, server.WithAPIHandlerWrapper(s.opts.WrapHandler))
 	}

@@ -119,7 +119,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 	// spends most of its start waiting out its election, which the steps in
 	// between use.
 	if len(o.Etcd.StorageConfig.Transport.ServerList) == 0 {
-		if res.etcd, err = o.startEmbeddedEtcd(); err != nil {
+		if res.etcd, err = o.startEmbeddedEtcd(so.disposableEtcd); err != nil {
 			return nil, err
 		}
 		so.startup.Step("embedded etcd starting")

@@ -48,7 +48,8 @@ type startOptions struct {
 	wrapAPIHandler func(http.Handler) http.Handler
 	// startup records the phases of the start; logged at --v=2 once the
 	// server is ready.
-	startup *utiltrace.Trace
+	startup        *utiltrace.Trace
+	disposableEtcd bool
 }
 
 // WithListener serves on l instead of binding --bind-address and
@@ -63,6 +64,13 @@ func WithListener(l net.Listener) StartOption {
 // handler that panics.
 func WithAPIHandlerWrapper(wrap func(http.Handler) http.Handler) StartOption {
 	return func(o *startOptions) { o.wrapAPIHandler = wrap }
+}
+
+// WithDisposableEtcd starts the embedded etcd as a member whose data is
+// thrown away when the server stops (a test's): it is ready sooner and
+// does not fsync (etcd.Config.Disposable).
+func WithDisposableEtcd() StartOption {
+	return func(o *startOptions) { o.disposableEtcd = true }
 }
 
 // Start builds the server from completed, validated options and starts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -176,4 +177,27 @@ func listening(t *testing.T, port int) bool {
 		}
 	}
 	return false
+}
+
+// Close returns once no OpenAPI document is being built: the
+// MutatingAdmissionPolicy plugin asks for /openapi/v3 at ready, and a build
+// that outlived the server would keep a core busy after Close returned.
+func TestCloseWaitsForTheOpenAPIBuild(t *testing.T) {
+	o, err := parseOptions(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		inst := start(t, o)
+		if err := inst.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var stacks strings.Builder
+		if err := pprof.Lookup("goroutine").WriteTo(&stacks, 1); err != nil {
+			t.Fatal(err)
+		}
+		if s := stacks.String(); strings.Contains(s, "(*lazyOpenAPI).ServeHTTP") || strings.Contains(s, "kube-openapi/pkg/handler3.") {
+			t.Fatalf("start %d: an OpenAPI document still being built after Close:\n%s", i, s)
+		}
+	}
 }

@@ -38,7 +38,8 @@ type Server struct {
 	// ServingURL is where clients reach the server.
 	ServingURL string
 	// ready is closed when /readyz first answers 200.
-	ready chan struct{}
+	ready   chan struct{}
+	openAPI *lazyOpenAPI
 	// informers the post-start hooks read, registered with the shared
 	// factory before it starts.
 	informers struct {
@@ -89,7 +90,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 
 	s := &Server{Generic: generic, extensions: extensions, config: c, ServingURL: "https://" + loopbackHostPort(c.Generic.SecureServing), ready: make(chan struct{})}
-	installLazyOpenAPI(generic, extensions, c.Generic.Config, s.ready, bg.ctx)
+	s.openAPI = installLazyOpenAPI(generic, extensions, c.Generic.Config, s.ready, bg.ctx)
 	if err := installLegacyDiscovery(generic.DiscoveryGroupManager, extensions); err != nil {
 		return nil, err
 	}
@@ -163,7 +164,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return true, nil
 	})
 	startup.Step("in-process informers synced")
-	return prepared.RunWithContext(ctx)
+	err := prepared.RunWithContext(ctx)
+	s.openAPI.wait()
+	return err
 }
 
 func (s *Server) startNamespaceController(ctx genericapiserver.PostStartHookContext) error {

@@ -32,12 +32,12 @@ type embeddedEtcd struct {
 
 // startEmbeddedEtcd starts the embedded etcd with the data directory's
 // certificates; applyStorage waits for it.
-func (o CompletedOptions) startEmbeddedEtcd() (*embeddedEtcd, error) {
+func (o CompletedOptions) startEmbeddedEtcd(disposable bool) (*embeddedEtcd, error) {
 	files, err := etcd.LoadOrCreatePKI(filepath.Join(o.DataDir, "pki"))
 	if err != nil {
 		return nil, err
 	}
-	srv, err := etcd.Start(etcd.Config{Dir: filepath.Join(o.DataDir, "etcd"), TLS: &files.Server})
+	srv, err := etcd.Start(etcd.Config{Dir: filepath.Join(o.DataDir, "etcd"), TLS: &files.Server, Disposable: disposable})
 	if err != nil {
 		return nil, err
 	}

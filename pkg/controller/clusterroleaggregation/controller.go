@@ -110,30 +110,9 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil || shared.AggregationRule == nil {
 		return err
 	}
-	var rules []rbacv1.PolicyRule
-	for i := range shared.AggregationRule.ClusterRoleSelectors {
-		selector, err := metav1.LabelSelectorAsSelector(&shared.AggregationRule.ClusterRoleSelectors[i])
-		if err != nil {
-			return err
-		}
-		roles, err := c.lister.List(selector)
-		if err != nil {
-			return err
-		}
-		sort.Slice(roles, func(i, j int) bool { return roles[i].Name < roles[j].Name })
-		for _, r := range roles {
-			if r.Name == shared.Name {
-				continue
-			}
-			for _, rule := range r.Rules {
-				if !ruleExists(rules, rule) {
-					rules = append(rules, rule)
-				}
-			}
-		}
-	}
-	if rules == nil {
-		rules = []rbacv1.PolicyRule{}
+	rules, err := Aggregate(shared, c.lister)
+	if err != nil {
+		return err
 	}
 	if equality.Semantic.DeepEqual(rules, shared.Rules) {
 		return nil
@@ -148,6 +127,59 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		klog.V(2).InfoS("Aggregated clusterrole", "name", name, "rules", len(rules))
 	}
 	return err
+}
+
+// Aggregate is the rules the controller gives shared, an aggregated
+// ClusterRole: the union of the rules of the roles its selectors match.
+func Aggregate(shared *rbacv1.ClusterRole, roles rbaclisters.ClusterRoleLister) ([]rbacv1.PolicyRule, error) {
+	rules := []rbacv1.PolicyRule{}
+	for i := range shared.AggregationRule.ClusterRoleSelectors {
+		selector, err := metav1.LabelSelectorAsSelector(&shared.AggregationRule.ClusterRoleSelectors[i])
+		if err != nil {
+			return nil, err
+		}
+		matched, err := roles.List(selector)
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(matched, func(i, j int) bool { return matched[i].Name < matched[j].Name })
+		for _, r := range matched {
+			if r.Name == shared.Name {
+				continue
+			}
+			for _, rule := range r.Rules {
+				if !ruleExists(rules, rule) {
+					rules = append(rules, rule)
+				}
+			}
+		}
+	}
+	return rules, nil
+}
+
+// Settled says whether every aggregated ClusterRole of roles has the rules
+// the controller would give it: it has nothing left to write.
+func Settled(roles []rbacv1.ClusterRole) (bool, error) {
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for i := range roles {
+		if err := indexer.Add(&roles[i]); err != nil {
+			return false, err
+		}
+	}
+	lister := rbaclisters.NewClusterRoleLister(indexer)
+	for i := range roles {
+		if roles[i].AggregationRule == nil {
+			continue
+		}
+		rules, err := Aggregate(&roles[i], lister)
+		if err != nil {
+			return false, err
+		}
+		if !equality.Semantic.DeepEqual(rules, roles[i].Rules) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func ruleExists(haystack []rbacv1.PolicyRule, needle rbacv1.PolicyRule) bool {
