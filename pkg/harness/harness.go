@@ -3,7 +3,13 @@
 // exported environment type, Start and Stop, and two backends behind it:
 // the server inside the test process (the default) or the built binary as a
 // child process (Options.Binary). Each server has its own data directory,
-// port, embedded etcd and audit outputs, so parallel tests share nothing.
+// port, embedded etcd and audit outputs, so parallel tests share no data.
+// In process, a server on a data directory of the harness's starts on a
+// copy of one bootstrapped at the process's first Start (system namespaces,
+// kube's RBAC, each namespace's default ServiceAccount and kube-root-ca.crt
+// are there when Start returns, and no bootstrap write is in its audit log);
+// the servers of one process share that copy's CA and keys, as with
+// CredentialsFrom. Its embedded etcd is disposable: no fsync.
 //
 //	srv, err := harness.Start(ctx, harness.Options{
 //		Policy:  "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n",
@@ -61,7 +67,10 @@ type Options struct {
 	// Flags are further mini-apiserver flags, as on its command line.
 	Flags []string
 	// DataDir is the server's data directory (or --data-dir in Flags); by
-	// default a new temporary directory that Stop removes.
+	// default a new temporary directory that Stop removes, in process a
+	// copy of the process's bootstrapped one (see the package comment). A
+	// DataDir given here is started on as it is, a new one bootstrapped by
+	// its own start, its etcd fsyncing.
 	DataDir string
 	// ReadyTimeout bounds Start; default 90s.
 	ReadyTimeout time.Duration
