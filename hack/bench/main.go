@@ -28,7 +28,7 @@ var (
 	objectSize     = flag.Int("object-size", 1024, "pod padding bytes")
 	consoleReadMiB = flag.Int("console-read-mib", 256, "size of the rotated log set the console reads whole (consoleread section)")
 	consoleOpenMiB = flag.Int("console-open-mib", 1024, "size of the rotated log set the console is opened on (consoleread section)")
-	sections       = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, gogc, rbac, dynamic, delivery, writes, hot, console, consoleread, kube, auditmem, auditdown (the report is written only for all)")
+	sections       = flag.String("sections", "all", "comma-separated sections to run: startup, memory, throughput, storage, hop, gogc, rbac, dynamic, delivery, writes, hot, console, consoleread, kube, auditmem, auditdown, auditmix (the report is written only for all)")
 	writesFor      = flag.Duration("writes-duration", 105*time.Second, "duration of each sustained-write memory measurement (past the watch cache's 75 s history)")
 	deliveryStep   = flag.Duration("delivery-step", 10*time.Second, "duration of each step of the webhook delivery measurement")
 	cpuProfile     = flag.String("cpuprofile", "", "write the bench process's CPU profile here (what the in-process sections, as consoleread, spend)")
@@ -81,7 +81,7 @@ func run() error {
 	for _, sec := range []struct {
 		name string
 		run  func(string)
-	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"gogc", gcTarget}, {"rbac", rbacCost}, {"dynamic", dynamicCost}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}, {"console", consoleLatency}, {"consoleread", consoleRead}, {"kube", kubeThroughput}, {"auditmem", auditMemory}, {"auditdown", auditMemoryReceiverDown}} {
+	}{{"startup", startup}, {"memory", memory}, {"throughput", throughput}, {"storage", storage}, {"hop", etcdHop}, {"gogc", gcTarget}, {"rbac", rbacCost}, {"dynamic", dynamicCost}, {"delivery", webhookDelivery}, {"writes", memoryUnderWrites}, {"hot", hotCode}, {"console", consoleLatency}, {"consoleread", consoleRead}, {"kube", kubeThroughput}, {"auditmem", auditMemory}, {"auditdown", auditMemoryReceiverDown}, {"auditmix", auditMix}} {
 		if *sections == "all" || slices.Contains(strings.Split(*sections, ","), sec.name) {
 			if err := runSection(sec.run, work); err != nil {
 				return fmt.Errorf("section %s: %w", sec.name, err)
