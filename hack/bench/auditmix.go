@@ -34,10 +34,10 @@ type memorySample struct {
 
 // mixResult is one server's run of the mix in one configuration.
 type mixResult struct {
-	samples          []memorySample
-	peak, steady     float64 // RSS, MiB; steady is the median of the run's second half
-	heapPeak         float64 // go_memstats_heap_inuse_bytes, MiB, read every second
-	creates, gets    float64 // req/s
+	samples         []memorySample
+	peak, steady    float64 // RSS, MiB; steady is the median of the run's second half
+	heapPeak        float64 // go_memstats_heap_inuse_bytes, MiB, read every second
+	creates, gets   float64 // req/s
 	generated, lost float64 // audit events, and those counted lost
 }
 
