@@ -43,8 +43,11 @@ import (
 // costs what a new member does. Each copy is a single member on ports of
 // its own that no other member dials, so the IDs never meet.
 type dataDirTemplate struct {
-	once  sync.Once
-	err   error
+	// mu is held through the bootstrap: the Starts that need the template
+	// meanwhile wait for it. A bootstrap that failed is tried again by the
+	// next Start.
+	mu    sync.Mutex
+	made  bool
 	dirs  []string
 	files []templateFile
 }
@@ -102,9 +105,8 @@ func copyTemplate(ctx context.Context, flags []string, dir string) error {
 		templates.byKey[key] = t
 	}
 	templates.Unlock()
-	t.once.Do(func() { t.err = t.bootstrap(context.WithoutCancel(ctx), flags) })
-	if t.err != nil {
-		return fmt.Errorf("harness: bootstrapping the data directory template: %w", t.err)
+	if err := t.make(ctx, flags); err != nil {
+		return fmt.Errorf("harness: bootstrapping the data directory template: %w", err)
 	}
 	for _, rel := range t.dirs {
 		if err := os.MkdirAll(filepath.Join(dir, rel), 0o700); err != nil {
@@ -129,6 +131,22 @@ func writeSparse(path string, f templateFile) error {
 		err = out.Truncate(f.size)
 	}
 	return errors.Join(err, out.Close())
+}
+
+// make bootstraps the template unless it was. The bootstrap does not end
+// with ctx: other Starts may be waiting for it.
+func (t *dataDirTemplate) make(ctx context.Context, flags []string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.made {
+		return nil
+	}
+	t.dirs, t.files = nil, nil
+	if err := t.bootstrap(context.WithoutCancel(ctx), flags); err != nil {
+		return err
+	}
+	t.made = true
+	return nil
 }
 
 // bootstrap starts a server with flags on a new directory, waits for it
