@@ -45,8 +45,7 @@ type listTarget struct {
 // inside (the same at every level, so it cancels out of what a level adds).
 func auditMemory(work string) {
 	say("## What auditing costs in memory: LISTs of %d pods of 10 KB, %d in parallel for %s, to the log\n", *auditMemPods, *auditMemLists, *auditMemFor)
-	if !haveKube() {
-		say("Skipped: no -kube-apiserver binary (`make kube-apiserver` builds it).\n")
+	if skippedWithoutKube() {
 		return
 	}
 	say("Peak RSS of the API server process, sampled every 50 ms (ours with its embedded etcd; kube-apiserver without its")
@@ -184,8 +183,7 @@ var auditDownFor = flag.Duration("auditmem-down-duration", 30*time.Second, "how 
 // events (10,000): that times an event's size is the bound.
 func auditMemoryReceiverDown(work string) {
 	say("## What auditing costs in memory: the webhook receiver down, creates of pods of 10 KB (concurrency %d) for %s at RequestResponse to a batch webhook that refuses connections\n", *concurrency, *auditDownFor)
-	if !haveKube() {
-		say("Skipped: no -kube-apiserver binary (`make kube-apiserver` builds it).\n")
+	if skippedWithoutKube() {
 		return
 	}
 	port, err := proc.FreePort() // nothing listens there

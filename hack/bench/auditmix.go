@@ -49,8 +49,7 @@ type mixResult struct {
 func auditMix(work string) {
 	say("## What auditing costs in memory: a create/get mix (%d clients each, %d B pods) for %s, to the log, to a slow batch webhook (%s a batch) and to both\n",
 		*concurrency/2, *objectSize, *auditMixFor, *auditMixLatency)
-	if !haveKube() {
-		say("Skipped: no -kube-apiserver binary (`make kube-apiserver` builds it).\n")
+	if skippedWithoutKube() {
 		return
 	}
 	snk, err := sink.Start(sink.Options{DiscardInMemory: true})

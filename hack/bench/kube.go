@@ -92,7 +92,8 @@ func (k *kube) cpu() float64 { return processCPU(k.Cmd.Process.Pid) + processCPU
 // interleaved round by round.
 func kubeThroughput(work string) {
 	if !haveKube() {
-		say("## Against kube-apiserver\n\nSkipped: no -kube-apiserver binary (`make kube-apiserver` builds it).\n")
+		say("## Against kube-apiserver\n")
+		skippedWithoutKube()
 		return
 	}
 	snk, err := sink.Start(sink.Options{DiscardInMemory: true})
@@ -225,4 +226,14 @@ func kubeThroughput(work string) {
 		say("| %s | %.0f µs | %.0f µs | %+.0f µs | %+.0f µs |", c.name, r.mini*1e6, r.kube*1e6, (r.mini-cpuRows[0].mini)*1e6, (r.kube-cpuRows[0].kube)*1e6)
 	}
 	say("")
+}
+
+// skippedWithoutKube says that a section comparing with kube-apiserver is
+// skipped when there is no kube-apiserver binary, and whether it is.
+func skippedWithoutKube() bool {
+	if haveKube() {
+		return false
+	}
+	say("Skipped: no -kube-apiserver binary (`make kube-apiserver` builds it).\n")
+	return true
 }
