@@ -26,12 +26,6 @@ var (
 	auditMixLatency = flag.Duration("auditmix-webhook-latency", 200*time.Millisecond, "how long the auditmix section's slow webhook receiver takes to answer a batch")
 )
 
-// memorySample is a process's memory at a moment of a run.
-type memorySample struct {
-	at        time.Duration
-	rss, heap float64 // MiB; heap is -1 between /metrics reads
-}
-
 // mixResult is one server's run of the mix in one configuration.
 type mixResult struct {
 	samples         []memorySample
@@ -129,29 +123,12 @@ func mixRun(c *kubernetes.Clientset, pid int) mixResult {
 	ctx := context.Background()
 	ensurePodNamespace(c, "load")
 	var r mixResult
-	var mu sync.Mutex
-	done := make(chan struct{})
-	var sampling sync.WaitGroup
-	t0 := time.Now()
-	sampling.Go(func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; n++ {
-			s := memorySample{at: time.Since(t0), rss: rssMiB(pid), heap: -1}
-			if n%10 == 0 {
-				if m, err := harness.ReadMetrics(ctx, c); err == nil {
-					s.heap = m.Value("go_memstats_heap_inuse_bytes") / (1 << 20)
-				}
-			}
-			mu.Lock()
-			r.samples = append(r.samples, s)
-			mu.Unlock()
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
+	stopSampling := sampleMemory(pid, 100*time.Millisecond, func() float64 {
+		m, err := harness.ReadMetrics(ctx, c)
+		if err != nil {
+			return -1
 		}
+		return m.Value("go_memstats_heap_inuse_bytes") / (1 << 20)
 	})
 	var load sync.WaitGroup
 	var creates, gets loadgen.Result
@@ -164,8 +141,7 @@ func mixRun(c *kubernetes.Clientset, pid int) mixResult {
 		gets, getErr = loadgen.Run(ctx, c, loadgen.Options{Op: "get", Concurrency: half, Duration: *auditMixFor, ObjectSize: *objectSize, Namespace: "load", Pool: 100})
 	})
 	load.Wait()
-	close(done)
-	sampling.Wait()
+	r.samples = stopSampling()
 	check(createErr)
 	check(getErr)
 	m, err := harness.ReadMetrics(ctx, c)

@@ -87,17 +87,29 @@ func memTotal() string {
 	return "?"
 }
 
-// samplePeakRSS samples pid's RSS every interval until the returned func
-// is called, which returns the highest seen (MiB).
-func samplePeakRSS(pid int, every time.Duration) (stop func() float64) {
-	var peak float64
+// memorySample is a process's memory at a moment of a run.
+type memorySample struct {
+	at        time.Duration
+	rss, heap float64 // MiB; heap is -1 where it was not read
+}
+
+// sampleMemory samples pid's RSS every interval, and heap (when not nil)
+// every tenth sample, until the returned func is called, which returns the
+// samples.
+func sampleMemory(pid int, every time.Duration, heap func() float64) (stop func() []memorySample) {
+	var samples []memorySample
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	t0 := time.Now()
 	wg.Go(func() {
 		tick := time.NewTicker(every)
 		defer tick.Stop()
-		for {
-			peak = max(peak, rssMiB(pid))
+		for n := 0; ; n++ {
+			s := memorySample{at: time.Since(t0), rss: rssMiB(pid), heap: -1}
+			if heap != nil && n%10 == 0 {
+				s.heap = heap()
+			}
+			samples = append(samples, s)
 			select {
 			case <-done:
 				return
@@ -105,9 +117,22 @@ func samplePeakRSS(pid int, every time.Duration) (stop func() float64) {
 			}
 		}
 	})
-	return func() float64 {
+	return func() []memorySample {
 		close(done)
 		wg.Wait()
+		return samples
+	}
+}
+
+// samplePeakRSS samples pid's RSS every interval until the returned func
+// is called, which returns the highest seen (MiB).
+func samplePeakRSS(pid int, every time.Duration) (stop func() float64) {
+	samples := sampleMemory(pid, every, nil)
+	return func() float64 {
+		var peak float64
+		for _, s := range samples() {
+			peak = max(peak, s.rss)
+		}
 		return peak
 	}
 }

@@ -45,9 +45,11 @@ func (o CompletedOptions) applyAudit(c *genericapiserver.Config) (*logfile.File,
 		file.Close()
 		return nil, fmt.Errorf("--audit-log-version: %w", err)
 	}
-	log := pluginlog.NewBackend(file, logOpts.Format, gv)
+	var log audit.Backend
 	if logOpts.Format == pluginlog.FormatJson {
-		log = logbackend.NewBackend(file, gv) // the same lines, made in one copy
+		log = logbackend.NewBackend(file, gv) // the library's lines, made in one copy
+	} else {
+		log = pluginlog.NewBackend(file, logOpts.Format, gv)
 	}
 	log = withBatchMode(log, logOpts.BatchOptions)
 	if logOpts.TruncateOptions.Enabled {
