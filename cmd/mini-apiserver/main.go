@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/component-base/cli"
 
+	// First, before the packages whose initialisation fills the heap.
+	_ "github.com/mini-apiserver/mini-apiserver/internal/hugeheap"
 	"github.com/mini-apiserver/mini-apiserver/pkg/server"
 )
 

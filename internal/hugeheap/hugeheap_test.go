@@ -1,0 +1,99 @@
+//go:build linux
+
+package hugeheap
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestDisabled(t *testing.T) {
+	for godebug, want := range map[string]bool{
+		"":                              false,
+		"disablethp=1":                  true,
+		"disablethp=0":                  false,
+		"gctrace=1,disablethp=1":        true,
+		"disablethp=1, madvdontneed=1":  true,
+		"disablethp=1,disablethp=0":     false,
+		"xdisablethp=1":                 false,
+		"http2debug=1,disablethp=1,x=y": true,
+	} {
+		if got := disabled(godebug); got != want {
+			t.Errorf("disabled(%q) = %v, want %v", godebug, got, want)
+		}
+	}
+}
+
+// TestHeapAdvised: the package's init, which ran in this test binary,
+// advised a heap region of the size it grows, and the kernel keeps the
+// advice on it (VmFlags "hg" in /proc/self/smaps).
+func TestHeapAdvised(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
+		t.Skip("this kernel has no transparent huge pages:", err)
+	}
+	if disabled(os.Getenv("GODEBUG")) {
+		t.Skip("GODEBUG=disablethp=1 is set for the tests")
+	}
+	size := advised.end - advised.start
+	if size < startHeap-2*hugePage {
+		t.Fatalf("advised %#x-%#x (%d MiB), want the %d MiB the heap was grown by, less its unaligned ends", advised.start, advised.end, size>>20, startHeap>>20)
+	}
+	flags, err := vmFlags(advised.start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(" "+flags+" ", " hg ") {
+		t.Fatalf("the mapping at %#x has VmFlags %q, without hg (MADV_HUGEPAGE)", advised.start, flags)
+	}
+}
+
+// TestGODEBUGTurnsItOff runs this test binary again with
+// GODEBUG=disablethp=1: its init advises nothing.
+func TestGODEBUGTurnsItOff(t *testing.T) {
+	if os.Getenv("HUGEHEAP_REPORT") == "1" {
+		fmt.Printf("advised=%d\n", advised.end-advised.start)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGODEBUGTurnsItOff$", "-test.v")
+	cmd.Env = append(os.Environ(), "HUGEHEAP_REPORT=1", "GODEBUG=disablethp=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "advised=0\n") {
+		t.Fatalf("with GODEBUG=disablethp=1, want nothing advised; the run printed:\n%s", out)
+	}
+}
+
+// vmFlags are the VmFlags of the mapping of /proc/self/smaps holding p.
+func vmFlags(p uintptr) (string, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	in := false
+	for s.Scan() {
+		line := s.Text()
+		if span, _, ok := strings.Cut(line, " "); ok {
+			if from, to, ok := strings.Cut(span, "-"); ok {
+				a, err1 := strconv.ParseUint(from, 16, 64)
+				b, err2 := strconv.ParseUint(to, 16, 64)
+				if err1 == nil && err2 == nil {
+					in = uintptr(a) <= p && p < uintptr(b)
+					continue
+				}
+			}
+		}
+		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
+			return strings.TrimSpace(flags), nil
+		}
+	}
+	return "", fmt.Errorf("no mapping holds %#x in /proc/self/smaps", p)
+}
