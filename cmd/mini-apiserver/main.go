@@ -6,7 +6,8 @@ import (
 
 	"k8s.io/component-base/cli"
 
-	// First, before the packages whose initialisation fills the heap.
+	// Its init runs early (it imports only the standard library), before
+	// the packages whose initialisation starts filling the heap.
 	_ "github.com/mini-apiserver/mini-apiserver/internal/hugeheap"
 	"github.com/mini-apiserver/mini-apiserver/pkg/server"
 )
