@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestDisabled(t *testing.T) {
@@ -49,6 +50,12 @@ func TestHeapAdvised(t *testing.T) {
 	}
 	if !strings.Contains(" "+flags+" ", " hg ") {
 		t.Fatalf("the mapping at %#x has VmFlags %q, without hg (MADV_HUGEPAGE)", advised.start, flags)
+	}
+	// The allocation that grew the heap was freed: the heap's next large
+	// allocation is made in the region, not past it.
+	next := make([]byte, 16<<20)
+	if p := uintptr(unsafe.Pointer(unsafe.SliceData(next))); p < advised.start || p+uintptr(len(next)) > advised.end {
+		t.Fatalf("a 16 MiB allocation is at %#x, outside the advised %#x-%#x: the heap grew past it", p, advised.start, advised.end)
 	}
 }
 
