@@ -96,7 +96,7 @@ func Run(ctx context.Context, o CompletedOptions, out io.Writer) error {
 	if len(ignored) > 0 {
 		klog.Warningf("These kube-apiserver flags have no effect in mini-apiserver and are ignored: %s", strings.Join(ignored, ", "))
 	}
-	inst, err := Start(ctx, o)
+	inst, err := Start(ctx, o, WithIdleMemoryReturned())
 	if err != nil {
 		return err
 	}

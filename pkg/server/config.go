@@ -69,6 +69,8 @@ type ExtraConfig struct {
 	background *background
 	// startup is the start's trace, logged when the server is ready.
 	startup *utiltrace.Trace
+	// returnIdleMemory is WithIdleMemoryReturned.
+	returnIdleMemory bool
 }
 
 // config builds the server configuration, one concern at a time, and
@@ -198,6 +200,7 @@ func (o CompletedOptions) config(ctx context.Context, res *resources, so startOp
 		return nil, err
 	}
 	cfg.Extra.startup = so.startup
+	cfg.Extra.returnIdleMemory = so.returnIdleMemory
 	return cfg, nil
 }
 

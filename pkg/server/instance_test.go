@@ -2,15 +2,18 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/poll"
 	"github.com/spf13/pflag"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	"k8s.io/client-go/kubernetes"
@@ -40,7 +43,7 @@ func parseOptions(t *testing.T, args ...string) (CompletedOptions, error) {
 
 // start starts an instance on a port of the kernel's choosing and waits for
 // it to be ready.
-func start(t *testing.T, o CompletedOptions) *Instance {
+func start(t *testing.T, o CompletedOptions, opts ...StartOption) *Instance {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,7 +51,7 @@ func start(t *testing.T, o CompletedOptions) *Instance {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	inst, err := Start(ctx, o, WithListener(l))
+	inst, err := Start(ctx, o, append(opts, WithListener(l))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +201,50 @@ func TestCloseWaitsForTheOpenAPIBuild(t *testing.T) {
 		}
 		if s := stacks.String(); strings.Contains(s, "(*lazyOpenAPI).ServeHTTP") || strings.Contains(s, "kube-openapi/pkg/handler3.") {
 			t.Fatalf("start %d: an OpenAPI document still being built after Close:\n%s", i, s)
+		}
+	}
+}
+
+// TestIdleMemoryReturnedAfterOpenAPIBuilds: with WithIdleMemoryReturned
+// (the command's) the free heap is returned once after the first request
+// for each OpenAPI document, which builds it; without it (a process that
+// holds servers, a test's) never.
+func TestIdleMemoryReturnedAfterOpenAPIBuilds(t *testing.T) {
+	var returned atomic.Int32
+	saved := freeOSMemory
+	freeOSMemory = func() { returned.Add(1) }
+	t.Cleanup(func() { freeOSMemory = saved })
+	o, err := parseOptions(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts []StartOption
+		want int32
+	}{
+		{"the command", []StartOption{WithIdleMemoryReturned()}, 2},
+		{"in process", nil, 0},
+	} {
+		returned.Store(0)
+		inst := start(t, o, tc.opts...)
+		client, err := kubernetes.NewForConfig(inst.RESTConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/openapi/v3", "/openapi/v3/apis/apps/v1", "/openapi/v2", "/openapi/v3", "/openapi/v2"} {
+			if _, err := client.Discovery().RESTClient().Get().AbsPath(path).DoRaw(context.Background()); err != nil {
+				t.Fatalf("%s: GET %s: %v", tc.name, path, err)
+			}
+		}
+		if tc.want > 0 {
+			poll.Until(t, fmt.Sprintf("%s: the memory returned once a document", tc.name), func() bool { return returned.Load() >= tc.want })
+		}
+		if err := inst.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := returned.Load(); got != tc.want {
+			t.Fatalf("%s: memory returned %d times, want %d", tc.name, got, tc.want)
 		}
 	}
 }

@@ -48,8 +48,13 @@ type lazyOpenAPI struct {
 
 	// v2 and v3 are built apart: the MutatingAdmissionPolicy plugin reads
 	// /openapi/v3 as the server starts, and v2 is the larger document.
-	v2Once, v3Once sync.Once
-	v2, v3         *mux.PathRecorderMux
+	v2Once, v3Once   sync.Once
+	v2Built, v3Built sync.Once
+	v2, v3           *mux.PathRecorderMux
+
+	// built, if set, is called (in its own goroutine) once each document
+	// was first built.
+	built func()
 
 	// serving is held for reading by every request, for writing by wait.
 	serving sync.RWMutex
@@ -117,6 +122,7 @@ func (l *lazyOpenAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			l.waitForCRDs(l.v2, "/openapi/v2")
 		})
 		l.v2.ServeHTTP(w, r)
+		l.v2Built.Do(l.afterBuild)
 		return
 	}
 	l.v3Once.Do(func() {
@@ -126,6 +132,15 @@ func (l *lazyOpenAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.waitForCRDs(l.v3, "/openapi/v3")
 	})
 	l.v3.ServeHTTP(w, r)
+	l.v3Built.Do(l.afterBuild)
+}
+
+// afterBuild runs built once a document was first built and served: the
+// index of /openapi/v3 builds every group's document as it is served.
+func (l *lazyOpenAPI) afterBuild() {
+	if l.built != nil {
+		go l.built()
+	}
 }
 
 // waitForCRDs waits until the document at path, just built, has every
