@@ -11,5 +11,7 @@
 // asks with madvise(MADV_HUGEPAGE): this asks, for the first 48 MiB.
 //
 // GODEBUG=disablethp=1, the runtime's own switch for huge pages on the
-// heap, turns this off too. Elsewhere than Linux it does nothing.
+// heap, turns this off too. With the kernel's mode "always" (the heap has
+// huge pages unasked), "never" or no transparent huge pages, and elsewhere
+// than Linux, it does nothing.
 package hugeheap

@@ -23,33 +23,52 @@ func init() {
 	if disabled(os.Getenv("GODEBUG")) {
 		return
 	}
-	// The runtime maps heap memory as it grows, each mapping a new region
-	// without the advice; growing it by one allocation now maps the region
-	// the start will use, and the advice stays with it. The allocation is
-	// garbage at once: its pages are the next ones the heap hands out.
+	// With "always" the heap has huge pages without asking, with "never"
+	// or no such file asking gives none.
+	mode, err := os.ReadFile(thpEnabled)
+	if err != nil || !onlyWhereAsked(string(mode)) {
+		return
+	}
+	advised = adviseHeap()
+	// Free the growing allocation now: were a collection under way, it
+	// would be kept to the next one, and the heap would grow past the
+	// region in the meantime (half the starts did). The heap is a few MiB
+	// here: a millisecond.
+	runtime.GC()
+}
+
+const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+// onlyWhereAsked reports whether the kernel's transparent huge page mode
+// (the enabled file: "always [madvise] never") is madvise.
+func onlyWhereAsked(enabled string) bool {
+	return strings.Contains(enabled, "[madvise]")
+}
+
+// adviseHeap grows the heap by startHeap and advises the region it maps.
+// The runtime maps heap memory as it grows, each mapping a new region
+// without the advice; growing it by one allocation now maps the region the
+// start will use, and the advice stays with it. The allocation is garbage
+// once this returns: its pages are the next ones the heap hands out.
+func adviseHeap() region {
 	grow := make([]byte, startHeap)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(grow)))
 	start, end, ok := mappingOf(p)
 	runtime.KeepAlive(grow)
 	if !ok {
-		return
+		return region{}
 	}
 	// Whole huge pages only: the kernel rounds the rest to small ones.
 	start = alignUp(start, hugePage)
 	end &^= hugePage - 1
 	if start >= end {
-		return
+		return region{}
 	}
-	// An error (a kernel without transparent huge pages) leaves the heap
-	// as it was, which is all this could do anyway.
-	if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_HUGEPAGE); errno == 0 {
-		advised = region{start, end}
+	// An error leaves the heap as it was, which is all this could do.
+	if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_HUGEPAGE); errno != 0 {
+		return region{}
 	}
-	// Free the allocation now: were a collection under way, the allocation
-	// would be kept to the next one, and the heap would grow past the
-	// region in the meantime (half the starts did). The heap is a few
-	// MiB here: a millisecond.
-	runtime.GC()
+	return region{start, end}
 }
 
 // advised is the heap region the kernel was asked to back with huge pages,

@@ -30,12 +30,25 @@ func TestDisabled(t *testing.T) {
 	}
 }
 
+func TestOnlyWhereAsked(t *testing.T) {
+	for enabled, want := range map[string]bool{
+		"always [madvise] never\n": true,
+		"[always] madvise never\n": false,
+		"always madvise [never]\n": false,
+		"":                         false,
+	} {
+		if got := onlyWhereAsked(enabled); got != want {
+			t.Errorf("onlyWhereAsked(%q) = %v, want %v", enabled, got, want)
+		}
+	}
+}
+
 // TestHeapAdvised: the package's init, which ran in this test binary,
 // advised a heap region of the size it grows, and the kernel keeps the
 // advice on it (VmFlags "hg" in /proc/self/smaps).
 func TestHeapAdvised(t *testing.T) {
-	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
-		t.Skip("this kernel has no transparent huge pages:", err)
+	if mode, err := os.ReadFile(thpEnabled); err != nil || !onlyWhereAsked(string(mode)) {
+		t.Skipf("this kernel's transparent huge pages are not madvise (%q, %v): nothing is advised", mode, err)
 	}
 	if disabled(os.Getenv("GODEBUG")) {
 		t.Skip("GODEBUG=disablethp=1 is set for the tests")
