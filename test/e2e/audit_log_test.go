@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/kubernetes"
@@ -102,6 +104,7 @@ func readAllEvents(t *testing.T, files []string) []auditv1.Event {
 func TestAuditLogRotationUnderLoad(t *testing.T) {
 	t.Parallel()
 	const requests, workers, padding = 500, 8, 8 << 10
+	const listers, listsEach, listed = 4, 2, 60
 	for _, compress := range []bool{false, true} {
 		t.Run(fmt.Sprintf("compress=%t", compress), func(t *testing.T) {
 			t.Parallel()
@@ -111,6 +114,20 @@ func TestAuditLogRotationUnderLoad(t *testing.T) {
 			client := s.Client()
 			createNamespace(t, client, "rot")
 			createPods(t, client, "rot", requests, workers, padding)
+			// Lists of half a MiB each, their lines written around the
+			// response (not built whole), in parallel: each is rotated as
+			// a whole into a file of 1 MiB.
+			var lists sync.WaitGroup
+			for range listers {
+				lists.Go(func() {
+					for range listsEach {
+						if _, err := client.CoreV1().Pods("rot").List(context.Background(), metav1.ListOptions{Limit: listed}); err != nil {
+							t.Error(err)
+						}
+					}
+				})
+			}
+			lists.Wait()
 			if err := s.Stop(); err != nil {
 				t.Fatalf("stop: %v", err)
 			}
@@ -141,15 +158,24 @@ func TestAuditLogRotationUnderLoad(t *testing.T) {
 			}
 			events := readAllEvents(t, append(backups, active))
 			seen := map[string]bool{}
+			listedIn := 0
 			for _, e := range events {
 				key := string(e.AuditID) + "/" + string(e.Stage)
 				if seen[key] {
 					t.Errorf("event %s written twice", key)
 				}
 				seen[key] = true
+				if e.Verb == "list" && e.Stage == auditv1.StageResponseComplete {
+					var list corev1.PodList
+					if err := json.Unmarshal(e.ResponseObject.Raw, &list); err != nil || len(list.Items) != listed {
+						t.Errorf("list %s: response of %d pods (%v), want %d", e.AuditID, len(list.Items), err, listed)
+					}
+					listedIn++
+				}
 			}
-			if len(events) != 2*requests {
-				t.Errorf("%d events across %d files, want %d (RequestReceived and ResponseComplete of %d creates)", len(events), len(backups)+1, 2*requests, requests)
+			if want := 2 * (requests + listers*listsEach); len(events) != want || listedIn != listers*listsEach {
+				t.Errorf("%d events across %d files (%d lists), want %d (RequestReceived and ResponseComplete of %d creates and %d lists)",
+					len(events), len(backups)+1, listedIn, want, requests, listers*listsEach)
 			}
 		})
 	}

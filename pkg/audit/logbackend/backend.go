@@ -5,7 +5,9 @@
 // (runtime.Encode), copies it into a string and fmt copies that once more
 // before the write, three copies of a line that holds, at RequestResponse,
 // a whole response (a LIST of thousands of objects: tens of megabytes, for
-// each request in flight). Here the codec encodes into the writer: one.
+// each request in flight). Here the codec encodes into the writer: one;
+// and into a LineWriter (the log file) an event with large objects is
+// written in pieces around them: none.
 package logbackend
 
 import (
@@ -34,13 +36,23 @@ func NewBackend(out io.Writer, groupVersion schema.GroupVersion) audit.Backend {
 
 func (b *backend) ProcessEvents(events ...*auditinternal.Event) bool {
 	success := true
+	lines, _ := b.out.(LineWriter)
 	for _, ev := range events {
-		if err := b.encoder.Encode(ev, b.out); err != nil {
+		if err := b.encode(ev, lines); err != nil {
 			audit.HandlePluginError(pluginlog.PluginName, err, ev)
 			success = false
 		}
 	}
 	return success
+}
+
+func (b *backend) encode(ev *auditinternal.Event, lines LineWriter) error {
+	if lines != nil {
+		if handled, err := b.encodeStreamed(ev, lines); handled {
+			return err
+		}
+	}
+	return b.encoder.Encode(ev, b.out)
 }
 
 func (b *backend) Run(stopCh <-chan struct{}) error { return nil }

@@ -2,6 +2,9 @@ package logbackend
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	auditinternal "k8s.io/apiserver/pkg/apis/audit"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -54,4 +58,107 @@ func TestLinesAreTheLibrarys(t *testing.T) {
 			t.Errorf("write %d is not one line: %q", i, w)
 		}
 	}
+}
+
+// lineWriter is a LineWriter that counts the lines given to it in pieces.
+type lineWriter struct {
+	writes
+	lines int
+}
+
+func (l *lineWriter) WriteLine(n int64, write func(io.Writer) error) error {
+	var line bytes.Buffer
+	if err := write(&line); err != nil {
+		return err
+	}
+	if int64(line.Len()) != n {
+		return fmt.Errorf("a line of %d bytes said it had %d", line.Len(), n)
+	}
+	l.lines++
+	_, err := l.Write(line.Bytes())
+	return err
+}
+
+// Streamed around its objects, a line is still the library's, byte for
+// byte: objects with whitespace between tokens (a patch as its client sent
+// it), escapes, HTML characters and U+2028 in strings, one object or two.
+func TestStreamedLinesAreTheLibrarys(t *testing.T) {
+	defer func(above int) { streamAbove = above }(streamAbove)
+	streamAbove = 0
+	at := metav1.NewMicroTime(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
+	objects := []string{
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"}}` + "\n",
+		"{ \"metadata\" : {\n\t\"labels\": {\"a b\": \"x\\\" }<&>\\\\\", \"c\":[1, 2.5e3 ,true,null]}}\r\n}",
+		"[\"\u2028 \u2029\", \"\\u2028\", \"é\", {}, [ ]]",
+		`"only a string with a \" quote"`,
+		` 42 `,
+	}
+	var events []*auditinternal.Event
+	for i, raw := range objects {
+		ev := &auditinternal.Event{Level: auditinternal.LevelRequestResponse, AuditID: types.UID(fmt.Sprint("id-", i)),
+			Stage: auditinternal.StageResponseComplete, RequestURI: "/api/v1/namespaces/d/pods/web?x=<y>", Verb: "patch",
+			User: authnv1.UserInfo{Username: "bob"}, ResponseStatus: &metav1.Status{Code: 200},
+			RequestReceivedTimestamp: at, StageTimestamp: at,
+			Annotations: map[string]string{"requestObject": `"mini-apiserver-requestObject"`}}
+		ev.RequestObject = &runtime.Unknown{Raw: []byte(raw), ContentType: runtime.ContentTypeJSON}
+		if i%2 == 0 {
+			ev.ResponseObject = &runtime.Unknown{Raw: []byte(objects[(i+1)%len(objects)])}
+		}
+		events = append(events, ev)
+	}
+	var ours lineWriter
+	var library bytes.Buffer
+	NewBackend(&ours, auditv1.SchemeGroupVersion).ProcessEvents(events...)
+	pluginlog.NewBackend(&library, pluginlog.FormatJson, auditv1.SchemeGroupVersion).ProcessEvents(events...)
+	if got := string(bytes.Join(ours.calls, nil)); got != library.String() {
+		t.Errorf("ours:\n%s\nthe library's:\n%s", got, library.String())
+	}
+	if ours.lines != len(events) {
+		t.Errorf("%d of %d events streamed", ours.lines, len(events))
+	}
+}
+
+// What cannot be streamed is encoded as the library does, errors and all:
+// an object that is not JSON, invalid JSON, a small event.
+func TestNotStreamedWhenItCannotBe(t *testing.T) {
+	for name, obj := range map[string]*runtime.Unknown{
+		"yaml":    {Raw: bytes.Repeat([]byte("a: b\n"), 20000), ContentType: "application/yaml"},
+		"invalid": {Raw: bytes.Repeat([]byte("{"), 100000), ContentType: runtime.ContentTypeJSON},
+		"small":   {Raw: []byte(`{"a":1}`)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ev := &auditinternal.Event{Level: auditinternal.LevelRequest, AuditID: "a", Stage: auditinternal.StageResponseComplete, RequestObject: obj}
+			var ours lineWriter
+			var library bytes.Buffer
+			okOurs := NewBackend(&ours, auditv1.SchemeGroupVersion).ProcessEvents(ev)
+			okLibrary := pluginlog.NewBackend(&library, pluginlog.FormatJson, auditv1.SchemeGroupVersion).ProcessEvents(ev)
+			if okOurs != okLibrary || string(bytes.Join(ours.calls, nil)) != library.String() {
+				t.Errorf("ours: %v %q, the library's: %v %q", okOurs, bytes.Join(ours.calls, nil), okLibrary, library.String())
+			}
+			if ours.lines != 0 {
+				t.Errorf("streamed %d lines", ours.lines)
+			}
+		})
+	}
+}
+
+// compactEscaped is encoding/json's compaction with HTML escaping.
+func FuzzCompactEscaped(f *testing.F) {
+	for _, s := range []string{`{}`, ` [1, "a b" , {"<":"&>"}] `, "\"\u2028\\\"\u2029\"", `"\\\\" `, "{\"a\":\n\"\\u0041\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if !json.Valid(src) {
+			return
+		}
+		var compact, want, got bytes.Buffer
+		if err := json.Compact(&compact, src); err != nil {
+			t.Fatal(err)
+		}
+		json.HTMLEscape(&want, compact.Bytes())
+		n := compactEscaped(src, &got)
+		if got.String() != want.String() || n != got.Len() {
+			t.Errorf("compactEscaped(%q) = %q (%d), want %q", src, got.String(), n, want.String())
+		}
+	})
 }

@@ -35,6 +35,15 @@ func (r *recent) add(p []byte) {
 
 func (r *recent) reset() { r.buf = r.buf[:0] }
 
+// takeBack forgets the last n bytes added: a line taken back from the file.
+func (r *recent) takeBack(n int64) {
+	if n > int64(len(r.buf)) {
+		r.reset() // the tail before them is gone: keep nothing
+		return
+	}
+	r.buf = r.buf[:int64(len(r.buf))-n]
+}
+
 // missedByCopy finds the copy a copytruncate made of the file (a sibling
 // named after it, not compressed, whose end matches what we wrote) and
 // returns what was written after the copy was taken: the bytes the

@@ -107,42 +107,84 @@ func (f *File) String() string { return f.opts.Path }
 
 // Write writes one event, first making sure the path still names the file.
 func (f *File) Write(p []byte) (int, error) {
+	if err := f.WriteLine(int64(len(p)), func(w io.Writer) error {
+		_, err := w.Write(p)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteLine writes one event of n bytes that write gives in pieces, first
+// making sure the path still names the file; no other event comes between
+// the pieces. A line is rotated as a whole: it never starts in one file and
+// ends in the next.
+func (f *File) WriteLine(n int64, write func(io.Writer) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return 0, fmt.Errorf("audit log %s: %w", f.opts.Path, os.ErrClosed)
+		return fmt.Errorf("audit log %s: %w", f.opts.Path, os.ErrClosed)
 	}
 	if err := f.check(); err != nil {
-		return 0, f.fail(err, 1)
+		return f.fail(err, 1)
 	}
-	var n int
-	var err error
-	if f.rotating != nil {
-		n, err = f.rotating.Write(p)
-	} else {
-		n, err = f.file.Write(p)
+	if f.rotating != nil && n > f.maxSize() {
+		// lumberjack's refusal of such a write, made for the whole line.
+		return f.fail(fmt.Errorf("write length %d exceeds maximum file size %d", n, f.maxSize()), 1)
+	}
+	if f.rotating != nil && f.size+n > f.maxSize() {
+		if err := f.rotate(); err != nil {
+			return f.fail(err, 1)
+		}
+	}
+	pieces := pieceWriter{f: f}
+	err := write(&pieces)
+	if err == nil && pieces.n != n {
+		err = fmt.Errorf("an event of %d bytes was given as %d", n, pieces.n)
 	}
 	if err != nil {
-		if n > 0 {
+		if pieces.n > 0 {
 			// A line cut short (a full disk) would run into the next one:
 			// take it back so that every line parses.
 			_ = f.file.Truncate(f.size)
+			f.recent.takeBack(pieces.n)
 		}
-		return 0, f.fail(err, 1)
+		return f.fail(err, 1)
 	}
-	rotated := f.rotating != nil && f.size+int64(n) > int64(f.opts.MaxSize)*megabyte
-	f.size += int64(n)
+	f.size += n
 	f.events++
-	f.recent.add(p)
 	if f.failing {
 		klog.InfoS("Audit log is written again", "path", f.opts.Path, "lostEvents", f.failed)
 		f.failing, f.failed = false, 0
 	}
-	if rotated {
-		f.followRotation()
+	return nil
+}
+
+// pieceWriter writes a line's pieces where the file writes (lumberjack when
+// it rotates) and keeps them as the tail written.
+type pieceWriter struct {
+	f *File
+	n int64
+}
+
+func (w *pieceWriter) Write(p []byte) (int, error) {
+	var n int
+	var err error
+	if w.f.rotating != nil {
+		n, err = w.f.rotating.Write(p)
+	} else {
+		n, err = w.f.file.Write(p)
 	}
+	w.n += int64(n)
+	if err != nil {
+		return n, err
+	}
+	w.f.recent.add(p)
 	return n, nil
 }
+
+func (f *File) maxSize() int64 { return int64(f.opts.MaxSize) * megabyte }
 
 // fail counts the events of a failed write and logs the first failure of a burst
 // (from a write or the idle check); the library logs and counts each event
@@ -287,22 +329,16 @@ func (f *File) reopen() error {
 	return f.open()
 }
 
-// followRotation moves our handle to the file lumberjack rotated to (it
-// rotates when a write would take the file past MaxSize). lumberjack
-// creates that file without O_APPEND: closing it makes its next write
-// reopen the path appending, so a later copytruncate leaves no hole.
-func (f *File) followRotation() {
-	if err := syscall.Stat(f.opts.Path, &f.pathStat); err != nil ||
-		(f.pathStat.Dev == f.fileStat.Dev && f.pathStat.Ino == f.fileStat.Ino) {
-		return
+// rotate has lumberjack rotate before a line that would take the file
+// past MaxSize (as lumberjack does given the line in one write, which a
+// piece of it would not make it do) and moves our handle to the new file.
+// lumberjack creates that file without O_APPEND: closing it makes its next
+// write reopen the path appending, so a later copytruncate leaves no hole.
+func (f *File) rotate() error {
+	if err := f.rotating.Rotate(); err != nil {
+		return err
 	}
-	_ = f.file.Close()
-	f.file = nil
-	if err := f.open(); err != nil {
-		return // check reopens before the next write
-	}
-	f.events = 1 // lumberjack wrote the event that rotated into the new file
-	_ = f.rotating.Close()
+	return f.reopen()
 }
 
 // megabyte is lumberjack's unit of MaxSize.

@@ -3,7 +3,9 @@ package logfile
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,13 +52,17 @@ func lines(t *testing.T, path string) []string {
 	}
 	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 4<<20)
 	for sc.Scan() {
 		var tag string
 		var n int
 		if _, err := fmt.Sscanf(sc.Text(), "%s %d", &tag, &n); err != nil {
-			t.Fatalf("%s: line %q does not parse: %v", path, sc.Text(), err)
+			t.Fatalf("%s: line %.80q does not parse: %v", path, sc.Text(), err)
 		}
 		out = append(out, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return out
 }
@@ -312,6 +318,10 @@ func TestRecentKeepsTheTail(t *testing.T) {
 	if len(r.buf) < keptBytes-len(chunk) || len(r.buf) > keptBytes || !bytes.HasSuffix(r.buf, []byte("xend")) {
 		t.Errorf("kept %d bytes ending %q", len(r.buf), r.buf[max(0, len(r.buf)-4):])
 	}
+	r.takeBack(3)
+	if !bytes.HasSuffix(r.buf, []byte("xx")) || bytes.HasSuffix(r.buf, []byte("end")) {
+		t.Errorf("after taking back a line the tail ends %q", r.buf[max(0, len(r.buf)-4):])
+	}
 	r.add(make([]byte, keptBytes+1))
 	if len(r.buf) != 0 {
 		t.Errorf("a write larger than what is kept left %d bytes", len(r.buf))
@@ -355,5 +365,90 @@ func TestCloseIsIdempotent(t *testing.T) {
 	}
 	if _, err := f.Write([]byte("late\n")); err == nil {
 		t.Error("a write after Close succeeded")
+	}
+}
+
+// writeInPieces writes line as one event in pieces of size piece.
+func writeInPieces(f *File, line string, piece int) error {
+	return f.WriteLine(int64(len(line)), func(w io.Writer) error {
+		for s := line; len(s) > 0; {
+			n := min(piece, len(s))
+			if _, err := io.WriteString(w, s[:n]); err != nil {
+				return err
+			}
+			s = s[n:]
+		}
+		return nil
+	})
+}
+
+// A line given in pieces is rotated as a whole: lumberjack, given one
+// piece at a time, would rotate in the middle of the line.
+func TestLineInPiecesIsRotatedWhole(t *testing.T) {
+	f := open(t, Options{MaxSize: 1, MaxBackups: 5})
+	payload := strings.Repeat("x", 300_000)
+	for i := range 8 { // 2.4 MB: two rotations
+		if err := writeInPieces(f, fmt.Sprintf("big %d %s\n", i, payload), 4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(f.opts.Path), "audit*.log"))
+	if len(files) != 3 {
+		t.Fatalf("files %v, want the log and two backups", files)
+	}
+	total := 0
+	for _, name := range files {
+		got := lines(t, name) // fails on a line cut in two
+		for _, l := range got {
+			if len(l) < len(payload) {
+				t.Errorf("%s holds a part of a line (%d bytes)", name, len(l))
+			}
+		}
+		total += len(got)
+	}
+	if total != 8 {
+		t.Errorf("the files hold %d lines, want 8", total)
+	}
+}
+
+// lumberjack refuses a write larger than MaxSize; a line given in pieces
+// is refused the same, whole, and counted.
+func TestLineLargerThanMaxSizeIsRefused(t *testing.T) {
+	f := open(t, Options{MaxSize: 1})
+	writeEvents(t, f, "before", 1)
+	err := writeInPieces(f, "huge 0 "+strings.Repeat("x", megabyte)+"\n", 4096)
+	if err == nil || !strings.Contains(err.Error(), "exceeds maximum file size") {
+		t.Fatalf("a line of more than MaxSize: %v, want lumberjack's refusal", err)
+	}
+	writeEvents(t, f, "after", 1)
+	if got := lines(t, f.opts.Path); len(got) != 2 {
+		t.Errorf("log holds %q, want the lines before and after", got)
+	}
+}
+
+// A line whose pieces fail, or add up to other than its length, is taken
+// back: the next line starts where it started.
+func TestLineCutShortIsTakenBack(t *testing.T) {
+	for name, write := range map[string]func(io.Writer) error{
+		"short": func(w io.Writer) error { _, err := io.WriteString(w, "cut 0 "); return err },
+		"error": func(w io.Writer) error {
+			_, _ = io.WriteString(w, "cut 0 ")
+			return errors.New("the encoder failed")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := open(t, Options{})
+			if err := f.WriteLine(int64(len("cut 0 xxxx\n")), write); err == nil {
+				t.Fatal("a line cut short was written without an error")
+			}
+			writeEvents(t, f, "after", 1)
+			if got := lines(t, f.opts.Path); len(got) != 1 || got[0] != "after 0" {
+				t.Errorf("log holds %q, want only the line after", got)
+			}
+			// What copytruncate's recovery would write again is the file's.
+			if string(f.recent.buf) != "after 0\n" {
+				t.Errorf("the tail kept is %q, want the file's %q", f.recent.buf, "after 0\n")
+			}
+		})
 	}
 }

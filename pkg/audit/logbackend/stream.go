@@ -1,0 +1,175 @@
+package logbackend
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	auditinternal "k8s.io/apiserver/pkg/apis/audit"
+)
+
+// LineWriter takes one line in pieces: write writes the line's n bytes,
+// and no other line comes between them. logfile.File is one.
+type LineWriter interface {
+	WriteLine(n int64, write func(io.Writer) error) error
+}
+
+// streamAbove is the size of an event's objects from which its line is
+// written in pieces: below it the line is built whole (one small buffer),
+// above it building it would hold a second copy of the objects, which at
+// RequestResponse can be a LIST of tens of megabytes per request in flight.
+var streamAbove = 64 << 10
+
+// marker stands for an object in the encoded event: a JSON string no
+// event holds (a new random one per process), found again in the encoding.
+type marker struct {
+	unknown *runtime.Unknown
+	encoded []byte
+}
+
+func newMarker(field string) marker {
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce) // never fails (crypto/rand's contract)
+	encoded := []byte(`"mini-apiserver-` + field + "-" + hex.EncodeToString(nonce) + `"`)
+	return marker{unknown: &runtime.Unknown{Raw: encoded, ContentType: runtime.ContentTypeJSON}, encoded: encoded}
+}
+
+var (
+	requestMarker  = newMarker("requestObject")
+	responseMarker = newMarker("responseObject")
+)
+
+// streamable returns the raw JSON of an object the line can stream, or
+// false when the codec must encode the event as it is: a missing object
+// ("null"), not JSON (the codec's error), invalid JSON (the codec's error).
+func streamable(obj *runtime.Unknown) ([]byte, bool) {
+	if obj == nil || obj.Raw == nil || (obj.ContentType != "" && obj.ContentType != runtime.ContentTypeJSON) {
+		return nil, false
+	}
+	return obj.Raw, json.Valid(obj.Raw)
+}
+
+// objectPiece is one object of the line: where its marker is in the
+// encoded rest of the event, and its raw JSON.
+type objectPiece struct {
+	at     int
+	marker []byte
+	raw    []byte
+}
+
+// encodeStreamed writes ev's line to out without building it: the event is
+// encoded with markers in place of its objects, and the objects' raw JSON
+// is written between its pieces as encoding/json would have put it there
+// (compacted, HTML-escaped): the codec's line, byte for byte. handled is
+// false when ev is not worth it or cannot be written so; the caller then
+// encodes it as usual.
+func (b *backend) encodeStreamed(ev *auditinternal.Event, out LineWriter) (handled bool, err error) {
+	var objects []objectPiece
+	skeleton := *ev
+	for _, o := range []struct {
+		obj   **runtime.Unknown
+		field marker
+	}{{&skeleton.RequestObject, requestMarker}, {&skeleton.ResponseObject, responseMarker}} {
+		if raw, ok := streamable(*o.obj); ok {
+			objects = append(objects, objectPiece{marker: o.field.encoded, raw: raw})
+			*o.obj = o.field.unknown
+		}
+	}
+	size := 0
+	for _, o := range objects {
+		size += len(o.raw)
+	}
+	if size < streamAbove {
+		return false, nil
+	}
+	var buf bytes.Buffer
+	if err := b.encoder.Encode(&skeleton, &buf); err != nil {
+		return false, nil // the codec reports it on the event itself
+	}
+	line := buf.Bytes()
+	n := int64(len(line))
+	for i := range objects {
+		o := &objects[i]
+		o.at = bytes.Index(line, o.marker)
+		if o.at < 0 {
+			return false, nil
+		}
+		n += int64(compactEscaped(o.raw, countBytes{}) - len(o.marker))
+	}
+	if len(objects) == 2 && objects[0].at > objects[1].at {
+		objects[0], objects[1] = objects[1], objects[0]
+	}
+	return true, out.WriteLine(n, func(w io.Writer) error {
+		// bufio keeps the first error and refuses what follows: Flush
+		// returns it.
+		bw := bufio.NewWriterSize(w, 32<<10)
+		from := 0
+		for _, o := range objects {
+			_, _ = bw.Write(line[from:o.at])
+			compactEscaped(o.raw, bw)
+			from = o.at + len(o.marker)
+		}
+		_, _ = bw.Write(line[from:])
+		return bw.Flush()
+	})
+}
+
+// countBytes is a writer that only counts, for a line's length.
+type countBytes struct{}
+
+func (countBytes) Write(p []byte) (int, error) { return len(p), nil }
+
+const hexDigits = "0123456789abcdef"
+
+// compactEscaped writes valid JSON src to w as encoding/json writes a
+// Marshaler's output into a line (appendCompact with HTML escaping):
+// without the whitespace between tokens, with <, >, & and U+2028, U+2029
+// escaped. It returns the bytes written; w's errors are for the caller to
+// find (a bufio.Writer keeps them).
+func compactEscaped(src []byte, w io.Writer) int {
+	written := 0
+	put := func(p []byte) {
+		if len(p) > 0 {
+			n, _ := w.Write(p)
+			written += n
+		}
+	}
+	var esc [6]byte
+	inString, escaped := false, false
+	start := 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			put(src[start:i])
+			esc = [6]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF]}
+			put(esc[:])
+			start = i + 1
+		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
+			put(src[start:i])
+			esc = [6]byte{'\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF]}
+			put(esc[:])
+			start = i + 3
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			put(src[start:i])
+			start = i + 1
+		}
+	}
+	put(src[start:])
+	return written
+}
