@@ -142,7 +142,8 @@ func TestNotStreamedWhenItCannotBe(t *testing.T) {
 	}
 }
 
-// compactEscaped is encoding/json's compaction with HTML escaping.
+// compactEscaped is encoding/json's compaction with HTML escaping, and
+// isCompactEscaped and inLine agree with it.
 func FuzzCompactEscaped(f *testing.F) {
 	for _, s := range []string{`{}`, ` [1, "a b" , {"<":"&>"}] `, "\"\u2028\\\"\u2029\"", `"\\\\" `, "{\"a\":\n\"\\u0041\"}"} {
 		f.Add([]byte(s))
@@ -156,9 +157,15 @@ func FuzzCompactEscaped(f *testing.F) {
 			t.Fatal(err)
 		}
 		json.HTMLEscape(&want, compact.Bytes())
-		n := compactEscaped(src, &got)
-		if got.String() != want.String() || n != got.Len() {
-			t.Errorf("compactEscaped(%q) = %q (%d), want %q", src, got.String(), n, want.String())
+		compactEscaped(&got, src)
+		if got.String() != want.String() {
+			t.Errorf("compactEscaped(%q) = %q, want %q", src, got.String(), want.String())
+		}
+		if as := isCompactEscaped(src); as != (want.String() == string(src)) {
+			t.Errorf("isCompactEscaped(%q) = %v, but encoding/json makes it %q", src, as, want.String())
+		}
+		if got := inLine(src); string(got) != want.String() {
+			t.Errorf("inLine(%q) = %q, want %q", src, got, want.String())
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package logbackend
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -54,34 +53,34 @@ func streamable(obj *runtime.Unknown) ([]byte, bool) {
 }
 
 // objectPiece is one object of the line: where its marker is in the
-// encoded rest of the event, and its raw JSON.
+// encoded rest of the event, and the bytes that stand in its place.
 type objectPiece struct {
 	at     int
 	marker []byte
-	raw    []byte
+	json   []byte
 }
 
 // encodeStreamed writes ev's line to out without building it: the event is
 // encoded with markers in place of its objects, and the objects' raw JSON
 // is written between its pieces as encoding/json would have put it there
-// (compacted, HTML-escaped): the codec's line, byte for byte. handled is
-// false when ev is not worth it or cannot be written so; the caller then
-// encodes it as usual.
+// (compacted, HTML-escaped): the codec's line, byte for byte. Everything
+// but the writes is done before the file is taken, so that lines of
+// requests in parallel are prepared in parallel. handled is false when ev
+// is not worth it or cannot be written so; the caller then encodes it as
+// usual.
 func (b *backend) encodeStreamed(ev *auditinternal.Event, out LineWriter) (handled bool, err error) {
 	var objects []objectPiece
 	skeleton := *ev
+	size := 0
 	for _, o := range []struct {
 		obj   **runtime.Unknown
 		field marker
 	}{{&skeleton.RequestObject, requestMarker}, {&skeleton.ResponseObject, responseMarker}} {
 		if raw, ok := streamable(*o.obj); ok {
-			objects = append(objects, objectPiece{marker: o.field.encoded, raw: raw})
+			objects = append(objects, objectPiece{marker: o.field.encoded, json: raw})
 			*o.obj = o.field.unknown
+			size += len(raw)
 		}
-	}
-	size := 0
-	for _, o := range objects {
-		size += len(o.raw)
 	}
 	if size < streamAbove {
 		return false, nil
@@ -98,61 +97,99 @@ func (b *backend) encodeStreamed(ev *auditinternal.Event, out LineWriter) (handl
 		if o.at < 0 {
 			return false, nil
 		}
-		n += int64(compactEscaped(o.raw, countBytes{}) - len(o.marker))
+		o.json = inLine(o.json)
+		n += int64(len(o.json) - len(o.marker))
 	}
 	if len(objects) == 2 && objects[0].at > objects[1].at {
 		objects[0], objects[1] = objects[1], objects[0]
 	}
 	return true, out.WriteLine(n, func(w io.Writer) error {
-		// bufio keeps the first error and refuses what follows: Flush
-		// returns it.
-		bw := bufio.NewWriterSize(w, 32<<10)
 		from := 0
 		for _, o := range objects {
-			_, _ = bw.Write(line[from:o.at])
-			compactEscaped(o.raw, bw)
+			if err := writeAll(w, line[from:o.at], o.json); err != nil {
+				return err
+			}
 			from = o.at + len(o.marker)
 		}
-		_, _ = bw.Write(line[from:])
-		return bw.Flush()
+		return writeAll(w, line[from:])
 	})
 }
 
-// countBytes is a writer that only counts, for a line's length.
-type countBytes struct{}
+func writeAll(w io.Writer, pieces ...[]byte) error {
+	for _, p := range pieces {
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-func (countBytes) Write(p []byte) (int, error) { return len(p), nil }
+// inLine returns valid JSON raw as encoding/json puts a Marshaler's output
+// into a line: compacted, HTML-escaped. That is raw itself but for the
+// whitespace around it when raw is so already (the library encodes
+// objects so, with a newline after), else a copy made so (a patch as its
+// client sent it).
+func inLine(raw []byte) []byte {
+	trimmed := bytes.Trim(raw, jsonSpace)
+	if isCompactEscaped(trimmed) {
+		return trimmed
+	}
+	var b bytes.Buffer
+	b.Grow(len(trimmed))
+	compactEscaped(&b, trimmed)
+	return b.Bytes()
+}
+
+// jsonSpace is the whitespace JSON allows between tokens.
+const jsonSpace = " \t\r\n"
+
+// isCompactEscaped reports whether compactEscaped would leave valid JSON
+// src as it is.
+func isCompactEscaped(src []byte) bool {
+	inString, escaped := false, false
+	for i, c := range src {
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			return false
+		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
+			return false
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return false
+		}
+	}
+	return true
+}
 
 const hexDigits = "0123456789abcdef"
 
-// compactEscaped writes valid JSON src to w as encoding/json writes a
+// compactEscaped appends valid JSON src to dst as encoding/json writes a
 // Marshaler's output into a line (appendCompact with HTML escaping):
 // without the whitespace between tokens, with <, >, & and U+2028, U+2029
-// escaped. It returns the bytes written; w's errors are for the caller to
-// find (a bufio.Writer keeps them).
-func compactEscaped(src []byte, w io.Writer) int {
-	written := 0
-	put := func(p []byte) {
-		if len(p) > 0 {
-			n, _ := w.Write(p)
-			written += n
-		}
-	}
-	var esc [6]byte
+// escaped.
+func compactEscaped(dst *bytes.Buffer, src []byte) {
 	inString, escaped := false, false
 	start := 0
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		switch {
 		case c == '<' || c == '>' || c == '&':
-			put(src[start:i])
-			esc = [6]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF]}
-			put(esc[:])
+			dst.Write(src[start:i])
+			dst.Write([]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF]})
 			start = i + 1
 		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
-			put(src[start:i])
-			esc = [6]byte{'\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF]}
-			put(esc[:])
+			dst.Write(src[start:i])
+			dst.Write([]byte{'\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF]})
 			start = i + 3
 		case inString:
 			switch {
@@ -166,10 +203,9 @@ func compactEscaped(src []byte, w io.Writer) int {
 		case c == '"':
 			inString = true
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			put(src[start:i])
+			dst.Write(src[start:i])
 			start = i + 1
 		}
 	}
-	put(src[start:])
-	return written
+	dst.Write(src[start:])
 }
