@@ -22,7 +22,8 @@ import (
 // logfile.File, which reopens a log that was renamed, deleted or truncated
 // under it, where the library's writer keeps writing into the old file;
 // and JSON lines are encoded straight into it (pkg/audit/logbackend: the
-// library's lines, without its two more copies of each).
+// library's lines, without its two more copies of each, and written around
+// large objects rather than built with them).
 // The log backend is assembled as AuditOptions.ApplyTo assembles it
 // (k8s.io/apiserver/pkg/server/options/audit.go: newBackend, wrapBackend).
 func (o CompletedOptions) applyAudit(c *genericapiserver.Config) (*logfile.File, error) {
@@ -47,7 +48,7 @@ func (o CompletedOptions) applyAudit(c *genericapiserver.Config) (*logfile.File,
 	}
 	var log audit.Backend
 	if logOpts.Format == pluginlog.FormatJson {
-		log = logbackend.NewBackend(file, gv) // the library's lines, made in one copy
+		log = logbackend.NewBackend(file, gv) // the library's lines, with no copy of large objects
 	} else {
 		log = pluginlog.NewBackend(file, logOpts.Format, gv)
 	}

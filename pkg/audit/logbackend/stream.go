@@ -131,7 +131,7 @@ func writeAll(w io.Writer, pieces ...[]byte) error {
 // client sent it).
 func inLine(raw []byte) []byte {
 	trimmed := bytes.Trim(raw, jsonSpace)
-	if isCompactEscaped(trimmed) {
+	if !compactEscaped(nil, trimmed) {
 		return trimmed
 	}
 	var b bytes.Buffer
@@ -143,54 +143,25 @@ func inLine(raw []byte) []byte {
 // jsonSpace is the whitespace JSON allows between tokens.
 const jsonSpace = " \t\r\n"
 
-// isCompactEscaped reports whether compactEscaped would leave valid JSON
-// src as it is.
-func isCompactEscaped(src []byte) bool {
-	inString, escaped := false, false
-	for i, c := range src {
-		switch {
-		case c == '<' || c == '>' || c == '&':
-			return false
-		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
-			return false
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			return false
-		}
-	}
-	return true
-}
-
 const hexDigits = "0123456789abcdef"
 
 // compactEscaped appends valid JSON src to dst as encoding/json writes a
 // Marshaler's output into a line (appendCompact with HTML escaping):
 // without the whitespace between tokens, with <, >, & and U+2028, U+2029
-// escaped.
-func compactEscaped(dst *bytes.Buffer, src []byte) {
+// escaped. It reports whether that changed anything; with dst nil it only
+// reports it.
+func compactEscaped(dst *bytes.Buffer, src []byte) (changed bool) {
 	inString, escaped := false, false
 	start := 0
 	for i := 0; i < len(src); i++ {
 		c := src[i]
+		var with []byte // what stands for src[i:i+skip]
+		skip := 1
 		switch {
 		case c == '<' || c == '>' || c == '&':
-			dst.Write(src[start:i])
-			dst.Write([]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF]})
-			start = i + 1
+			with = []byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF]}
 		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
-			dst.Write(src[start:i])
-			dst.Write([]byte{'\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF]})
-			start = i + 3
+			with, skip = []byte{'\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF]}, 3
 		case inString:
 			switch {
 			case escaped:
@@ -200,12 +171,24 @@ func compactEscaped(dst *bytes.Buffer, src []byte) {
 			case c == '"':
 				inString = false
 			}
+			continue
 		case c == '"':
 			inString = true
+			continue
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			dst.Write(src[start:i])
-			start = i + 1
+		default:
+			continue
 		}
+		if dst == nil {
+			return true
+		}
+		changed = true
+		dst.Write(src[start:i])
+		dst.Write(with)
+		start = i + skip
 	}
-	dst.Write(src[start:])
+	if dst != nil {
+		dst.Write(src[start:])
+	}
+	return changed
 }
