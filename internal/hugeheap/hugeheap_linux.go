@@ -102,16 +102,22 @@ func mappingOf(p uintptr) (start, end uintptr, ok bool) {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		span, _, _ := strings.Cut(s.Text(), " ")
-		from, to, found := strings.Cut(span, "-")
-		if !found {
-			continue
-		}
-		a, err1 := strconv.ParseUint(from, 16, 64)
-		b, err2 := strconv.ParseUint(to, 16, 64)
-		if err1 == nil && err2 == nil && uintptr(a) <= p && p < uintptr(b) {
-			return uintptr(a), uintptr(b), true
+		if a, b, ok := mappingLine(s.Text()); ok && a <= p && p < b {
+			return a, b, true
 		}
 	}
 	return 0, 0, false
+}
+
+// mappingLine is the address range of a line of /proc/self/maps (or the
+// heading line of a mapping in smaps): "7f12a000-7f12c000 rw-p ...".
+func mappingLine(line string) (start, end uintptr, ok bool) {
+	span, _, _ := strings.Cut(line, " ")
+	from, to, found := strings.Cut(span, "-")
+	if !found {
+		return 0, 0, false
+	}
+	a, err1 := strconv.ParseUint(from, 16, 64)
+	b, err2 := strconv.ParseUint(to, 16, 64)
+	return uintptr(a), uintptr(b), err1 == nil && err2 == nil
 }

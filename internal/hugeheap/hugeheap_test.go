@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -101,15 +100,9 @@ func vmFlags(p uintptr) (string, error) {
 	in := false
 	for s.Scan() {
 		line := s.Text()
-		if span, _, ok := strings.Cut(line, " "); ok {
-			if from, to, ok := strings.Cut(span, "-"); ok {
-				a, err1 := strconv.ParseUint(from, 16, 64)
-				b, err2 := strconv.ParseUint(to, 16, 64)
-				if err1 == nil && err2 == nil {
-					in = uintptr(a) <= p && p < uintptr(b)
-					continue
-				}
-			}
+		if a, b, ok := mappingLine(line); ok {
+			in = a <= p && p < b
+			continue
 		}
 		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
 			return strings.TrimSpace(flags), nil

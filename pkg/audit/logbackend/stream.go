@@ -43,13 +43,14 @@ var (
 )
 
 // streamable returns the raw JSON of an object the line can stream, or
-// false when the codec must encode the event as it is: a missing object
-// ("null"), not JSON (the codec's error), invalid JSON (the codec's error).
+// false when the codec must encode it: a missing object ("null"), not JSON
+// (the codec's error). Whether it is valid JSON is for the caller to ask of
+// an event worth streaming: it reads the whole object.
 func streamable(obj *runtime.Unknown) ([]byte, bool) {
 	if obj == nil || obj.Raw == nil || (obj.ContentType != "" && obj.ContentType != runtime.ContentTypeJSON) {
 		return nil, false
 	}
-	return obj.Raw, json.Valid(obj.Raw)
+	return obj.Raw, true
 }
 
 // objectPiece is one object of the line: where its marker is in the
@@ -84,6 +85,11 @@ func (b *backend) encodeStreamed(ev *auditinternal.Event, out LineWriter) (handl
 	}
 	if size < streamAbove {
 		return false, nil
+	}
+	for _, o := range objects {
+		if !json.Valid(o.json) {
+			return false, nil // the codec's error
+		}
 	}
 	var buf bytes.Buffer
 	if err := b.encoder.Encode(&skeleton, &buf); err != nil {
@@ -128,40 +134,32 @@ func writeAll(w io.Writer, pieces ...[]byte) error {
 // into a line: compacted, HTML-escaped. That is raw itself but for the
 // whitespace around it when raw is so already (the library encodes
 // objects so, with a newline after), else a copy made so (a patch as its
-// client sent it).
+// client sent it: rare enough for the standard library's two passes).
 func inLine(raw []byte) []byte {
 	trimmed := bytes.Trim(raw, jsonSpace)
-	if !compactEscaped(nil, trimmed) {
+	if inLineForm(trimmed) {
 		return trimmed
 	}
-	var b bytes.Buffer
-	b.Grow(len(trimmed))
-	compactEscaped(&b, trimmed)
-	return b.Bytes()
+	var compact, escaped bytes.Buffer
+	_ = json.Compact(&compact, trimmed) // valid: the caller checked
+	json.HTMLEscape(&escaped, compact.Bytes())
+	return escaped.Bytes()
 }
 
 // jsonSpace is the whitespace JSON allows between tokens.
 const jsonSpace = " \t\r\n"
 
-const hexDigits = "0123456789abcdef"
-
-// compactEscaped appends valid JSON src to dst as encoding/json writes a
-// Marshaler's output into a line (appendCompact with HTML escaping):
-// without the whitespace between tokens, with <, >, & and U+2028, U+2029
-// escaped. It reports whether that changed anything; with dst nil it only
-// reports it.
-func compactEscaped(dst *bytes.Buffer, src []byte) (changed bool) {
+// inLineForm reports whether valid JSON src is compact and HTML-escaped
+// already (json.Compact and json.HTMLEscape would leave it as it is): no
+// whitespace between tokens, no <, >, &, U+2028 or U+2029.
+func inLineForm(src []byte) bool {
 	inString, escaped := false, false
-	start := 0
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		var with []byte // what stands for src[i:i+skip]
-		skip := 1
+	for i, c := range src {
 		switch {
 		case c == '<' || c == '>' || c == '&':
-			with = []byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF]}
+			return false
 		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
-			with, skip = []byte{'\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF]}, 3
+			return false
 		case inString:
 			switch {
 			case escaped:
@@ -171,24 +169,11 @@ func compactEscaped(dst *bytes.Buffer, src []byte) (changed bool) {
 			case c == '"':
 				inString = false
 			}
-			continue
 		case c == '"':
 			inString = true
-			continue
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-		default:
-			continue
+			return false
 		}
-		if dst == nil {
-			return true
-		}
-		changed = true
-		dst.Write(src[start:i])
-		dst.Write(with)
-		start = i + skip
 	}
-	if dst != nil {
-		dst.Write(src[start:])
-	}
-	return changed
+	return true
 }

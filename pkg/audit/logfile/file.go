@@ -76,6 +76,8 @@ type File struct {
 	// recent is the tail of what was written, to recover what a
 	// copytruncate missed.
 	recent recent
+	// pieces is the writer of the line being written.
+	pieces pieceWriter
 	// failing is set from the first failure to the next write that works;
 	// failed counts the writes that failed meanwhile.
 	failing bool
@@ -92,6 +94,7 @@ func Open(opts Options) (*File, error) {
 		opts.CheckInterval = DefaultCheckInterval
 	}
 	f := &File{opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
+	f.pieces.f = f
 	if opts.MaxSize > 0 {
 		f.rotating = &lumberjack.Logger{Filename: opts.Path, MaxSize: opts.MaxSize, MaxAge: opts.MaxAge,
 			MaxBackups: opts.MaxBackups, Compress: opts.Compress}
@@ -138,8 +141,11 @@ func (f *File) WriteLine(n int64, write func(io.Writer) error) error {
 			return f.fail(err, 1)
 		}
 	}
-	pieces := pieceWriter{f: f}
-	err := write(&pieces)
+	// The File's own writer, not a new one: every event passes here, and
+	// a writer handed to write would be allocated for each.
+	pieces := &f.pieces
+	pieces.n = 0
+	err := write(pieces)
 	if err == nil && pieces.n != n {
 		err = fmt.Errorf("an event of %d bytes was given as %d", n, pieces.n)
 	}
