@@ -13,6 +13,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 
+	"github.com/mini-apiserver/mini-apiserver/internal/presized"
 	"github.com/mini-apiserver/mini-apiserver/pkg/api"
 )
 
@@ -23,10 +24,13 @@ type StorageFunc func(optsGetter generic.RESTOptionsGetter) (map[string]rest.Sto
 // NewAPIGroupInfo builds the resources of gv that source enables (a
 // resource's subresources with it), on the server's scheme, as kube's
 // providers check ResourceEnabled before they build a store. A group with
-// none enabled has no versions and is not installed.
+// none enabled has no versions and is not installed. Its serializer writes
+// the audit event's copy of a response in one buffer of the copy's size
+// (package presized).
 func NewAPIGroupInfo(gv schema.GroupVersion, source serverstorage.APIResourceConfigSource, optsGetter generic.RESTOptionsGetter,
 	resources map[string]StorageFunc) (genericapiserver.APIGroupInfo, error) {
 	info := genericapiserver.NewDefaultAPIGroupInfo(gv.Group, api.Scheme, api.ParameterCodec, api.Codecs)
+	info.NegotiatedSerializer = presized.NewNegotiatedSerializer(info.NegotiatedSerializer)
 	storage := map[string]rest.Storage{}
 	for resource, build := range resources {
 		if !source.ResourceEnabled(gv.WithResource(resource)) {
