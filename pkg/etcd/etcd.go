@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 )
 
@@ -223,6 +225,12 @@ func (s *Server) Err() <-chan error { return s.errc }
 // ClientURL is the http(s)://127.0.0.1:port address clients dial, once
 // ReadyNotify is closed.
 func (s *Server) ClientURL() string { return s.clientURL }
+
+// InProcessClient returns a client of the member that calls its gRPC
+// services' functions (etcd's v3client), not through its client port: no
+// TLS, HTTP/2 or protobuf between the server and its own member. Once
+// ReadyNotify is closed; the caller closes it.
+func (s *Server) InProcessClient() *clientv3.Client { return v3client.New(s.etcd.Server) }
 
 // Close stops the member, or its start in progress, and releases its data
 // directory; calling it again does nothing.

@@ -78,7 +78,7 @@ func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.
 		}
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	c.RESTOptionsGetter = (&sharedETCD{}).restOptionsGetter(c.RESTOptionsGetter)
+	c.RESTOptionsGetter = (&sharedETCD{member: embedded}).restOptionsGetter(c.RESTOptionsGetter)
 	return &etcdOpts, nil
 }
 

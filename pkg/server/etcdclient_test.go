@@ -1,0 +1,43 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/client/v3/kubernetes"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+)
+
+// The stores on the embedded member call it in process (no gRPC
+// connection: etcd's v3client); a store on any other etcd dials it.
+func TestStoresCallTheEmbeddedMemberInProcess(t *testing.T) {
+	o, err := parseOptions(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := o.startEmbeddedEtcd(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(member.Close)
+	select {
+	case <-member.ReadyNotify():
+	case err := <-member.Err():
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the embedded etcd is not ready after 30s")
+	}
+	s := &sharedETCD{member: member}
+	shared, release, err := s.acquire(storagebackend.TransportConfig{ServerList: []string{member.ClientURL()}}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if shared.client.ActiveConnection() != nil {
+		t.Error("the stores on the embedded member dialed it")
+	}
+	got, err := shared.client.Kubernetes.Get(t.Context(), "/registry/none", kubernetes.GetOptions{})
+	if err != nil || got.KV != nil || got.Revision == 0 {
+		t.Errorf("a get through the stores' client: %+v, %v", got, err)
+	}
+}
