@@ -58,8 +58,8 @@ func storage(work string) {
 	say("| range (one key, linearizable) | %.0f |", get)
 }
 
-// etcdHop compares the server-to-etcd hop: the embedded etcd (mutual TLS on
-// loopback TCP) with an external bin/etcd reached over plain loopback TCP and
+// etcdHop compares the server-to-etcd hop: the embedded etcd (called in
+// process) with an external bin/etcd reached over plain loopback TCP and
 // over a unix socket, interleaved as in the throughput comparison.
 func etcdHop(work string) {
 	dir, err := os.MkdirTemp("", "hop-") // a short path: unix socket paths are limited to 108 bytes
@@ -71,7 +71,7 @@ func etcdHop(work string) {
 	defer e.Kill()
 	tcp := e.URL()
 	variants := []variant{
-		{name: "embedded etcd, mutual TLS on loopback TCP (the default)"},
+		{name: "embedded etcd, called in process (the default)"},
 		{name: "bin/etcd, plain loopback TCP", args: []string{"--etcd-servers=" + tcp, "--etcd-prefix=/tcp"}},
 		{name: "bin/etcd, unix socket", args: []string{"--etcd-servers=unix://" + sock, "--etcd-prefix=/unix"}},
 	}
