@@ -78,6 +78,8 @@ type File struct {
 	recent recent
 	// pieces is the writer of the line being written.
 	pieces pieceWriter
+	// lastRotation is the millisecond of the last rotation (rotate).
+	lastRotation time.Time
 	// failing is set from the first failure to the next write that works;
 	// failed counts the writes that failed meanwhile.
 	failing bool
@@ -340,10 +342,22 @@ func (f *File) reopen() error {
 // piece of it would not make it do) and moves our handle to the new file.
 // lumberjack creates that file without O_APPEND: closing it makes its next
 // write reopen the path appending, so a later copytruncate leaves no hole.
+//
+// lumberjack names the backup by the millisecond it rotates in and renames
+// the log onto that name, replacing a backup of the same name: lines of
+// more than half the file rotate at every line, several in a millisecond,
+// and each such rotation lost the backup before it (with compression, the
+// earlier backup's compression deleted the later one). Each rotation is
+// made in a millisecond after the last one's.
 func (f *File) rotate() error {
+	for !time.Now().Truncate(time.Millisecond).After(f.lastRotation) {
+		time.Sleep(time.Until(f.lastRotation.Add(time.Millisecond)))
+	}
 	if err := f.rotating.Rotate(); err != nil {
 		return err
 	}
+	// At or after the millisecond lumberjack named the backup by.
+	f.lastRotation = time.Now().Truncate(time.Millisecond)
 	return f.reopen()
 }
 

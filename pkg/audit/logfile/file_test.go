@@ -3,6 +3,7 @@ package logfile
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -451,4 +452,74 @@ func TestLineCutShortIsTakenBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lumberjack names a backup by the millisecond of its rotation and renames
+// the log onto that name: lines of more than half the file rotate at every
+// line, several within a millisecond, and a second backup of the same name
+// would replace the first (with compression, the first's compression then
+// deletes the second). Every line is in the files.
+func TestRotationsWithinAMillisecondLoseNothing(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%t", compress), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "audit")
+			f := open(t, Options{Path: filepath.Join(dir, "audit.log"), MaxSize: 1, Compress: compress})
+			payload := strings.Repeat("x", 600_000)
+			const n = 24
+			for i := range n {
+				if err := writeInPieces(f, fmt.Sprintf("big %d %s\n", i, payload), 64<<10); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var files []string
+			poll.Until(t, "every backup compressed", func() bool {
+				files, _ = filepath.Glob(filepath.Join(dir, "audit*"))
+				for _, name := range files {
+					if compress && name != f.opts.Path && !strings.HasSuffix(name, ".gz") {
+						return false
+					}
+				}
+				return true
+			})
+			seen := map[string]bool{}
+			for _, name := range files {
+				for _, l := range gunzippedLines(t, name) {
+					seen[strings.Fields(l)[1]] = true
+				}
+			}
+			if len(seen) != n {
+				t.Errorf("the %d files hold %d of the %d lines", len(files), len(seen), n)
+			}
+		})
+	}
+}
+
+// gunzippedLines is lines of path, read through gzip if it is compressed.
+func gunzippedLines(t *testing.T, path string) []string {
+	t.Helper()
+	if !strings.HasSuffix(path, ".gz") {
+		return lines(t, path)
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	z, err := gzip.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(t.TempDir(), filepath.Base(strings.TrimSuffix(path, ".gz")))
+	out, err := os.Create(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, z); err != nil {
+		t.Fatal(err)
+	}
+	return lines(t, plain)
 }
