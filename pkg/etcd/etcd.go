@@ -3,6 +3,7 @@
 package etcd
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -217,6 +218,19 @@ func grpcListener(clients []net.Listener, tlsConfig *tls.Config) (net.Listener, 
 
 // ReadyNotify is closed once the member serves clients at ClientURL.
 func (s *Server) ReadyNotify() <-chan struct{} { return s.ready }
+
+// WaitReady waits until the member serves clients, its start fails, or
+// ctx is done.
+func (s *Server) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case err := <-s.errc:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("embedded etcd: %w", ctx.Err())
+	}
+}
 
 // Err receives the error that ended the member's start (it never becomes
 // ready then) or, once ready, a fatal error of the running member.

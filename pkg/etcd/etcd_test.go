@@ -24,9 +24,9 @@ func TestInProcessClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	select {
-	case <-s.ReadyNotify():
-	case err := <-s.Err():
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
 	c := s.InProcessClient()
@@ -34,8 +34,6 @@ func TestInProcessClient(t *testing.T) {
 	if c.ActiveConnection() != nil {
 		t.Error("the in-process client has a gRPC connection")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 
 	put, err := c.Put(ctx, "/registry/a", "1")
 	if err != nil {

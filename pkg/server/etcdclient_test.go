@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -20,12 +21,10 @@ func TestStoresCallTheEmbeddedMemberInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(member.Close)
-	select {
-	case <-member.ReadyNotify():
-	case err := <-member.Err():
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := member.WaitReady(ctx); err != nil {
 		t.Fatal(err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the embedded etcd is not ready after 30s")
 	}
 	s := &sharedETCD{member: member}
 	shared, release, err := s.acquire(storagebackend.TransportConfig{ServerList: []string{member.ClientURL()}}, time.Minute)

@@ -55,12 +55,8 @@ func (o CompletedOptions) applyStorage(ctx context.Context, c *genericapiserver.
 			return nil, err
 		}
 	} else {
-		select {
-		case <-embedded.ReadyNotify():
-		case err := <-embedded.Err():
+		if err := embedded.WaitReady(ctx); err != nil {
 			return nil, err
-		case <-ctx.Done():
-			return nil, fmt.Errorf("embedded etcd: %w", ctx.Err())
 		}
 		client := embedded.client
 		transport := &etcdOpts.StorageConfig.Transport
