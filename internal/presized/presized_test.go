@@ -100,18 +100,18 @@ func TestOtherWritersAreTheWrappedEncoders(t *testing.T) {
 		t.Fatal("the encoder lost EncodeWithAllocator")
 	}
 	list := podList(3)
-	var want, got, viaBuffer strings.Builder
+	var want, got, viaEncode strings.Builder
 	if err := wrapped.Encode(list, &want); err != nil {
 		t.Fatal(err)
 	}
 	if err := withAllocator.EncodeWithAllocator(list, &got, &runtime.Allocator{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Encode(list, &viaBuffer); err != nil {
+	if err := e.Encode(list, &viaEncode); err != nil {
 		t.Fatal(err)
 	}
-	if got.String() != want.String() || viaBuffer.String() != want.String() {
-		t.Errorf("encoded %d and %d bytes, want the wrapped encoder's %d", got.Len(), viaBuffer.Len(), want.Len())
+	if got.String() != want.String() || viaEncode.String() != want.String() {
+		t.Errorf("encoded %d and %d bytes, want the wrapped encoder's %d", got.Len(), viaEncode.Len(), want.Len())
 	}
 }
 

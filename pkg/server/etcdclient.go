@@ -38,8 +38,9 @@ import (
 // stores call the member's gRPC services as functions, with none of the
 // TLS, HTTP/2 and protobuf that both ends of a connection spend on every
 // request. A get of a pod served 2,534-2,694 against 1,901-2,086 a second
-// through the member's port (loadgen, 8 clients, audit off, two rounds on
-// the 2-core VM of docs/performance.md).
+// through the member's port (`bin/loadgen --op get --duration 8s
+// --concurrency 8`, admin credential, audit off, two rounds on the 2-core
+// VM of docs/performance.md).
 type sharedETCD struct {
 	// member is the embedded etcd, if any: the stores on its client URL
 	// call it in process.
@@ -165,13 +166,13 @@ func (s *sharedETCD) acquire(t storagebackend.TransportConfig, compaction time.D
 		if m := s.member; m != nil && len(t.ServerList) == 1 && t.ServerList[0] == m.ClientURL() {
 			client = &kubernetes.Client{Client: m.InProcessClient()}
 			client.Kubernetes = client
-			client.KV = etcd3.NewETCDLatencyTracker(client.KV)
 		} else {
 			var err error
 			if client, err = dialETCD(t); err != nil {
 				return nil, nil, err
 			}
 		}
+		client.KV = etcd3.NewETCDLatencyTracker(client.KV)
 		shared = &sharedClient{client: client}
 		if compaction != 0 {
 			shared.compactor = etcd3.StartCompactorPerEndpoint(client.Client, compaction)
@@ -199,8 +200,9 @@ func (s *sharedETCD) acquire(t storagebackend.TransportConfig, compaction time.D
 }
 
 // dialETCD is the library's newETCD3Client without the egress selector
-// (none here): TLS from the transport, its keepalives, the latency tracker
-// on KV, and a wait until the connection is ready.
+// (none here): TLS from the transport, its keepalives, and a wait until the
+// connection is ready (acquire adds the latency tracker on KV, to every
+// client).
 func dialETCD(t storagebackend.TransportConfig) (*kubernetes.Client, error) {
 	tlsConfig, err := transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.TrustedCAFile}.ClientConfig()
 	if err != nil {
@@ -228,6 +230,5 @@ func dialETCD(t storagebackend.TransportConfig) (*kubernetes.Client, error) {
 			return nil, fmt.Errorf("etcd %v: connection not ready: %w", t.ServerList, ctx.Err())
 		}
 	}
-	client.KV = etcd3.NewETCDLatencyTracker(client.KV)
 	return client, nil
 }

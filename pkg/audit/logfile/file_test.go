@@ -41,12 +41,22 @@ func writeEvents(t *testing.T, f *File, tag string, n int) {
 	}
 }
 
-// lines reads path and fails on a NUL byte or a line that is not "<tag> <i>".
+// lines reads path (through gzip for a compressed backup) and fails on a
+// NUL byte or a line that is not "<tag> <i>".
 func lines(t *testing.T, path string) []string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.HasSuffix(path, ".gz") {
+		z, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if data, err = io.ReadAll(z); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
 	}
 	if i := bytes.IndexByte(data, 0); i >= 0 {
 		t.Fatalf("%s has a NUL byte at %d", path, i)
@@ -486,7 +496,7 @@ func TestRotationsWithinAMillisecondLoseNothing(t *testing.T) {
 			})
 			seen := map[string]bool{}
 			for _, name := range files {
-				for _, l := range gunzippedLines(t, name) {
+				for _, l := range lines(t, name) {
 					seen[strings.Fields(l)[1]] = true
 				}
 			}
@@ -495,31 +505,4 @@ func TestRotationsWithinAMillisecondLoseNothing(t *testing.T) {
 			}
 		})
 	}
-}
-
-// gunzippedLines is lines of path, read through gzip if it is compressed.
-func gunzippedLines(t *testing.T, path string) []string {
-	t.Helper()
-	if !strings.HasSuffix(path, ".gz") {
-		return lines(t, path)
-	}
-	in, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	z, err := gzip.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := filepath.Join(t.TempDir(), filepath.Base(strings.TrimSuffix(path, ".gz")))
-	out, err := os.Create(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	if _, err := io.Copy(out, z); err != nil {
-		t.Fatal(err)
-	}
-	return lines(t, plain)
 }
