@@ -24,6 +24,7 @@ import (
 var (
 	auditMixFor     = flag.Duration("auditmix-duration", 10*time.Second, "how long the auditmix section runs its create/get mix in each configuration")
 	auditMixLatency = flag.Duration("auditmix-webhook-latency", 200*time.Millisecond, "how long the auditmix section's slow webhook receiver takes to answer a batch")
+	auditMixRate    = flag.Float64("auditmix-rate", 150, "creates a second, and as many gets, the auditmix section offers each server (the same load on both: below what either sustains in every configuration; 0: as fast as each goes)")
 )
 
 // mixResult is one server's run of the mix in one configuration.
@@ -41,8 +42,8 @@ type mixResult struct {
 // one after the other in each configuration; the memory over time of the
 // runs to both is drawn in a PNG.
 func auditMix(work string) {
-	say("## What auditing costs in memory: a create/get mix (%d clients each, %d B pods) for %s, to the log, to a slow batch webhook (%s a batch) and to both\n",
-		*concurrency/2, *objectSize, *auditMixFor, *auditMixLatency)
+	say("## What auditing costs in memory: a create/get mix (%d clients each, %d B pods, creates and gets each %s) for %s, to the log, to a slow batch webhook (%s a batch) and to both\n",
+		*concurrency/2, *objectSize, offered(*auditMixRate), *auditMixFor, *auditMixLatency)
 	if skippedWithoutKube() {
 		return
 	}
@@ -135,10 +136,10 @@ func mixRun(c *kubernetes.Clientset, pid int) mixResult {
 	var createErr, getErr error
 	half := max(*concurrency/2, 1)
 	load.Go(func() {
-		creates, createErr = loadgen.Run(ctx, c, loadgen.Options{Op: "create", Concurrency: half, Duration: *auditMixFor, ObjectSize: *objectSize, Namespace: "load"})
+		creates, createErr = loadgen.Run(ctx, c, loadgen.Options{Op: "create", Concurrency: half, Duration: *auditMixFor, ObjectSize: *objectSize, Namespace: "load", Rate: *auditMixRate})
 	})
 	load.Go(func() {
-		gets, getErr = loadgen.Run(ctx, c, loadgen.Options{Op: "get", Concurrency: half, Duration: *auditMixFor, ObjectSize: *objectSize, Namespace: "load", Pool: 100})
+		gets, getErr = loadgen.Run(ctx, c, loadgen.Options{Op: "get", Concurrency: half, Duration: *auditMixFor, ObjectSize: *objectSize, Namespace: "load", Pool: 100, Rate: *auditMixRate})
 	})
 	load.Wait()
 	r.samples = stopSampling()
