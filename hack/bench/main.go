@@ -78,6 +78,7 @@ func run() error {
 	say("Machine: %s, %d cores (%s), %s memory; server, etcd and load generator share the cores.", host, runtime.NumCPU(), cpuModel(), memTotal())
 	say("How the figures are made and what they say: [performance-notes.md](performance-notes.md).\n")
 
+	total0, steal0 := cpuTimes()
 	for _, sec := range []struct {
 		name string
 		run  func(string)
@@ -89,6 +90,7 @@ func run() error {
 		}
 	}
 
+	say("CPU time the hypervisor took during the whole run (steal, /proc/stat): %.1f%%.", 100*stealSince(total0, steal0))
 	if *sections == "all" {
 		if err := os.WriteFile(*out, []byte(report.String()), 0o644); err != nil {
 			return err
@@ -119,6 +121,8 @@ func runSection(run func(string), work string) (err error) {
 			err = be.err
 		}
 	}()
+	total0, steal0 := cpuTimes()
 	run(work)
+	say("CPU time the hypervisor took during this section (steal, /proc/stat): %.1f%%.\n", 100*stealSince(total0, steal0))
 	return nil
 }

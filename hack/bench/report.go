@@ -136,3 +136,33 @@ func samplePeakRSS(pid int, every time.Duration) (stop func() float64) {
 		return peak
 	}
 }
+
+// cpuTimes is the machine's CPU time so far (/proc/stat's first line, in
+// clock ticks): all of it, and what the hypervisor gave other guests
+// while this one wanted to run (steal).
+func cpuTimes() (total, steal uint64) {
+	data, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	for i, f := range fields[1:] {
+		v, _ := strconv.ParseUint(f, 10, 64)
+		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is in user already
+			total += v
+		}
+		if i == 7 {
+			steal = v
+		}
+	}
+	return total, steal
+}
+
+// stealSince is the share of the machine's CPU time the hypervisor took
+// since cpuTimes gave total0 and steal0: a section measured while it was
+// high ran on fewer cores than the machine has, and its figures are noisier.
+func stealSince(total0, steal0 uint64) float64 {
+	total, steal := cpuTimes()
+	if total <= total0 {
+		return 0
+	}
+	return float64(steal-steal0) / float64(total-total0)
+}
