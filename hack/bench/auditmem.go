@@ -175,7 +175,7 @@ func listRun(t listTarget, log string) listResult {
 
 var (
 	auditDownFor  = flag.Duration("auditmem-down-duration", 30*time.Second, "how long the auditdown section creates pods with the webhook receiver down")
-	auditDownRate = flag.Float64("auditmem-down-rate", 300, "creates a second the auditdown section offers each server (the same load on both: below what either sustains with the receiver down; 0: as fast as each goes)")
+	auditDownRate = flag.Float64("auditmem-down-rate", 300, "creates a second the auditdown section offers each server (the same load on both, chosen below what either sustained with the receiver down on the 2-core VM of docs/performance.md; the table gives the rate each reached; 0: as fast as each goes)")
 )
 
 // auditMemoryReceiverDown measures what a batch webhook whose receiver is

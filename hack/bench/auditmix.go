@@ -24,7 +24,7 @@ import (
 var (
 	auditMixFor     = flag.Duration("auditmix-duration", 10*time.Second, "how long the auditmix section runs its create/get mix in each configuration")
 	auditMixLatency = flag.Duration("auditmix-webhook-latency", 200*time.Millisecond, "how long the auditmix section's slow webhook receiver takes to answer a batch")
-	auditMixRate    = flag.Float64("auditmix-rate", 150, "creates a second, and as many gets, the auditmix section offers each server (the same load on both: below what either sustains in every configuration; 0: as fast as each goes)")
+	auditMixRate    = flag.Float64("auditmix-rate", 150, "creates a second, and as many gets, the auditmix section offers each server (the same load on both, chosen below what either sustained in every configuration on the 2-core VM of docs/performance.md; the table gives the rates each reached; 0: as fast as each goes)")
 )
 
 // mixResult is one server's run of the mix in one configuration.

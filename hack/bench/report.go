@@ -144,6 +144,9 @@ func cpuTimes() (total, steal uint64) {
 	data, _ := os.ReadFile("/proc/stat")
 	line, _, _ := strings.Cut(string(data), "\n")
 	fields := strings.Fields(line)
+	if len(fields) < 9 { // no /proc/stat (or an old kernel's): nothing to report
+		return 0, 0
+	}
 	for i, f := range fields[1:] {
 		v, _ := strconv.ParseUint(f, 10, 64)
 		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is in user already
